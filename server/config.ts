@@ -1,0 +1,135 @@
+/**
+ * All configuration, in one place: environment variables (optionally from a `.env` file in the
+ * working directory), validated at start with zod. Every variable is documented in
+ * `.env.example` and README.md. Both the web server (`server/main.ts`) and the standalone relay
+ * (`turn/main.ts`) load their settings from here.
+ */
+import { existsSync } from 'node:fs';
+import { isIP } from 'node:net';
+import path from 'node:path';
+import { z } from 'zod';
+
+const bool = z
+  .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off'])
+  .transform((v) => ['1', 'true', 'yes', 'on'].includes(v));
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+
+const ipAddress = z.string().refine((v) => isIP(v) !== 0, { message: 'must be an IPv4 or IPv6 address' });
+
+/** A comma-separated list; empty entries are dropped. */
+const csv = z.string().transform((v) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0),
+);
+
+const cidr = z.string().refine(
+  (v) => {
+    const [addr, bits, ...rest] = v.split('/');
+    if (rest.length > 0 || addr === undefined) return false;
+    const family = isIP(addr);
+    if (family === 0) return false;
+    if (bits === undefined) return true;
+    const n = Number(bits);
+    return Number.isInteger(n) && n >= 0 && n <= (family === 4 ? 32 : 128);
+  },
+  { message: 'must be a CIDR like 127.0.0.0/8 or an address' },
+);
+
+const logLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'off']);
+
+/** The schema of the environment. Keys are variable names; defaults are the documented ones. */
+export const EnvSchema = z
+  .object({
+    // Web server
+    HTTPS_HOST: z.string().default('0.0.0.0'),
+    HTTPS_PORT: port.default(8443),
+    TLS_CERT: z.string().optional(),
+    TLS_KEY: z.string().optional(),
+    CERTS_DIR: z.string().default('certs'),
+    DATA_DIR: z.string().default('data'),
+    LOG_LEVEL: logLevel.default('info'),
+    LOG_DIR: z.string().default('logs'),
+    /** Seat grace period for a disconnected member that uses a session token, ms. */
+    SEAT_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(15_000),
+
+    // Relay
+    TURN_ENABLED: bool.default(true),
+    TURN_REALM: z.string().min(1).max(127).default('webrtc-call'),
+    TURN_SECRET: csv.optional(),
+    TURN_USERS_FILE: z.string().optional(),
+    TURN_LISTEN: ipAddress.default('0.0.0.0'),
+    TURN_PORT: port.default(3478),
+    TURN_TLS_PORT: port.default(5349),
+    TURN_TLS_CERT: z.string().optional(),
+    TURN_TLS_KEY: z.string().optional(),
+    TURN_MIN_PORT: z.coerce.number().int().min(1024).max(65535).default(49152),
+    TURN_MAX_PORT: z.coerce.number().int().min(1024).max(65535).default(65535),
+    TURN_RELAY_IP: ipAddress.optional(),
+    TURN_EXTERNAL_IP: ipAddress.optional(),
+    TURN_ALLOWED_PEERS: csv.pipe(z.array(cidr)).default([]),
+    TURN_MAX_LIFETIME: z.coerce.number().int().min(600).max(86_400).default(3600),
+    TURN_USER_QUOTA: z.coerce.number().int().min(0).default(10),
+    TURN_TOTAL_QUOTA: z.coerce.number().int().min(0).default(1000),
+    TURN_PUBLIC_HOST: z.string().optional(),
+    TURN_CREDENTIAL_TTL: positiveInt.default(86_400),
+    /** Comma-separated ICE server URLs to hand out instead of the embedded relay's (e.g. an external coturn). */
+    TURN_URLS: csv.optional(),
+  })
+  .superRefine((env, ctx) => {
+    if ((env.TLS_CERT === undefined) !== (env.TLS_KEY === undefined)) {
+      ctx.addIssue({ code: 'custom', path: [env.TLS_CERT ? 'TLS_KEY' : 'TLS_CERT'], message: 'TLS_CERT and TLS_KEY must be set together' });
+    }
+    if ((env.TURN_TLS_CERT === undefined) !== (env.TURN_TLS_KEY === undefined)) {
+      ctx.addIssue({ code: 'custom', path: [env.TURN_TLS_CERT ? 'TURN_TLS_KEY' : 'TURN_TLS_CERT'], message: 'TURN_TLS_CERT and TURN_TLS_KEY must be set together' });
+    }
+    if (env.TURN_MIN_PORT > env.TURN_MAX_PORT) {
+      ctx.addIssue({ code: 'custom', path: ['TURN_MIN_PORT'], message: `must not exceed TURN_MAX_PORT (${env.TURN_MAX_PORT})` });
+    }
+  });
+
+export type Env = z.infer<typeof EnvSchema>;
+
+/** Thrown by {@link loadConfig} when a variable is invalid; `message` names every bad variable. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Parse and validate the environment.
+ *
+ * @param env  variables to read (default `process.env`); a `.env` file in the working directory is
+ *             loaded first when `env` is `process.env` (existing variables win).
+ * @returns    typed settings with defaults applied; relative paths resolved against the working directory.
+ * @throws ConfigError naming each invalid variable and why, e.g. `HTTPS_PORT: Too big: expected number to be <=65535`.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Env {
+  if (env === process.env && existsSync('.env')) process.loadEnvFile('.env');
+  // Treat empty strings as unset, as shells and .env files commonly leave them.
+  const cleaned: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && v !== '') cleaned[k] = v;
+  const parsed = EnvSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(environment)'}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}\nSee .env.example for every setting.`);
+  }
+  const c = parsed.data;
+  const abs = (p: string) => path.resolve(p);
+  return {
+    ...c,
+    CERTS_DIR: abs(c.CERTS_DIR),
+    DATA_DIR: abs(c.DATA_DIR),
+    LOG_DIR: abs(c.LOG_DIR),
+    TLS_CERT: c.TLS_CERT && abs(c.TLS_CERT),
+    TLS_KEY: c.TLS_KEY && abs(c.TLS_KEY),
+    TURN_TLS_CERT: c.TURN_TLS_CERT && abs(c.TURN_TLS_CERT),
+    TURN_TLS_KEY: c.TURN_TLS_KEY && abs(c.TURN_TLS_KEY),
+    TURN_USERS_FILE: abs(c.TURN_USERS_FILE ?? path.join(c.DATA_DIR, 'turn-users.json')),
+  };
+}

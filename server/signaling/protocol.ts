@@ -1,0 +1,158 @@
+/**
+ * The signaling protocol, in one file, shared by the server (`server/signaling/`) and the
+ * browser client (`client/src/`).
+ *
+ * Wire compatibility: the event names and argument order are those of the original WebRTC
+ * course demo (`join` / `joined` / `otherjoin` / `full` / `leaved` / `bye` / `message`), so an
+ * unmodified client of that demo still works. Extensions are optional trailing arguments
+ * (`JoinOptions`, `JoinedInfo`) and extra events that old clients simply never listen to.
+ *
+ * Flow for a 1-to-1 call in room R:
+ *   A: join(R)            → A: joined(R, A.id)
+ *   B: join(R)            → B: joined(R, B.id), A: otherjoin(R, B.id)
+ *   A (already there) makes the offer:  A: message(R, offer) → B: message(R, offer)
+ *   B: message(R, answer) → A;  both trickle message(R, candidate) to each other
+ *   C: join(R)            → C: full(R, C.id)
+ *   B: leave(R) or B disconnects → B: leaved(R, B.id) (on leave only), A: bye(R, B.id)
+ *
+ * Every payload is validated with the schemas below; invalid input is refused with an
+ * `error` event (and the acknowledgement, when the client passed one) and changes nothing.
+ */
+import { z } from 'zod';
+
+/** A room is a number: 1–12 decimal digits, carried as a string (numbers are accepted and normalized). */
+export const ROOM_PATTERN = /^\d{1,12}$/;
+
+/** Largest SDP accepted in an offer/answer, in bytes (UTF-16 code units; SDP is ASCII). Real SDPs are 2–20 KB. */
+export const MAX_SDP_LENGTH = 64 * 1024;
+
+/** Largest ICE candidate line accepted, in characters (RFC 8839 candidates are < 300). */
+export const MAX_CANDIDATE_LENGTH = 1024;
+
+/** Largest Socket.IO frame the server accepts, in bytes (configures `maxHttpBufferSize`). */
+export const MAX_MESSAGE_BYTES = 128 * 1024;
+
+/** Room identifier: string of 1–12 digits, or a non-negative safe integer that is normalized to its digits. */
+export const RoomSchema = z
+  .union([z.string(), z.number().int().nonnegative().max(999_999_999_999)])
+  .transform((v) => String(v))
+  .refine((v) => ROOM_PATTERN.test(v), { message: 'room must be a number of 1 to 12 digits' });
+
+export type Room = string;
+
+/** An SDP offer or answer, as produced by `RTCPeerConnection.createOffer/createAnswer`. */
+export const DescriptionSchema = z.object({
+  type: z.enum(['offer', 'answer']),
+  sdp: z.string().max(MAX_SDP_LENGTH, `sdp longer than ${MAX_SDP_LENGTH} characters`),
+});
+
+/**
+ * A trickled ICE candidate. Two spellings are accepted: the original demo's
+ * `{type:'candidate', label, id, candidate}` and the standard `RTCIceCandidateInit` field names
+ * `{type:'candidate', sdpMLineIndex, sdpMid, candidate}`. An empty `candidate` string is the
+ * end-of-candidates marker.
+ */
+export const CandidateSchema = z
+  .object({
+    type: z.literal('candidate'),
+    candidate: z.string().max(MAX_CANDIDATE_LENGTH, `candidate longer than ${MAX_CANDIDATE_LENGTH} characters`),
+    label: z.number().int().min(0).max(1023).nullable().optional(),
+    sdpMLineIndex: z.number().int().min(0).max(1023).nullable().optional(),
+    id: z.string().max(64).nullable().optional(),
+    sdpMid: z.string().max(64).nullable().optional(),
+    usernameFragment: z.string().max(256).nullable().optional(),
+  })
+  .refine(
+    (c) =>
+      c.label != null || c.sdpMLineIndex != null || c.id != null || c.sdpMid != null,
+    { message: 'candidate needs label/sdpMLineIndex or id/sdpMid' },
+  );
+
+/**
+ * Media state of the sender, shown to the other person ("muted", "camera off", "sharing screen").
+ * Extension; original-demo clients never send it.
+ */
+export const MediaStateSchema = z.object({
+  type: z.literal('state'),
+  audioMuted: z.boolean(),
+  videoOff: z.boolean(),
+  screen: z.boolean(),
+});
+
+/** The string `'bye'` (original demo: sent before leaving). */
+export const ByeSchema = z.literal('bye');
+
+/** Any relayable `message` payload. */
+export const MessageDataSchema = z.union([DescriptionSchema, CandidateSchema, MediaStateSchema, ByeSchema]);
+
+export type SessionDescriptionMessage = z.infer<typeof DescriptionSchema>;
+export type CandidateMessage = z.infer<typeof CandidateSchema>;
+export type MediaStateMessage = z.infer<typeof MediaStateSchema>;
+export type MessageData = z.infer<typeof MessageDataSchema>;
+
+/** Optional second argument of `join` (extension). */
+export const JoinOptionsSchema = z
+  .object({
+    /**
+     * Per-tab session token (random, 16–64 URL-safe chars, kept in `sessionStorage`). A member
+     * who disconnects keeps the seat for the grace period; rejoining with the same token takes
+     * it back without "room full".
+     */
+    session: z.string().regex(/^[A-Za-z0-9_-]{16,64}$/, 'session must be 16-64 URL-safe characters').optional(),
+  })
+  .strict();
+
+export type JoinOptions = z.infer<typeof JoinOptionsSchema>;
+
+/** Optional third argument of `joined` (extension). */
+export interface JoinedInfo {
+  /** Perfect-negotiation role: the second joiner is polite, the first impolite. */
+  polite: boolean;
+  /** Number of members now seated, 1 or 2. */
+  members: number;
+  /** True when the seat was taken back within the grace period with the same session token. */
+  resumed?: boolean;
+}
+
+/** Why a request was refused; sent in `error` events and negative acknowledgements. */
+export interface SignalingError {
+  /** The event that was refused, e.g. `'join'`, `'message'`. */
+  event: string;
+  /** Stable machine-readable code. */
+  code: 'invalid-room' | 'invalid-payload' | 'not-a-member' | 'already-joined' | 'rate-limited' | 'server-shutdown';
+  /** Human-readable reason, e.g. `room must be a number of 1 to 12 digits`. */
+  reason: string;
+  room?: string;
+}
+
+/** Acknowledgement passed to the optional callback of a client event. */
+export type Ack = { ok: true } | { ok: false; error: SignalingError };
+
+/** Events the client emits. A trailing acknowledgement callback is optional on each. */
+export interface ClientToServerEvents {
+  join: (room: Room, options?: JoinOptions, ack?: (res: Ack) => void) => void;
+  leave: (room: Room, ack?: (res: Ack) => void) => void;
+  message: (room: Room, data: MessageData, ack?: (res: Ack) => void) => void;
+}
+
+/** Events the server emits. */
+export interface ServerToClientEvents {
+  /** To the joiner: seated in `room`; `socketId` is the joiner's own id. */
+  joined: (room: Room, socketId: string, info?: JoinedInfo) => void;
+  /** To the member already there: `socketId` joined; this member makes the offer. */
+  otherjoin: (room: Room, socketId: string) => void;
+  /** To the joiner: the room already holds two people. */
+  full: (room: Room, socketId: string) => void;
+  /** To the leaver: left `room`. */
+  leaved: (room: Room, socketId: string) => void;
+  /** To the member who stays: the other (`socketId`) left or disconnected (after the grace period). */
+  bye: (room: Room, socketId: string) => void;
+  /** Relayed from the other member. */
+  message: (room: Room, data: MessageData) => void;
+  /** A request was refused; nothing changed. */
+  error: (err: SignalingError) => void;
+  /** Extension: the other member's connection dropped; the seat is held for `graceMs` milliseconds. */
+  otherreconnecting: (room: Room, socketId: string, graceMs: number) => void;
+  /** Extension: the server is shutting down; reconnect (to another node, or after restart). */
+  restarting: (reason: string) => void;
+}

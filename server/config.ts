@@ -55,6 +55,10 @@ export const EnvSchema = z
     LOG_DIR: z.string().default('logs'),
     /** Seat grace period for a disconnected member that uses a session token, ms. */
     SEAT_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(15_000),
+    /** Bearer token required by GET /metrics (unset: /metrics is open). */
+    METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').max(256).optional(),
+    /** Bearer token of the admin API under /api/admin (unset: the admin API is disabled, 404). */
+    ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').max(256).optional(),
 
     // Relay
     TURN_ENABLED: bool.default(true),
@@ -74,6 +78,19 @@ export const EnvSchema = z
     TURN_MAX_LIFETIME: z.coerce.number().int().min(600).max(86_400).default(3600),
     TURN_USER_QUOTA: z.coerce.number().int().min(0).default(10),
     TURN_TOTAL_QUOTA: z.coerce.number().int().min(0).default(1000),
+    /** Allocation lifetime granted when a client asks for less, s (RFC 8656 default 600; tests shorten it). */
+    TURN_DEFAULT_LIFETIME: z.coerce.number().int().min(1).max(3600).default(600),
+    /** Permission lifetime, s (RFC 8656: 300). */
+    TURN_PERMISSION_LIFETIME: z.coerce.number().int().min(1).max(3600).default(300),
+    /** Channel binding lifetime, s (RFC 8656: 600). */
+    TURN_CHANNEL_LIFETIME: z.coerce.number().int().min(1).max(3600).default(600),
+    /** Nonce lifetime, s. */
+    TURN_NONCE_LIFETIME: z.coerce.number().int().min(1).max(86_400).default(600),
+    /** Unauthenticated requests per source IP: token bucket size and refill per second. */
+    TURN_UNAUTH_BURST: positiveInt.default(400),
+    TURN_UNAUTH_RATE: positiveInt.default(200),
+    /** ChannelBind numbers: rfc8656 = 0x4000–0x4FFF; rfc5766 = 0x4000–0x7FFF (coturn's turnutils_uclient needs it). */
+    TURN_CHANNEL_RANGE: z.enum(['rfc8656', 'rfc5766']).default('rfc8656'),
     TURN_PUBLIC_HOST: z.string().optional(),
     TURN_CREDENTIAL_TTL: positiveInt.default(86_400),
     /** Comma-separated ICE server URLs to hand out instead of the embedded relay's (e.g. an external coturn). */

@@ -15,7 +15,7 @@ export const SERVER_MAIN = path.join(ROOT, 'dist/server/main.js');
 
 /** A running server process. */
 export interface RunningServer {
-  /** `https://127.0.0.1:PORT` (no trailing slash). */
+  /** `https://127.0.0.1:PORT` (or `https://<probeHost>:PORT`; no trailing slash). */
   url: string;
   httpsPort: number;
   /** TURN UDP/TCP port of the embedded relay. */
@@ -46,8 +46,13 @@ export interface StartServerOptions {
   timeoutMs?: number;
   /** Command prefix, e.g. `['ip', 'netns', 'exec', 'pub']` to run inside a network namespace. */
   prefix?: string[];
-  /** Host to poll for readiness (default 127.0.0.1). */
+  /** Host to poll for readiness (default 127.0.0.1); also the host of the returned `url`. */
   probeHost?: string;
+  /**
+   * Readiness check used instead of an HTTPS GET from this process, e.g. one run inside a network
+   * namespace the test process has no route into. Resolves with the HTTP status (0: unreachable).
+   */
+  probe?: (url: string, timeoutMs: number) => Promise<number>;
 }
 
 /**
@@ -113,14 +118,14 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
   void exited.then(() => (hasExited = true));
 
   const httpsPort = Number(env.HTTPS_PORT);
-  const url = `https://127.0.0.1:${httpsPort}`;
+  const url = `https://${opts.probeHost ?? '127.0.0.1'}:${httpsPort}`;
   const probe = `https://${opts.probeHost ?? '127.0.0.1'}:${httpsPort}${opts.waitReady === false ? '/healthz' : '/readyz'}`;
   const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
   for (;;) {
     if (hasExited) throw new Error(`server exited before it was ready:\n${out}`);
     try {
-      const res = await httpsGet(probe, {}, 1000);
-      if (res.status === 200) break;
+      const status = opts.probe ? await opts.probe(probe, 1000) : (await httpsGet(probe, {}, 1000)).status;
+      if (status === 200) break;
     } catch {
       /* not listening yet */
     }

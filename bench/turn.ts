@@ -1,0 +1,183 @@
+/**
+ * Benchmark (not a test): our relay vs coturn `turnserver` on loopback with the same settings and
+ * the same load: `turnutils_uclient -c -m 100 -n 1000 -z 5 -l 1000` (100 clients × 1000 messages
+ * of 1000 bytes over channels, echoed by `turnutils_peer`). Prints loss, server CPU seconds during
+ * the load (utime+stime from /proc/PID/stat), the CPU ratio ours/coturn and peak RSS (VmHWM).
+ *
+ * Run: `npm run bench:turn` (builds first). Needs coturn's binaries (`apt-get install coturn`).
+ * Goal: 0 % loss, CPU ≤ 1.25 × coturn.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { hmacKey } from '../turn/auth/userStore.js';
+
+const REALM = 'bench.test';
+const USER = 'alice';
+const PASSWORD = 'secret';
+const LOAD = ['-c', '-m', '100', '-n', '1000', '-z', '5', '-l', '1000'];
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** CPU seconds (utime+stime) of a process, from /proc/PID/stat. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields[0] is field 3 (state): utime is field 14, stime field 15.
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return ticks / 100; // CLK_TCK is 100 on Linux
+}
+
+/** Peak resident set size, MB (VmHWM). */
+function peakRssMb(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+function run(cmd: string, args: string[]): Promise<string> {
+  return new Promise((resolve) => execFile(cmd, args, { timeout: 300_000, maxBuffer: 64 * 1024 * 1024 }, (err, out, errOut) => resolve(`${out}${errOut}${err ? `\n[${err.message}]` : ''}`)));
+}
+
+function waitForUdpPort(port: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      const listening = readFileSync('/proc/net/udp', 'utf8').includes(`:${port.toString(16).toUpperCase().padStart(4, '0')} `);
+      if (listening) resolve();
+      else if (Date.now() > deadline) reject(new Error(`nothing listening on UDP ${port}`));
+      else setTimeout(check, 50);
+    };
+    check();
+  });
+}
+
+interface Result {
+  name: string;
+  lostPercent: number;
+  lost: number;
+  received: number;
+  cpuS: number;
+  rssMb: number;
+  wallS: number;
+}
+
+async function measure(name: string, server: ChildProcess, port: number, peerPort: number): Promise<Result> {
+  await waitForUdpPort(port);
+  await new Promise((r) => setTimeout(r, 300));
+  const pid = server.pid!;
+  const cpu0 = cpuSeconds(pid);
+  const t0 = Date.now();
+  const out = await run('turnutils_uclient', [...LOAD, '-u', USER, '-w', PASSWORD, '-p', String(port), '-e', '127.0.0.1', '-r', String(peerPort), '-X', '-g', '127.0.0.1']);
+  const wallS = (Date.now() - t0) / 1000;
+  const cpuS = cpuSeconds(pid) - cpu0;
+  const rssMb = peakRssMb(pid);
+  const loss = /Total lost packets (\d+) \(([\d.]+)%\)/.exec(out);
+  const totals = [...out.matchAll(/tot_send_msgs=(\d+), tot_recv_msgs=(\d+)\s*$/gm)].at(-1);
+  if (!loss || !totals) throw new Error(`${name}: cannot parse turnutils_uclient output:\n${out.slice(-2000)}`);
+  return { name, lost: Number(loss[1]), lostPercent: Number(loss[2]), received: Number(totals[2]), cpuS, rssMb, wallS };
+}
+
+function stop(p: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (p.exitCode !== null || p.signalCode !== null) return resolve();
+    p.once('exit', () => resolve());
+    p.kill('SIGTERM');
+    setTimeout(() => p.kill('SIGKILL'), 5000).unref();
+  });
+}
+
+async function main(): Promise<void> {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const relayMain = path.resolve(here, '../turn/main.js');
+  const dir = mkdtempSync(path.join(tmpdir(), 'turn-bench-'));
+  const usersFile = path.join(dir, 'users.json');
+  writeFileSync(usersFile, JSON.stringify({ version: 1, users: [{ name: USER, realm: REALM, key: hmacKey(USER, REALM, PASSWORD) }], secrets: [] }));
+  const peerPort = await freePort();
+  const peer = spawn('turnutils_peer', ['-L', '127.0.0.1', '-p', String(peerPort)], { stdio: 'ignore' });
+  const children: ChildProcess[] = [peer];
+  const results: Result[] = [];
+  try {
+    // Ours.
+    const ourPort = await freePort();
+    const ours = spawn(process.execPath, [relayMain], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: {
+        ...process.env,
+        TURN_REALM: REALM,
+        TURN_SECRET: 'unused-bench-secret',
+        TURN_USERS_FILE: usersFile,
+        TURN_LISTEN: '127.0.0.1',
+        TURN_PORT: String(ourPort),
+        TURN_TLS_CERT: '',
+        TURN_MIN_PORT: '40000',
+        TURN_MAX_PORT: '40999',
+        TURN_ALLOWED_PEERS: '127.0.0.0/8',
+        TURN_USER_QUOTA: '0',
+        TURN_TOTAL_QUOTA: '0',
+        TURN_CHANNEL_RANGE: 'rfc5766',
+        CERTS_DIR: path.join(dir, 'no-certs'),
+        DATA_DIR: dir,
+        LOG_LEVEL: 'warn',
+      },
+    });
+    children.push(ours);
+    results.push(await measure('ours', ours, ourPort, peerPort));
+    await stop(ours);
+
+    // coturn with the same settings.
+    const coturnPort = await freePort();
+    const coturn = spawn(
+      'turnserver',
+      [
+        '-n',
+        '--listening-ip=127.0.0.1',
+        `--listening-port=${coturnPort}`,
+        '--relay-ip=127.0.0.1',
+        '--min-port=41000',
+        '--max-port=41999',
+        '--lt-cred-mech',
+        `--user=${USER}:${PASSWORD}`,
+        `--realm=${REALM}`,
+        '--no-tls',
+        '--no-dtls',
+        '--no-cli',
+        '--allow-loopback-peers',
+        '--log-file=stdout',
+        '--simple-log',
+      ],
+      { stdio: 'ignore' },
+    );
+    children.push(coturn);
+    results.push(await measure('coturn', coturn, coturnPort, peerPort));
+    await stop(coturn);
+  } finally {
+    for (const c of children) await stop(c);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const [ours, coturn] = results as [Result, Result];
+  console.log(`\nturnutils_uclient ${LOAD.join(' ')} (channels, 100k echoed messages of 1000 bytes)\n`);
+  console.log('relay    loss          received   CPU s (load)   peak RSS MB   wall s');
+  for (const r of results) {
+    console.log(`${r.name.padEnd(8)} ${`${r.lost} (${r.lostPercent}%)`.padEnd(13)} ${String(r.received).padEnd(10)} ${r.cpuS.toFixed(2).padEnd(14)} ${r.rssMb.toFixed(1).padEnd(13)} ${r.wallS.toFixed(1)}`);
+  }
+  const ratio = ours.cpuS / coturn.cpuS;
+  console.log(`\nCPU ratio ours/coturn: ${ratio.toFixed(2)} (goal <= 1.25)`);
+  console.log(`loss goal 0 %: ours ${ours.lostPercent === 0 ? 'met' : 'NOT met'}`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

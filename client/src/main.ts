@@ -1,0 +1,184 @@
+/**
+ * Entry point of the call page: reads the URL (`?room=`, `?relay=1`), wires the form, the in-call
+ * buttons, keyboard shortcuts, device pickers, stats panel and chat to the {@link Call} controller.
+ * Exposes `window.__call` for debugging and the browser tests.
+ */
+import './style.css';
+import { Call, rememberedRoom } from './call.js';
+import { canShareScreen, listDevices } from './media.js';
+import { StatsPanel } from './stats.js';
+import { CallPage, findElements, setToggle } from './ui.js';
+
+const ROOM_RE = /^\d{1,12}$/;
+
+/** Why `value` is not a room number, or undefined when it is one. */
+export function roomProblem(value: string): string | undefined {
+  if (value === '') return 'Enter a room number.';
+  if (!/^\d+$/.test(value)) return 'A room number has digits only (0–9), e.g. 1234.';
+  if (!ROOM_RE.test(value)) return 'A room number has at most 12 digits.';
+  return undefined;
+}
+
+const el = findElements();
+const page = new CallPage(el);
+const call = new Call(page);
+const params = new URLSearchParams(location.search);
+const relayOnly = params.get('relay') === '1' || params.get('relay') === 'true';
+const stats = new StatsPanel(el.statsTable, el.bitrateGraph, () => call.peer?.pc ?? null);
+
+// ------------------------------------------------------------------ join form
+
+if (!canShareScreen()) el.shareDesktopLabel.hidden = true;
+if (typeof (HTMLMediaElement.prototype as { setSinkId?: unknown }).setSinkId !== 'function') el.speakerLabel.hidden = true;
+el.room.value = params.get('room') ?? '';
+if (relayOnly) page.warning('Relay only (?relay=1): the call goes through the TURN server.');
+
+function showRoomProblem(problem: string | undefined): void {
+  el.roomError.textContent = problem ?? '';
+  el.roomError.hidden = !problem;
+  el.room.setAttribute('aria-invalid', String(!!problem));
+}
+
+el.room.addEventListener('input', () => {
+  const v = el.room.value.trim();
+  showRoomProblem(v === '' ? undefined : roomProblem(v));
+});
+
+function join(room: string, shareDesktop: boolean): void {
+  const url = new URL(location.href);
+  url.searchParams.set('room', room);
+  history.replaceState(null, '', url);
+  void call.join({ room, shareDesktop, relayOnly });
+}
+
+el.joinForm.addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const room = el.room.value.trim();
+  const problem = roomProblem(room);
+  showRoomProblem(problem);
+  if (problem) {
+    page.status(problem, 'error');
+    el.room.focus();
+    return;
+  }
+  join(room, el.shareDesktop.checked && canShareScreen());
+});
+
+el.leave.addEventListener('click', () => call.leave());
+
+// ------------------------------------------------------------------ in-call controls
+
+function toggleStats(show: boolean = el.statsPanel.hidden === true): void {
+  el.statsPanel.hidden = !show;
+  setToggle(el.stats, show, 'Hide stats', 'Stats');
+  if (show) stats.start();
+  else stats.stop();
+}
+
+function toggleChat(show: boolean = el.chat.hidden === true): void {
+  el.chat.hidden = !show;
+  setToggle(el.chatToggle, show, 'Hide chat', 'Chat');
+  if (show && !el.chatInput.disabled) el.chatInput.focus();
+}
+
+async function toggleScreen(): Promise<void> {
+  el.screen.disabled = true;
+  const err = await call.setScreenSharing(!call.mediaState.screen);
+  el.screen.disabled = false;
+  if (err) page.warning(err);
+}
+
+el.mute.addEventListener('click', () => call.setMuted(!call.mediaState.audioMuted));
+el.camera.addEventListener('click', () => call.setVideoOff(!call.mediaState.videoOff));
+el.screen.addEventListener('click', () => void toggleScreen());
+el.stats.addEventListener('click', () => toggleStats());
+el.chatToggle.addEventListener('click', () => toggleChat());
+el.hangup.addEventListener('click', () => call.leave('You hung up.'));
+if (!canShareScreen()) el.screen.hidden = true;
+
+document.addEventListener('keydown', (ev) => {
+  if (!call.inRoom || ev.ctrlKey || ev.metaKey || ev.altKey || ev.repeat) return;
+  const target = ev.target as HTMLElement | null;
+  if (target && (target.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName))) return;
+  const actions: Record<string, () => void> = {
+    m: () => call.setMuted(!call.mediaState.audioMuted),
+    v: () => call.setVideoOff(!call.mediaState.videoOff),
+    s: () => void toggleScreen(),
+    i: () => toggleStats(),
+    c: () => toggleChat(),
+    h: () => call.leave('You hung up.'),
+  };
+  const action = actions[ev.key.toLowerCase()];
+  if (action) {
+    ev.preventDefault();
+    action();
+  }
+});
+
+// ------------------------------------------------------------------ devices
+
+function fillSelect(select: HTMLSelectElement, devices: MediaDeviceInfo[], current: string | undefined, noun: string): void {
+  const options = devices.map((d, i) => {
+    const o = document.createElement('option');
+    o.value = d.deviceId;
+    o.textContent = d.label || `${noun} ${i + 1}`;
+    return o;
+  });
+  select.replaceChildren(...options);
+  if (current && devices.some((d) => d.deviceId === current)) select.value = current;
+  select.disabled = devices.length <= 1;
+}
+
+async function refreshDevices(): Promise<void> {
+  try {
+    const { microphones, cameras, speakers } = await listDevices();
+    const micId = call.audioTrack?.getSettings().deviceId ?? call.audioDeviceId;
+    const camId = call.cameraTrack?.getSettings().deviceId ?? call.videoDeviceId;
+    fillSelect(el.micSelect, microphones, micId, 'Microphone');
+    fillSelect(el.cameraSelect, cameras, camId, 'Camera');
+    fillSelect(el.speakerSelect, speakers, undefined, 'Speaker');
+  } catch {
+    /* enumerateDevices unavailable */
+  }
+}
+
+page.devicesChanged = () => void refreshDevices();
+navigator.mediaDevices?.addEventListener?.('devicechange', () => void refreshDevices());
+el.micSelect.addEventListener('change', async () => {
+  const err = await call.selectMicrophone(el.micSelect.value);
+  if (err) page.warning(err);
+});
+el.cameraSelect.addEventListener('change', async () => {
+  const err = await call.selectCamera(el.cameraSelect.value);
+  if (err) page.warning(err);
+});
+el.speakerSelect.addEventListener('change', async () => {
+  const video = el.remoteVideo as HTMLVideoElement & { setSinkId?: (id: string) => Promise<void> };
+  try {
+    await video.setSinkId?.(el.speakerSelect.value);
+  } catch (err) {
+    page.warning(`Could not switch the speaker: ${err instanceof Error ? err.message : String(err)}`);
+  }
+});
+
+// ------------------------------------------------------------------ chat
+
+el.chatForm.addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  const text = el.chatInput.value.trim();
+  if (!text) return;
+  if (call.sendChat(text)) el.chatInput.value = '';
+  else page.warning('The message could not be sent: the chat is not connected.');
+});
+
+// ------------------------------------------------------------------ start
+
+// A reload of this tab while in a call takes the seat back (session token in sessionStorage).
+const previous = rememberedRoom();
+if (previous && previous.relayOnly === relayOnly) {
+  el.room.value = previous.room;
+  join(previous.room, false);
+}
+
+/** Debug/test handle: `window.__call.call` is the controller, `.stats` the panel. */
+(window as unknown as { __call: unknown }).__call = { call, page, stats };

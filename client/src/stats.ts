@@ -1,0 +1,284 @@
+/**
+ * The stats panel (like AppRTC's info box): selected ICE candidate pair, RTT, bitrate in/out,
+ * packet loss, jitter, frame rate, resolution and codecs each way, refreshed every second from
+ * `RTCPeerConnection.getStats()` (W3C webrtc-stats), with a small bitrate graph.
+ */
+
+/** One direction of one media kind. */
+export interface DirectionStats {
+  /** kbit/s over the last interval. */
+  kbps: number | null;
+  codec: string | null;
+  /** Frames per second (video). */
+  fps: number | null;
+  /** `WIDTHxHEIGHT` (video). */
+  resolution: string | null;
+  /** Packet loss in % (inbound: lost/(lost+received); outbound: the far side's fractionLost). */
+  lossPct: number | null;
+  /** Jitter in ms (inbound: measured here; outbound: reported by the far side). */
+  jitterMs: number | null;
+}
+
+/** Everything the panel shows. */
+export interface StatsSummary {
+  /** e.g. `host udp 127.0.0.1:50000 ⇄ host 127.0.0.1:50001`. */
+  localCandidate: { type: string; address: string; port: number; protocol: string; relayProtocol: string | null } | null;
+  remoteCandidate: { type: string; address: string; port: number; protocol: string } | null;
+  /** Round-trip time of the selected pair, ms. */
+  rttMs: number | null;
+  /** Totals over audio + video, kbit/s. */
+  kbpsIn: number | null;
+  kbpsOut: number | null;
+  video: { in: DirectionStats; out: DirectionStats };
+  audio: { in: DirectionStats; out: DirectionStats };
+}
+
+/** Raw counters kept between two samples to compute rates. */
+export interface StatsSample {
+  at: number;
+  bytes: Map<string, number>;
+}
+
+type Stat = Record<string, unknown> & { id: string; type: string };
+
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+
+function emptyDirection(): DirectionStats {
+  return { kbps: null, codec: null, fps: null, resolution: null, lossPct: null, jitterMs: null };
+}
+
+/**
+ * Summarize a stats report.
+ * @param report  from `pc.getStats()`.
+ * @param prev    the previous sample (for bitrates), or undefined on the first call.
+ * @param now     timestamp of this sample, ms.
+ * @returns the summary and the sample to pass next time.
+ */
+export function summarizeStats(report: RTCStatsReport, prev: StatsSample | undefined, now = performance.now()): { summary: StatsSummary; sample: StatsSample } {
+  const byId = new Map<string, Stat>();
+  report.forEach((s: Stat) => byId.set(s.id, s));
+  const sample: StatsSample = { at: now, bytes: new Map() };
+  const summary: StatsSummary = {
+    localCandidate: null,
+    remoteCandidate: null,
+    rttMs: null,
+    kbpsIn: null,
+    kbpsOut: null,
+    video: { in: emptyDirection(), out: emptyDirection() },
+    audio: { in: emptyDirection(), out: emptyDirection() },
+  };
+  const rate = (key: string, bytes: number | null): number | null => {
+    if (bytes === null) return null;
+    sample.bytes.set(key, bytes);
+    const before = prev?.bytes.get(key);
+    if (before === undefined || !prev || now <= prev.at) return null;
+    return Math.max(0, ((bytes - before) * 8) / (now - prev.at)); // bits per ms = kbit/s
+  };
+  const codecOf = (s: Stat): string | null => {
+    const c = byId.get(String(s.codecId ?? ''));
+    if (!c) return null;
+    const mime = str(c.mimeType)?.replace(/^(audio|video)\//, '') ?? '?';
+    return `${mime}${c.clockRate ? `/${c.clockRate}` : ''}`;
+  };
+  const add = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : a + b);
+
+  for (const s of byId.values()) {
+    const kind = s.kind === 'video' ? 'video' : s.kind === 'audio' ? 'audio' : null;
+    if (s.type === 'transport' && s.selectedCandidatePairId) {
+      const pair = byId.get(String(s.selectedCandidatePairId));
+      if (pair) {
+        const l = byId.get(String(pair.localCandidateId));
+        const r = byId.get(String(pair.remoteCandidateId));
+        const rtt = num(pair.currentRoundTripTime);
+        summary.rttMs = rtt === null ? null : rtt * 1000;
+        if (l)
+          summary.localCandidate = {
+            type: str(l.candidateType) ?? '?',
+            address: str(l.address) ?? str(l.ip) ?? '?',
+            port: num(l.port) ?? 0,
+            protocol: str(l.protocol) ?? '?',
+            relayProtocol: str(l.relayProtocol),
+          };
+        if (r) summary.remoteCandidate = { type: str(r.candidateType) ?? '?', address: str(r.address) ?? str(r.ip) ?? '?', port: num(r.port) ?? 0, protocol: str(r.protocol) ?? '?' };
+      }
+    }
+    if (!kind) continue;
+    if (s.type === 'inbound-rtp') {
+      const d = summary[kind].in;
+      const k = rate(`in:${s.id}`, num(s.bytesReceived));
+      d.kbps = add(d.kbps, k);
+      summary.kbpsIn = add(summary.kbpsIn, k);
+      d.codec = codecOf(s) ?? d.codec;
+      const lost = num(s.packetsLost);
+      const recv = num(s.packetsReceived);
+      if (lost !== null && recv !== null && lost + recv > 0) d.lossPct = (100 * Math.max(0, lost)) / (Math.max(0, lost) + recv);
+      const jitter = num(s.jitter);
+      if (jitter !== null) d.jitterMs = jitter * 1000;
+      if (kind === 'video') {
+        d.fps = num(s.framesPerSecond) ?? d.fps;
+        if (num(s.frameWidth)) d.resolution = `${s.frameWidth}x${s.frameHeight}`;
+      }
+    } else if (s.type === 'outbound-rtp') {
+      const d = summary[kind].out;
+      const k = rate(`out:${s.id}`, num(s.bytesSent));
+      d.kbps = add(d.kbps, k);
+      summary.kbpsOut = add(summary.kbpsOut, k);
+      d.codec = codecOf(s) ?? d.codec;
+      if (kind === 'video') {
+        d.fps = num(s.framesPerSecond) ?? d.fps;
+        if (num(s.frameWidth)) d.resolution = `${s.frameWidth}x${s.frameHeight}`;
+      }
+    } else if (s.type === 'remote-inbound-rtp') {
+      const d = summary[kind].out;
+      const fl = num(s.fractionLost);
+      if (fl !== null) d.lossPct = fl * 100;
+      const jitter = num(s.jitter);
+      if (jitter !== null) d.jitterMs = jitter * 1000;
+      if (summary.rttMs === null) {
+        const rtt = num(s.roundTripTime);
+        if (rtt !== null) summary.rttMs = rtt * 1000;
+      }
+    }
+  }
+  return { summary, sample };
+}
+
+const fmt = (v: number | null, digits = 0, unit = ''): string => (v === null ? '–' : `${v.toFixed(digits)}${unit}`);
+
+function directionText(d: DirectionStats, video: boolean): string {
+  const parts = [fmt(d.kbps, 0, ' kbit/s'), d.codec ?? '–'];
+  if (video) parts.push(d.resolution ?? '–', `${fmt(d.fps, 0)} fps`);
+  parts.push(`loss ${fmt(d.lossPct, 1, ' %')}`, `jitter ${fmt(d.jitterMs, 0, ' ms')}`);
+  return parts.join(' · ');
+}
+
+/** Rows (label, value) of the stats table. */
+export function statsRows(s: StatsSummary): [string, string][] {
+  const l = s.localCandidate;
+  const r = s.remoteCandidate;
+  return [
+    ['Local candidate', l ? `${l.type} ${l.protocol} ${l.address}:${l.port}${l.relayProtocol ? ` (relay over ${l.relayProtocol})` : ''}` : '–'],
+    ['Remote candidate', r ? `${r.type} ${r.protocol} ${r.address}:${r.port}` : '–'],
+    ['Round-trip time', fmt(s.rttMs, 0, ' ms')],
+    ['Bitrate in / out', `${fmt(s.kbpsIn, 0, ' kbit/s')} / ${fmt(s.kbpsOut, 0, ' kbit/s')}`],
+    ['Video in', directionText(s.video.in, true)],
+    ['Video out', directionText(s.video.out, true)],
+    ['Audio in', directionText(s.audio.in, false)],
+    ['Audio out', directionText(s.audio.out, false)],
+  ];
+}
+
+/** The panel: call {@link StatsPanel.start} when shown and {@link StatsPanel.stop} when hidden. */
+export class StatsPanel {
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private prev: StatsSample | undefined;
+  private prevPc: RTCPeerConnection | undefined;
+  private history: { in: number; out: number }[] = [];
+  /** Latest summary (for tests and debugging). */
+  last: StatsSummary | undefined;
+
+  /**
+   * @param table   `<table>` whose body is rewritten each second.
+   * @param canvas  bitrate graph (last 60 s, in and out).
+   * @param getPc   the current peer connection, or null when not in a call.
+   */
+  constructor(
+    private readonly table: HTMLTableElement,
+    private readonly canvas: HTMLCanvasElement,
+    private readonly getPc: () => RTCPeerConnection | null,
+    private readonly intervalMs = 1000,
+  ) {}
+
+  /** Start refreshing (every `intervalMs`, default 1 000 ms). */
+  start(): void {
+    if (this.timer) return;
+    void this.refresh();
+    this.timer = setInterval(() => void this.refresh(), this.intervalMs);
+  }
+
+  /** Stop refreshing. */
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Read stats once and redraw. Never throws. */
+  async refresh(): Promise<void> {
+    const pc = this.getPc();
+    if (!pc || pc.connectionState === 'closed') {
+      this.render(null);
+      return;
+    }
+    if (pc !== this.prevPc) {
+      this.prev = undefined;
+      this.history = [];
+      this.prevPc = pc;
+    }
+    try {
+      const report = await pc.getStats();
+      const { summary, sample } = summarizeStats(report, this.prev);
+      this.prev = sample;
+      this.last = summary;
+      if (summary.kbpsIn !== null || summary.kbpsOut !== null) {
+        this.history.push({ in: summary.kbpsIn ?? 0, out: summary.kbpsOut ?? 0 });
+        if (this.history.length > 60) this.history.shift();
+      }
+      this.render(summary);
+    } catch {
+      /* pc closed meanwhile */
+    }
+  }
+
+  private render(s: StatsSummary | null): void {
+    const body = this.table.tBodies[0] ?? this.table.createTBody();
+    const rows = s ? statsRows(s) : [['Connection', 'not connected'] as [string, string]];
+    body.replaceChildren(
+      ...rows.map(([k, v]) => {
+        const tr = document.createElement('tr');
+        const th = document.createElement('th');
+        th.scope = 'row';
+        th.textContent = k;
+        const td = document.createElement('td');
+        td.textContent = v;
+        tr.append(th, td);
+        return tr;
+      }),
+    );
+    this.drawGraph();
+  }
+
+  private drawGraph(): void {
+    const c = this.canvas;
+    const ctx = c.getContext('2d');
+    if (!ctx) return;
+    const w = c.width;
+    const h = c.height;
+    ctx.clearRect(0, 0, w, h);
+    const style = getComputedStyle(c);
+    ctx.font = '11px system-ui, sans-serif';
+    ctx.fillStyle = style.color || '#888';
+    const max = Math.max(100, ...this.history.map((p) => Math.max(p.in, p.out)));
+    ctx.fillText(`${Math.round(max)} kbit/s`, 4, 12);
+    ctx.fillText('in', w - 44, 12);
+    ctx.fillText('out', w - 22, 12);
+    const line = (key: 'in' | 'out', color: string) => {
+      ctx.strokeStyle = color;
+      ctx.lineWidth = 2;
+      ctx.beginPath();
+      this.history.forEach((p, i) => {
+        const x = (i / 59) * (w - 4) + 2;
+        const y = h - 2 - (p[key] / max) * (h - 18);
+        if (i === 0) ctx.moveTo(x, y);
+        else ctx.lineTo(x, y);
+      });
+      ctx.stroke();
+    };
+    line('in', '#2f81f7');
+    line('out', '#3fb950');
+    ctx.fillStyle = '#2f81f7';
+    ctx.fillRect(w - 52, 5, 6, 6);
+    ctx.fillStyle = '#3fb950';
+    ctx.fillRect(w - 30, 5, 6, 6);
+  }
+}

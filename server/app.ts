@@ -1,0 +1,133 @@
+/**
+ * The Express 5 application (HTTPS only; there is no plain-HTTP listener).
+ *
+ * Routes:
+ * - `GET /healthz` → 200 `{status:'ok'}` while the process serves requests (liveness).
+ * - `GET /readyz`  → 200 `{status:'ready', checks}` when HTTPS, signaling and (if enabled) the
+ *   relay are up, else 503 `{status:'not-ready', checks}`.
+ * - `GET /api/ice-servers` → ICE servers with fresh TURN REST credentials (`Cache-Control: no-store`).
+ * - any other `/api/*` → JSON 404.
+ * - static files of the built client (`dist/client`), `index.html` for `/`, `.html` optional
+ *   (`/trickle-ice` serves `trickle-ice.html`); never a directory listing.
+ *
+ * Security headers by helmet with a Content-Security-Policy the client satisfies: scripts only
+ * from the page's origin (no inline scripts), WebSocket to any `wss:` (Socket.IO), media from
+ * `blob:`/`mediastream:`.
+ */
+import express, { type NextFunction, type Request, type Response } from 'express';
+import helmet from 'helmet';
+import { accessLogger, getLogger } from './logger.js';
+import { hostFromHeader, type IceServersResponse } from './iceServers.js';
+
+/** Readiness of each part; `relay: 'disabled'` when TURN_ENABLED is off (not required). */
+export interface ReadinessChecks {
+  https: boolean;
+  signaling: boolean;
+  relay: boolean | 'disabled';
+}
+
+/** Dependencies of {@link createApp}. */
+export interface AppDeps {
+  /** Directory of the built client (`dist/client`). Missing directory → every page is 404. */
+  clientDir: string;
+  /** Current readiness (called per `/readyz` request). */
+  readiness: () => ReadinessChecks;
+  /**
+   * ICE servers for a page loaded from `requestHost` (validated bare host name or IP).
+   * @throws anything → 500 JSON.
+   */
+  iceServers: (requestHost: string) => IceServersResponse;
+  /** Extra routes (metrics, admin) mounted before the static files. */
+  extraRoutes?: (app: express.Express) => void;
+}
+
+/** Content-Security-Policy directives (helmet format). */
+export const CSP_DIRECTIVES = {
+  defaultSrc: ["'self'"],
+  scriptSrc: ["'self'"],
+  scriptSrcAttr: ["'none'"],
+  styleSrc: ["'self'", "'unsafe-inline'"],
+  imgSrc: ["'self'", 'data:', 'blob:'],
+  mediaSrc: ["'self'", 'blob:', 'mediastream:'],
+  connectSrc: ["'self'", 'wss:'],
+  fontSrc: ["'self'", 'data:'],
+  workerSrc: ["'self'", 'blob:'],
+  objectSrc: ["'none'"],
+  baseUri: ["'self'"],
+  formAction: ["'self'"],
+  frameAncestors: ["'none'"],
+  upgradeInsecureRequests: [],
+};
+
+/**
+ * Build the Express app.
+ * @returns an app to pass to `https.createServer`.
+ */
+export function createApp(deps: AppDeps): express.Express {
+  const app = express();
+  const log = getLogger('http');
+  app.disable('x-powered-by');
+  app.set('etag', 'strong');
+  app.use(accessLogger());
+  app.use(helmet({ contentSecurityPolicy: { useDefaults: false, directives: CSP_DIRECTIVES } }));
+
+  app.get('/healthz', (_req, res) => {
+    res.set('Cache-Control', 'no-store').json({ status: 'ok' });
+  });
+
+  app.get('/readyz', (_req, res) => {
+    const checks = deps.readiness();
+    const ready = checks.https && checks.signaling && checks.relay !== false;
+    res
+      .status(ready ? 200 : 503)
+      .set('Cache-Control', 'no-store')
+      .json({ status: ready ? 'ready' : 'not-ready', checks });
+  });
+
+  app.get('/api/ice-servers', (req, res) => {
+    res.set('Cache-Control', 'no-store');
+    const host = hostFromHeader(req.headers.host);
+    if (host === undefined) {
+      res.status(400).json({ error: 'invalid Host header' });
+      return;
+    }
+    res.json(deps.iceServers(host));
+  });
+
+  deps.extraRoutes?.(app);
+
+  app.use('/api', (_req, res) => {
+    res.status(404).json({ error: 'not found' });
+  });
+
+  app.use(
+    express.static(deps.clientDir, {
+      index: 'index.html',
+      extensions: ['html'],
+      redirect: false,
+      dotfiles: 'ignore',
+      fallthrough: true,
+      // Vite puts content-hashed files under /assets/: cache them for good; revalidate the pages.
+      setHeaders: (res, filePath) => {
+        if (/[\\/]assets[\\/]/.test(filePath)) res.setHeader('Cache-Control', 'public, max-age=31536000, immutable');
+        else if (filePath.endsWith('.html')) res.setHeader('Cache-Control', 'no-cache');
+      },
+    }),
+  );
+
+  app.use((_req, res) => {
+    res.status(404).type('text/plain').send('Not found\n');
+  });
+
+  // Express error handler (4 arguments): never leak a stack trace to the client.
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const status = typeof (err as { status?: unknown }).status === 'number' ? (err as { status: number }).status : 500;
+    if (status >= 500) log.error(`${req.method} ${req.originalUrl}: ${(err as Error)?.stack ?? String(err)}`);
+    if (res.headersSent) return;
+    const message = status >= 500 ? 'internal error' : ((err as Error)?.message ?? 'bad request');
+    if (req.path.startsWith('/api/')) res.status(status).json({ error: message });
+    else res.status(status).type('text/plain').send(`${message}\n`);
+  });
+
+  return app;
+}

@@ -1,0 +1,168 @@
+/**
+ * `GET /metrics` in the Prometheus text format (prom-client), one registry per server instance.
+ *
+ * Signaling: `webrtc_signaling_rooms`, `_seats{state="connected|held"}`, `_sockets` (gauges);
+ * `_connections_total`, `_joins_total{kind="new|resumed|rejoin"}`, `_full_total`,
+ * `_seat_releases_total{reason="leave|disconnect|grace_expired"}`, `_messages_relayed_total`,
+ * `_refused_total{reason}`, `_refused_by_event_total{event}` (counters).
+ * Relay (from the child via IPC `stats`, fetched once per scrape, 1 s timeout): `webrtc_turn_up`,
+ * `_restarts_total`, `_allocations`, `_allocations_total{event}`, `_permissions`, `_channels`,
+ * `_relay_ports_in_use`, `_connections_total{transport}`, `_requests_total{method}`,
+ * `_error_responses_total{code}`, `_auth_total{result,reason}`, `_relayed_packets_total{direction}`,
+ * `_relayed_bytes_total{direction}`, `_dropped_total{reason}`, `_internal_errors_total`.
+ * Process: prom-client default metrics with prefix `webrtc_` (CPU, memory, event loop lag, fds...).
+ */
+import type express from 'express';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { TurnStats } from '../turn/stats.js';
+import { hasBearer } from './auth.js';
+import type { RelaySupervisor } from './relay.js';
+import type { SignalingServer } from './signaling/server.js';
+
+type Labels = Record<string, string>;
+type Sample = [Labels, number];
+
+/** Options of {@link createMetrics}. */
+export interface MetricsOptions {
+  signaling: SignalingServer;
+  relay: RelaySupervisor | undefined;
+  /** Bearer token required to scrape (optional). */
+  token?: string;
+}
+
+/** A metrics registry and the Express handler serving it. */
+export interface Metrics {
+  registry: Registry;
+  /** Mount on `GET /metrics`. */
+  handler: express.RequestHandler;
+}
+
+const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0);
+const entries = (o: unknown): Array<[string, number]> =>
+  o && typeof o === 'object' ? Object.entries(o as Record<string, unknown>).map(([k, v]) => [k, num(v)]) : [];
+
+/**
+ * Create the registry and handler.
+ * @returns the registry (tests read it) and the route handler (401 without the token when one is set).
+ */
+export function createMetrics(options: MetricsOptions): Metrics {
+  const { signaling, relay } = options;
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'webrtc_' });
+
+  // Relay stats of the current scrape (fetched by the handler before collecting).
+  let relayStats: Partial<TurnStats> | undefined;
+
+  const gauge = (name: string, help: string, labelNames: string[], read: () => Sample[]) =>
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [labels, v] of read()) this.set(labels, v);
+      },
+    });
+  const counter = (name: string, help: string, labelNames: string[], read: () => Sample[]) =>
+    new Counter({
+      name,
+      help,
+      labelNames,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [labels, v] of read()) this.inc(labels, v);
+      },
+    });
+
+  const s = signaling.stats;
+  const reg = signaling.registry;
+  gauge('webrtc_signaling_rooms', 'Rooms with at least one seat', [], () => [[{}, reg.roomCount]]);
+  gauge('webrtc_signaling_seats', 'Seats taken, by state (held = inside the grace period)', ['state'], () => [
+    [{ state: 'connected' }, reg.seatCount - reg.heldCount],
+    [{ state: 'held' }, reg.heldCount],
+  ]);
+  gauge('webrtc_signaling_sockets', 'Connected Socket.IO clients', [], () => [[{}, signaling.socketCount()]]);
+  counter('webrtc_signaling_connections_total', 'Socket.IO connections accepted', [], () => [[{}, s.connections]]);
+  counter('webrtc_signaling_joins_total', 'Successful joins by kind', ['kind'], () => [
+    [{ kind: 'new' }, s.joins],
+    [{ kind: 'resumed' }, s.resumes],
+    [{ kind: 'rejoin' }, s.rejoins],
+  ]);
+  counter('webrtc_signaling_full_total', 'Joins answered with full', [], () => [[{}, s.full]]);
+  counter('webrtc_signaling_seat_releases_total', 'Seats freed, by reason', ['reason'], () => [
+    [{ reason: 'leave' }, s.leaves],
+    [{ reason: 'disconnect' }, s.disconnectLeaves - s.graceExpired],
+    [{ reason: 'grace_expired' }, s.graceExpired],
+  ]);
+  counter('webrtc_signaling_messages_relayed_total', 'message events relayed to the other member', [], () => [[{}, s.messagesRelayed]]);
+  counter('webrtc_signaling_refused_total', 'Refused requests by reason', ['reason'], () =>
+    Object.entries(s.refused).map(([reason, v]): Sample => [{ reason }, v]),
+  );
+  counter('webrtc_signaling_refused_by_event_total', 'Refused requests by event (join, leave, message, other)', ['event'], () =>
+    Object.entries(s.refusedByEvent).map(([event, v]): Sample => [{ event }, v]),
+  );
+
+  if (relay) {
+    const rs = () => relayStats;
+    gauge('webrtc_turn_up', '1 when the relay child is ready', [], () => [[{}, relay.isReady() ? 1 : 0]]);
+    counter('webrtc_turn_restarts_total', 'Relay child restarts', [], () => [[{}, relay.status().restarts]]);
+    gauge('webrtc_turn_allocations', 'Current allocations', [], () => [[{}, num(rs()?.allocations?.current)]]);
+    counter('webrtc_turn_allocations_total', 'Allocation events', ['event'], () => {
+      const a = rs()?.allocations;
+      return a
+        ? [
+            [{ event: 'created' }, num(a.created)],
+            [{ event: 'expired' }, num(a.expired)],
+            [{ event: 'deleted' }, num(a.deleted)],
+            [{ event: 'closed_with_connection' }, num(a.closedWithConnection)],
+            [{ event: 'ended' }, num(a.ended)],
+          ]
+        : [];
+    });
+    gauge('webrtc_turn_permissions', 'Installed permissions', [], () => [[{}, num(rs()?.permissions)]]);
+    gauge('webrtc_turn_channels', 'Bound channels', [], () => [[{}, num(rs()?.channels)]]);
+    gauge('webrtc_turn_relay_ports_in_use', 'Relay ports in use', [], () => [[{}, num(rs()?.relayPortsInUse)]]);
+    counter('webrtc_turn_connections_total', 'TCP/TLS client connections accepted', ['transport'], () => {
+      const c = rs()?.connections;
+      return c ? [[{ transport: 'tcp' }, num(c.tcp)], [{ transport: 'tls' }, num(c.tls)]] : [];
+    });
+    counter('webrtc_turn_requests_total', 'STUN/TURN requests by method', ['method'], () =>
+      entries(rs()?.requests).map(([method, v]) => [{ method }, v]),
+    );
+    counter('webrtc_turn_error_responses_total', 'Error responses by code', ['code'], () =>
+      entries(rs()?.errorResponses).map(([code, v]) => [{ code }, v]),
+    );
+    counter('webrtc_turn_auth_total', 'Authentication results', ['result', 'reason'], () => {
+      const a = rs()?.auth;
+      if (!a) return [];
+      return [[{ result: 'success', reason: '' }, num(a.success)], ...entries(a.failures).map(([reason, v]): Sample => [{ result: 'failure', reason }, v])];
+    });
+    counter('webrtc_turn_relayed_packets_total', 'Relayed packets', ['direction'], () => {
+      const r = rs()?.relayed;
+      return r ? [[{ direction: 'client_to_peer' }, num(r.clientToPeer?.packets)], [{ direction: 'peer_to_client' }, num(r.peerToClient?.packets)]] : [];
+    });
+    counter('webrtc_turn_relayed_bytes_total', 'Relayed bytes', ['direction'], () => {
+      const r = rs()?.relayed;
+      return r ? [[{ direction: 'client_to_peer' }, num(r.clientToPeer?.bytes)], [{ direction: 'peer_to_client' }, num(r.peerToClient?.bytes)]] : [];
+    });
+    counter('webrtc_turn_dropped_total', 'Dropped input by reason', ['reason'], () => entries(rs()?.dropped).map(([reason, v]) => [{ reason }, v]));
+    counter('webrtc_turn_internal_errors_total', 'Exceptions caught in relay handlers', [], () => [[{}, num(rs()?.internalErrors)]]);
+  }
+
+  const handler: express.RequestHandler = async (req, res, next) => {
+    try {
+      if (options.token && !hasBearer(req, options.token)) {
+        res.status(401).set('WWW-Authenticate', 'Bearer realm="metrics"').json({ error: 'unauthorized' });
+        return;
+      }
+      relayStats = relay ? ((await relay.requestStats(1000)) as Partial<TurnStats> | undefined) : undefined;
+      const body = await registry.metrics();
+      res.set('Content-Type', registry.contentType).set('Cache-Control', 'no-store').send(body);
+    } catch (err) {
+      next(err);
+    }
+  };
+  return { registry, handler };
+}

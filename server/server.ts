@@ -1,0 +1,203 @@
+/**
+ * Assemble and start the whole web server: certificates, Express app, HTTPS listener, Socket.IO
+ * signaling and the supervised relay child. `server/main.ts` calls {@link startServer} with the
+ * configuration from `loadConfig()`; tests call it in-process with their own configuration.
+ */
+import { existsSync } from 'node:fs';
+import { createServer, type Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadOrCreateSecrets } from '../turn/auth/secretStore.js';
+import type express from 'express';
+import { createAdminRouter } from './admin.js';
+import { createApp, type ReadinessChecks } from './app.js';
+import { ensureCertificates, type TlsMaterial } from './certs.js';
+import { ConfigError, type Env } from './config.js';
+import { buildIceServers, normalizeHost, validateTurnUrls } from './iceServers.js';
+import { configureLogging, getLogger, isLoggingConfigured } from './logger.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { RelaySupervisor, relayPort } from './relay.js';
+import { createSignalingServer, type SignalingServer } from './signaling/server.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** True when running compiled from `dist/server/`, false when running the TypeScript source (tests). */
+const compiled = path.basename(path.dirname(here)) === 'dist';
+
+/** Default directory of the built client: `dist/client` next to the compiled server. */
+export const DEFAULT_CLIENT_DIR = compiled ? path.resolve(here, '../client') : path.resolve('dist/client');
+/** Default relay entry: `dist/turn/main.js` next to the compiled server. */
+export const DEFAULT_RELAY_MODULE = compiled ? fileURLToPath(new URL('../turn/main.js', import.meta.url)) : path.resolve('dist/turn/main.js');
+
+/** Options of {@link startServer}. */
+export interface StartServerOptions {
+  /** Validated configuration (`loadConfig()`). */
+  config: Env;
+  /** Environment given to the relay child (default `process.env`). */
+  env?: NodeJS.ProcessEnv;
+  /** Built client directory (default {@link DEFAULT_CLIENT_DIR}). */
+  clientDir?: string;
+  /** Relay entry module (default {@link DEFAULT_RELAY_MODULE}). */
+  relayModule?: string;
+  /** Wait up to this many ms for the relay `ready` before resolving (default 0: do not wait). */
+  waitForRelayMs?: number;
+}
+
+/** A running server. */
+export interface RunningServer {
+  /** `https://HOST:PORT` (HOST 127.0.0.1 when listening on a wildcard address). */
+  url: string;
+  /** Bound HTTPS port (useful with HTTPS_PORT=0). */
+  port: number;
+  https: HttpsServer;
+  signaling: SignalingServer;
+  relay: RelaySupervisor | undefined;
+  metrics: Metrics;
+  tls: TlsMaterial;
+  readiness(): ReadinessChecks;
+  /**
+   * Graceful stop: `restarting(reason)` to every client, close Socket.IO and HTTPS (open
+   * connections are closed), stop the relay. Idempotent; never rejects.
+   */
+  close(reason?: string): Promise<void>;
+}
+
+/**
+ * Check settings that `config.ts` accepts as plain strings but the web server needs well-formed.
+ * @throws ConfigError naming the variable.
+ */
+export function checkServerConfig(config: Env): void {
+  const errors: string[] = [];
+  if (config.TURN_PUBLIC_HOST !== undefined && normalizeHost(config.TURN_PUBLIC_HOST) === undefined) {
+    errors.push(`  TURN_PUBLIC_HOST: not a valid host name or IP address: ${JSON.stringify(config.TURN_PUBLIC_HOST.slice(0, 80))}`);
+  }
+  if (config.TURN_URLS) {
+    const e = validateTurnUrls(config.TURN_URLS);
+    if (e) errors.push(`  TURN_URLS: ${e}`);
+  }
+  if (errors.length > 0) throw new ConfigError(`Invalid configuration:\n${errors.join('\n')}\nSee .env.example for every setting.`);
+}
+
+/**
+ * Start the server.
+ * @throws ConfigError for invalid settings; Error when certificates cannot be loaded/created or
+ *         the HTTPS port cannot be bound (e.g. EADDRINUSE).
+ */
+export async function startServer(options: StartServerOptions): Promise<RunningServer> {
+  const { config } = options;
+  checkServerConfig(config);
+  if (!isLoggingConfigured()) configureLogging(config);
+  const log = getLogger('server');
+  const tls = await ensureCertificates(config);
+  log.info(
+    `${tls.selfSigned ? `self-signed certificate ${tls.generated ? 'generated' : 'reused'}` : 'certificate'} ${tls.certPath} (SHA-256 ${tls.fingerprint256}, valid to ${tls.validTo.toISOString()})`,
+  );
+
+  // Secrets are needed when we mint credentials: the embedded relay, or TURN_URLS of an external relay.
+  const needSecret = config.TURN_ENABLED || (config.TURN_URLS?.length ?? 0) > 0;
+  const secrets = needSecret ? loadOrCreateSecrets(config.TURN_SECRET, config.DATA_DIR) : [];
+
+  let relay: RelaySupervisor | undefined;
+  if (config.TURN_ENABLED) {
+    const relayModule = options.relayModule ?? DEFAULT_RELAY_MODULE;
+    if (!existsSync(relayModule)) log.warn(`relay module ${relayModule} not found (run npm run build:server); it will be retried`);
+    relay = new RelaySupervisor({ modulePath: relayModule, env: options.env ?? process.env, logger: getLogger('turn') });
+  }
+
+  let listening = false;
+  let signaling: SignalingServer | undefined;
+  // Created after Socket.IO is attached (they need the signaling server); the routes delegate.
+  let metrics: Metrics | undefined;
+  let admin: express.Router | undefined;
+  const readiness = (): ReadinessChecks => ({
+    https: listening,
+    signaling: signaling !== undefined,
+    relay: relay ? relay.isReady() : 'disabled',
+  });
+
+  const app = createApp({
+    clientDir: options.clientDir ?? DEFAULT_CLIENT_DIR,
+    readiness,
+    iceServers: (requestHost) => {
+      // While the relay (re)starts, hand out its last known ports (or the configured port, without
+      // turns:) so pages loaded meanwhile can use it as soon as it is back.
+      const st = relay?.status();
+      const ready = st?.ready ?? st?.lastReady;
+      return buildIceServers({
+        config,
+        requestHost,
+        relay: relay
+          ? ready
+            ? { port: relayPort(ready) ?? config.TURN_PORT, tcp: ready.tcpPort !== null, tlsPort: ready.tlsPort ?? undefined }
+            : { port: config.TURN_PORT }
+          : undefined,
+        secret: secrets[0] ?? '',
+      });
+    },
+    extraRoutes: (app) => {
+      app.get('/metrics', (req, res, next) => metrics!.handler(req, res, next));
+      if (config.ADMIN_TOKEN) app.use('/api/admin', (req, res, next) => admin!(req, res, next));
+    },
+  });
+
+  const https = createServer({ cert: tls.cert, key: tls.key }, app);
+  // Bound header/request times so slow clients cannot hold sockets forever.
+  https.headersTimeout = 20_000;
+  https.requestTimeout = 60_000;
+  signaling = createSignalingServer(https, { graceMs: config.SEAT_GRACE_MS, logger: getLogger('signaling') });
+  metrics = createMetrics({ signaling, relay, token: config.METRICS_TOKEN });
+  if (config.ADMIN_TOKEN) {
+    admin = createAdminRouter({
+      token: config.ADMIN_TOKEN,
+      signaling,
+      relay,
+      usersFile: config.TURN_USERS_FILE!,
+      realm: config.TURN_REALM,
+      logger: getLogger('admin'),
+    });
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    https.once('error', reject);
+    https.listen(config.HTTPS_PORT, config.HTTPS_HOST, () => {
+      https.off('error', reject);
+      resolve();
+    });
+  }).catch(async (err) => {
+    await signaling?.close('start failed');
+    throw err;
+  });
+  listening = true;
+  https.on('error', (err) => log.error(`https: ${err.message}`));
+  https.on('tlsClientError', (err) => getLogger('http').debug(`TLS handshake failed: ${err.message}`));
+  const port = (https.address() as AddressInfo).port;
+  const host = ['0.0.0.0', '::', ''].includes(config.HTTPS_HOST) ? '127.0.0.1' : config.HTTPS_HOST;
+  const url = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  log.info(`listening on ${config.HTTPS_HOST}:${port} (${url})`);
+
+  if (relay) {
+    relay.start();
+    if (options.waitForRelayMs && !(await relay.waitReady(options.waitForRelayMs))) {
+      log.warn(`relay not ready after ${options.waitForRelayMs} ms; continuing (readyz reports it)`);
+    }
+  }
+
+  let closing: Promise<void> | undefined;
+  const close = (reason = 'server shutting down'): Promise<void> => {
+    closing ??= (async () => {
+      log.info(`stopping: ${reason}`);
+      listening = false;
+      // First tell every client (also long-polling ones, which need new requests), then close.
+      await signaling!.close(reason);
+      const httpsClosed = new Promise<void>((resolve) => https.close(() => resolve()));
+      https.closeAllConnections();
+      await Promise.all([httpsClosed, relay?.stop()]);
+      log.info('stopped');
+    })().catch((err) => {
+      log.error(`error while stopping: ${(err as Error).message}`);
+    });
+    return closing;
+  };
+
+  return { url, port, https, signaling, relay, metrics, tls, readiness, close };
+}

@@ -1,0 +1,148 @@
+/**
+ * Issue 6, in-call controls on the real page with two headless Chromium peers: mute, camera off,
+ * camera → screen → camera without renegotiation (also when sharing ends from the browser), chat
+ * over the data channel, the stats panel, keyboard shortcuts. One server and one call for the file
+ * (each test leaves the call as it found it). Run `npm run build` first.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectMediaFlowing, haveChromium, type Peer } from '../helpers/browser.js';
+import { removeServerDirs, startServer, type RunningServer } from '../helpers/server.js';
+import { callDebug, connectedPair, inbound, inboundRates, pollUntil, waitForText } from './call-helpers.js';
+
+/** Frames of the fake camera (640x480, or scaled down keeping 4:3), not of the 16:9 screen. */
+const is4by3 = (s: { frameWidth: number; frameHeight: number }) => s.frameWidth > 0 && s.frameWidth * 3 === s.frameHeight * 4;
+
+let server: RunningServer | undefined;
+const peers: Peer[] = [];
+let a: Peer;
+let b: Peer;
+
+describe.skipIf(!haveChromium)('call page: in-call controls (issue 6)', () => {
+  beforeAll(async () => {
+    server = await startServer();
+    ({ a, b } = await connectedPair(peers, server.url));
+    await expectMediaFlowing(b, 1000);
+  });
+  afterAll(async () => {
+    await Promise.all(peers.splice(0).map((p) => p.close()));
+    if (server) {
+      await server.stop();
+      removeServerDirs(server);
+    }
+  });
+
+  it('mute: the far side receives silence and shows "Muted"; unmute brings sound back', async () => {
+    const before = await inboundRates(b.page);
+    expect(before.energyPerS, 'the fake microphone beeps before muting').toBeGreaterThan(0);
+
+    await a.page.click('#mute');
+    expect(await a.page.getAttribute('#mute', 'aria-pressed')).toBe('true');
+    await waitForText(b, /muted/i, 5000, '#remoteState');
+    await new Promise((r) => setTimeout(r, 500)); // let the jitter buffer drain
+    const muted = await inboundRates(b.page);
+    expect(muted.energyPerS, `audio energy/s while muted (was ${before.energyPerS})`).toBeLessThan(before.energyPerS / 100);
+
+    await a.page.keyboard.press('m'); // shortcut: unmute
+    expect(await a.page.getAttribute('#mute', 'aria-pressed')).toBe('false');
+    await pollUntil(() => b.page.isHidden('#remoteState'), (hidden) => hidden, 5000, '#remoteState hidden after unmute', b);
+    await pollUntil(() => inboundRates(b.page, 1500), (r) => r.energyPerS > before.energyPerS / 10, 10_000, 'audio energy back after unmute', b);
+  });
+
+  it('camera off: the far side stops getting frames and shows "Camera off"; on again: frames come back', async () => {
+    const before = await inboundRates(b.page);
+    expect(before.fps).toBeGreaterThan(5);
+
+    await a.page.click('#camera');
+    expect(await a.page.getAttribute('#camera', 'aria-pressed')).toBe('true');
+    await waitForText(b, /camera off/i, 5000, '#remoteState');
+    await new Promise((r) => setTimeout(r, 500));
+    const off = await inboundRates(b.page, 3000);
+    expect(off.fps, `frames/s with the camera off (was ${before.fps})`).toBeLessThan(0.5);
+    // The local preview track is disabled too, and nothing was renegotiated.
+    expect(await a.page.evaluate(() => (window as unknown as { __call: { call: { videoTrack: MediaStreamTrack } } }).__call.call.videoTrack.enabled)).toBe(false);
+
+    await a.page.click('#camera');
+    await pollUntil(() => inboundRates(b.page, 1000), (r) => r.fps > 5, 10_000, 'frames back after camera on', b);
+    await pollUntil(() => b.page.isHidden('#remoteState'), (hidden) => hidden, 5000, '#remoteState hidden after camera on', b);
+  });
+
+  it('camera → screen → camera switches with replaceTrack, without renegotiation', async () => {
+    const debugA = await callDebug(a.page);
+    const debugB = await callDebug(b.page);
+    const cam = await pollUntil(() => inbound(b.page), (s) => s.frameWidth === 640 && s.frameHeight === 480, 15_000, 'camera 640x480', b);
+    expect(cam.frameWidth).toBe(640);
+
+    await a.page.click('#screen');
+    await waitForText(b, /sharing screen/i, 5000, '#remoteState');
+    const screen = await a.page.evaluate(() => {
+      const s = (window as unknown as { __call: { call: { screenTrack: MediaStreamTrack } } }).__call.call.screenTrack.getSettings();
+      return { width: s.width ?? 0, height: s.height ?? 0 };
+    });
+    // Chromium's fake screen is 16:9 and follows the screen size (800x450 on an 800-pixel screen).
+    expect(screen.width / screen.height).toBeCloseTo(16 / 9, 2);
+    await pollUntil(() => inbound(b.page), (s) => s.frameWidth === screen.width && s.frameHeight === screen.height, 15_000, `screen ${screen.width}x${screen.height} on the far side`, b);
+    expect(await a.page.getAttribute('#screen', 'aria-pressed')).toBe('true');
+
+    await a.page.click('#screen');
+    // Camera frames again: 640x480, or 4:3 scaled down while the encoder ramps up on a busy machine.
+    const again = await pollUntil(() => inbound(b.page), (s) => is4by3(s) && s.frameWidth >= 320, 15_000, 'camera (4:3) frames again', b);
+    expect(again.frameWidth).toBeLessThanOrEqual(640);
+    await pollUntil(() => b.page.isHidden('#remoteState'), (hidden) => hidden, 5000, '#remoteState hidden after sharing', b);
+
+    // No offer/answer was exchanged and no new connection was made; the call stays up.
+    const afterA = await callDebug(a.page);
+    const afterB = await callDebug(b.page);
+    expect(afterA.pcNumber).toBe(debugA.pcNumber);
+    expect(afterB.pcNumber).toBe(debugB.pcNumber);
+    expect(afterA.counters.offersSent + afterB.counters.offersSent).toBe(debugA.counters.offersSent + debugB.counters.offersSent);
+    expect(afterA.counters.offersReceived + afterB.counters.offersReceived).toBe(debugA.counters.offersReceived + debugB.counters.offersReceived);
+    expect(afterA.connectionState).toBe('connected');
+    await expectMediaFlowing(b, 1000);
+  });
+
+  it('when screen sharing ends from the browser (track "ended"), the camera comes back', async () => {
+    await a.page.keyboard.press('s'); // shortcut: share the screen
+    await waitForText(b, /sharing screen/i, 5000, '#remoteState');
+    const offersBefore = (await callDebug(a.page)).counters.offersSent;
+    // What Chrome does when the person presses "Stop sharing": the track ends and fires "ended".
+    await a.page.evaluate(() => {
+      const t = (window as unknown as { __call: { call: { screenTrack: MediaStreamTrack } } }).__call.call.screenTrack;
+      t.stop();
+      t.dispatchEvent(new Event('ended'));
+    });
+    await pollUntil(() => inbound(b.page), (s) => is4by3(s) && s.frameWidth >= 320, 15_000, 'camera (4:3) frames after sharing ended', b);
+    expect(await a.page.getAttribute('#screen', 'aria-pressed')).toBe('false');
+    expect((await callDebug(a.page)).counters.offersSent).toBe(offersBefore);
+    await pollUntil(() => inboundRates(b.page, 1000), (r) => r.fps > 5, 10_000, 'camera frames flowing', b);
+  });
+
+  it('chat messages arrive on the other side, with their time', async () => {
+    await a.page.click('#chatToggle');
+    await a.page.fill('#chatInput', 'hello from A');
+    await a.page.click('#chatSend');
+    await waitForText(b, /Them: hello from A/, 5000, '#chatLog');
+    expect(await b.page.isVisible('#chat')).toBe(true); // opens by itself on a new message
+    expect(await b.page.getAttribute('#chatLog li:last-child time', 'datetime')).toMatch(/^\d{4}-\d\d-\d\dT/);
+    await b.page.fill('#chatInput', 'hi A, B here');
+    await b.page.press('#chatInput', 'Enter');
+    await waitForText(a, /Them: hi A, B here/, 5000, '#chatLog');
+    expect(await a.page.textContent('#chatLog')).toContain('You: hello from A');
+  });
+
+  it('the stats panel shows a host candidate pair, RTT, bitrates, codecs and resolutions', async () => {
+    await a.page.keyboard.press('i'); // shortcut: stats
+    expect(await a.page.isVisible('#statsPanel')).toBe(true);
+    const text = await waitForText(a, /Bitrate in \/ out\s*\d+ kbit\/s/, 5000, '#statsTable');
+    expect(text).toMatch(/Local candidate\s*host udp/);
+    expect(text).toMatch(/Remote candidate\s*host udp/);
+    expect(text).toMatch(/Round-trip time\s*\d+ ms/);
+    expect(text).toMatch(/Video in.*VP8|VP9|H264|AV1/);
+    expect(text).toMatch(/Video in.*\d+x\d+.*fps/);
+    expect(text).toMatch(/Audio in.*opus/);
+    // Refreshed every second.
+    const first = await a.page.textContent('#statsTable');
+    await pollUntil(() => a.page.textContent('#statsTable'), (t) => t !== first, 3000, 'stats refresh', a);
+    await a.page.click('#stats');
+    expect(await a.page.isHidden('#statsPanel')).toBe(true);
+  });
+});

@@ -1,0 +1,111 @@
+/**
+ * Issue 6, recovery on the real page: the server is killed and restarted mid-call (media keeps
+ * flowing, both sides re-join with their session token, a later renegotiation works), one person
+ * reloads the page (seat back within the grace period, the other never sees "full" or "left", the
+ * call resumes), and the stats panel shows a relay pair with `?relay=1` (through the embedded
+ * TURN relay). Run `npm run build` first.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { expectMediaFlowing, haveChromium, mediaStats, type Peer } from '../helpers/browser.js';
+import { removeServerDirs, startServer, type RunningServer } from '../helpers/server.js';
+import { callDebug, connectedPair, pollUntil, statusLog, waitForStatus, waitForText } from './call-helpers.js';
+
+let server: RunningServer | undefined;
+const peers: Peer[] = [];
+
+type Win = { __call: { call: { peer: { pc: RTCPeerConnection } } } };
+
+/** Renegotiate from `page` (a new m-section) and wait until both sides are stable again. */
+async function renegotiate(from: Page, other: Page): Promise<void> {
+  const count = (p: Page) => p.evaluate(() => (window as unknown as Win).__call.call.peer.pc.getTransceivers().length);
+  const n = (await count(from)) + 1;
+  await from.evaluate(() => (window as unknown as Win).__call.call.peer.pc.addTransceiver('video', { direction: 'recvonly' }));
+  await pollUntil(
+    async () => [await count(from), await count(other), (await callDebug(from)).signalingState, (await callDebug(other)).signalingState],
+    (v) => v[0] === n && v[1] === n && v[2] === 'stable' && v[3] === 'stable',
+    15_000,
+    'renegotiation to complete',
+  );
+}
+
+describe.skipIf(!haveChromium)('call page: recovery (issue 6)', () => {
+  beforeAll(async () => {
+    server = await startServer({ env: { SEAT_GRACE_MS: '15000' } });
+  });
+  afterEach(async () => {
+    await Promise.all(peers.splice(0).map((p) => p.close()));
+  });
+  afterAll(async () => {
+    if (server) {
+      await server.stop();
+      removeServerDirs(server);
+    }
+  });
+
+  it('server killed and restarted mid-call: media keeps flowing, both re-join, a later renegotiation works', async () => {
+    const { a, b } = await connectedPair(peers, server!.url);
+    const [pcA, pcB] = [(await callDebug(a.page)).pcNumber, (await callDebug(b.page)).pcNumber];
+
+    await server!.stop();
+    // The call does not need the server: media flows peer to peer while it is down.
+    await Promise.all([expectMediaFlowing(a, 1500), expectMediaFlowing(b, 1500)]);
+    expect((await callDebug(a.page)).seated).toBe(false);
+    expect(await a.page.textContent('#warning')).toMatch(/server/i);
+
+    server = await startServer({ reuse: server! });
+    await pollUntil(
+      async () => [(await callDebug(a.page)).seated, (await callDebug(b.page)).seated],
+      (s) => s[0] && s[1],
+      20_000,
+      'both pages seated again on the restarted server',
+      a,
+    );
+    // The same connection carried on; nobody was told the other left.
+    expect((await callDebug(a.page)).pcNumber).toBe(pcA);
+    expect((await callDebug(b.page)).pcNumber).toBe(pcB);
+    for (const p of [a, b]) expect((await statusLog(p)).join('\n')).not.toMatch(/left|full/i);
+    const [da, db] = [await callDebug(a.page), await callDebug(b.page)];
+    expect(da.polite).not.toBe(db.polite); // roles re-assigned by the new server, still opposite
+
+    await renegotiate(a.page, b.page);
+    await renegotiate(b.page, a.page);
+    if (process.env.CALL_TEST_LOGS) console.log(`A:\n${a.logs.join('\n')}\nB:\n${b.logs.join('\n')}`);
+    await Promise.all([expectMediaFlowing(a, 1000), expectMediaFlowing(b, 1000)]);
+    expect(await a.page.textContent('#status')).toBe('Connected');
+    expect(await b.page.textContent('#status')).toBe('Connected');
+  });
+
+  it('a page reload takes the seat back within the grace period and the call resumes', async () => {
+    const { a, b } = await connectedPair(peers, server!.url);
+    const seenByA = (await statusLog(a)).length;
+
+    await b.page.reload();
+    // The reloaded page re-joins by itself (same tab → same session token) and the call resumes.
+    await waitForStatus(b, /^connected$/i, 20_000);
+    await waitForStatus(a, /^connected$/i, 20_000);
+    await Promise.all([expectMediaFlowing(a), expectMediaFlowing(b)]);
+    // A replaced its connection by one that answers the reloaded page's offer.
+    expect((await callDebug(a.page)).pcsCreated).toBe(2);
+    const aStatuses = (await statusLog(a)).slice(seenByA);
+    expect(aStatuses.join('\n')).not.toMatch(/left|full/i);
+    expect((await statusLog(b)).join('\n')).not.toMatch(/full|left/i);
+    // Roles after the resume: the reloaded page is the polite one.
+    expect((await callDebug(b.page)).polite).toBe(true);
+    expect((await callDebug(a.page)).polite).toBe(false);
+    // And the new connection renegotiates fine.
+    await renegotiate(a.page, b.page);
+    if (process.env.CALL_TEST_LOGS) console.log(`A:\n${a.logs.join('\n')}\nB:\n${b.logs.join('\n')}\nA statuses: ${JSON.stringify(await statusLog(a))}`);
+  });
+
+  it('the stats panel shows a relay candidate pair with ?relay=1', async () => {
+    const { a, b } = await connectedPair(peers, server!.url, 'relay=1');
+    await Promise.all([expectMediaFlowing(a), expectMediaFlowing(b)]);
+    const s = await mediaStats(a.page);
+    expect(s.localCandidateType).toBe('relay');
+    await a.page.click('#stats');
+    const text = await waitForText(a, /Local candidate\s*relay/, 5000, '#statsTable');
+    expect(text).toMatch(/relay over (udp|tcp|tls)/);
+    expect(text).toMatch(/Remote candidate\s*relay/);
+  });
+});

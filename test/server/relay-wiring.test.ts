@@ -1,0 +1,157 @@
+/**
+ * Issue 3 wiring with the REAL relay child (dist/turn/main.js, forked and supervised by the web
+ * server): readiness, /api/ice-servers credentials accepted by the relay (STUN Binding and an
+ * authenticated TURN Allocate over UDP on loopback), relay stats in /metrics, the admin API
+ * listing and ending the allocation, restart after the child is killed.
+ * Needs `npm run build:server` (npm test builds first); skipped loudly otherwise.
+ */
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { existsSync } from 'node:fs';
+import { request } from 'node:https';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { IceServersResponse } from '../../server/iceServers.js';
+import { Attr, AttributeType, StunClass, StunMethod, decodeMessage, encodeMessage, longTermKey, type StunMessage } from '../../turn/stun/index.js';
+import { freeTcpPort, freeUdpTcpPort, randomRelayRange } from '../helpers/ports.js';
+import { startTestServer, type TestServer } from '../signaling/harness.js';
+import { httpsGet } from './httpGet.js';
+
+const relayJs = path.resolve('dist/turn/main.js');
+const built = existsSync(relayJs);
+if (!built) console.warn(`SKIPPED: ${relayJs} missing — run "npm run build:server" (npm test does) to test the relay wiring`);
+
+const ADMIN = 'admin-token-wiring-0123456789';
+let t: TestServer;
+let turnPort: number;
+let range: { min: number; max: number };
+let udp: UdpSocket;
+
+function transact(msg: Buffer): Promise<StunMessage> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no STUN response within 3 s')), 3000);
+    udp.once('message', (buf) => {
+      clearTimeout(timer);
+      resolve(decodeMessage(buf));
+    });
+    udp.send(msg, turnPort, '127.0.0.1');
+  });
+}
+
+const allocate = (attrs: Parameters<typeof encodeMessage>[0]['attributes'] = [], key?: Buffer) =>
+  transact(
+    encodeMessage(
+      { method: StunMethod.Allocate, cls: StunClass.Request, attributes: [Attr.requestedTransport(), ...attrs] },
+      { integrityKey: key, fingerprint: true },
+    ),
+  );
+
+function httpsDelete(url: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'DELETE', headers, rejectUnauthorized: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const metric = async (series: string) => {
+  const body = (await httpsGet(`${t.server.url}/metrics`)).body;
+  const line = body.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+};
+
+describe.skipIf(!built)('web server + real relay child', () => {
+  beforeAll(async () => {
+    turnPort = await freeUdpTcpPort();
+    range = randomRelayRange(20);
+    t = await startTestServer(
+      {
+        TURN_ENABLED: 'true',
+        TURN_LISTEN: '127.0.0.1',
+        TURN_PORT: String(turnPort),
+        TURN_TLS_PORT: String(await freeTcpPort()),
+        TURN_MIN_PORT: String(range.min),
+        TURN_MAX_PORT: String(range.max),
+        TURN_ALLOWED_PEERS: '127.0.0.0/8',
+        TURN_REALM: 'wiring.test',
+        ADMIN_TOKEN: ADMIN,
+        LOG_LEVEL: 'error',
+      },
+      { relayModule: relayJs, waitForRelayMs: 15_000 },
+    );
+    udp = createSocket('udp4');
+    await new Promise<void>((r) => udp.bind(0, '127.0.0.1', () => r()));
+  });
+  afterAll(async () => {
+    udp?.close();
+    await t?.stop();
+  });
+
+  it('is ready once the relay child reports ready', async () => {
+    expect(t.server.relay!.isReady()).toBe(true);
+    const r = await httpsGet(`${t.server.url}/readyz`);
+    expect(r.json()).toEqual({ status: 'ready', checks: { https: true, signaling: true, relay: true } });
+  });
+
+  it('hands out the relay URLs (TLS too: the relay uses the server certificate)', async () => {
+    const body = (await httpsGet(`${t.server.url}/api/ice-servers`)).json<IceServersResponse>();
+    expect(body.iceServers[0]!.urls).toEqual([`stun:127.0.0.1:${turnPort}`]);
+    expect(body.iceServers[1]!.urls.slice(0, 2)).toEqual([`turn:127.0.0.1:${turnPort}?transport=udp`, `turn:127.0.0.1:${turnPort}?transport=tcp`]);
+    expect(body.iceServers[1]!.urls[2]).toMatch(new RegExp(`^turns:127\\.0\\.0\\.1:\\d+\\?transport=tcp$`));
+  });
+
+  it('the relay answers STUN Binding', async () => {
+    const res = await transact(encodeMessage({ method: StunMethod.Binding, cls: StunClass.Request }, { fingerprint: true }));
+    expect(res.cls).toBe(StunClass.SuccessResponse);
+    expect(res.getXorAddress(AttributeType.XOR_MAPPED_ADDRESS)?.port).toBe((udp.address() as { port: number }).port);
+  });
+
+  it('the REST credential from /api/ice-servers allocates on the relay; a forged one does not', async () => {
+    const turn = (await httpsGet(`${t.server.url}/api/ice-servers`)).json<IceServersResponse>().iceServers[1]!;
+    const challenge = await allocate();
+    expect(challenge.cls).toBe(StunClass.ErrorResponse);
+    expect(challenge.getErrorCode()?.code).toBe(401);
+    const realm = challenge.getString(AttributeType.REALM)!;
+    const nonce = challenge.getString(AttributeType.NONCE)!;
+    expect(realm).toBe('wiring.test');
+
+    const forged = await allocate(
+      [Attr.username(turn.username!), Attr.realm(realm), Attr.nonce(nonce)],
+      longTermKey(turn.username!, realm, 'not-the-credential'),
+    );
+    expect(forged.getErrorCode()?.code).toBe(401);
+
+    const ok = await allocate([Attr.username(turn.username!), Attr.realm(realm), Attr.nonce(nonce)], longTermKey(turn.username!, realm, turn.credential!));
+    expect(ok.cls).toBe(StunClass.SuccessResponse);
+    const relayed = ok.getXorAddress(AttributeType.XOR_RELAYED_ADDRESS)!;
+    expect(relayed.port).toBeGreaterThanOrEqual(range.min);
+    expect(relayed.port).toBeLessThanOrEqual(range.max);
+  });
+
+  it('relay stats reach /metrics; the admin API lists and ends the allocation', async () => {
+    expect(await metric('webrtc_turn_up')).toBe(1);
+    expect(await metric('webrtc_turn_allocations')).toBe(1);
+    const auth = { authorization: `Bearer ${ADMIN}` };
+    const list = (await httpsGet(`${t.server.url}/api/admin/relay/allocations`, auth)).json<{ allocations: Array<{ id: string; username: string }> }>();
+    expect(list.allocations).toHaveLength(1);
+    expect(list.allocations[0]!.username).toMatch(/^\d+:[0-9a-f]{12}$/);
+    expect(await httpsDelete(`${t.server.url}/api/admin/relay/allocations/${encodeURIComponent(list.allocations[0]!.id)}`, auth)).toBe(200);
+    expect(await metric('webrtc_turn_allocations')).toBe(0);
+  });
+
+  it('a killed relay child is restarted and becomes ready again', async () => {
+    const pid = t.server.relay!.status().pid!;
+    process.kill(pid, 'SIGKILL');
+    const deadline = Date.now() + 15_000;
+    while (!(t.server.relay!.isReady() && t.server.relay!.status().pid !== pid)) {
+      if (Date.now() > deadline) throw new Error('relay not restarted');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(t.server.relay!.status().restarts).toBe(1);
+    expect((await httpsGet(`${t.server.url}/readyz`)).status).toBe(200);
+    const res = await transact(encodeMessage({ method: StunMethod.Binding, cls: StunClass.Request }, { fingerprint: true }));
+    expect(res.cls).toBe(StunClass.SuccessResponse);
+  });
+});

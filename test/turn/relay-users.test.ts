@@ -1,0 +1,96 @@
+/** Static users and extra secrets from the users file, picked up without restart. */
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TurnServer } from '../../turn/index.js';
+import { hmacKey, type UsersFile } from '../../turn/auth/userStore.js';
+import { StunClass } from '../../turn/stun/index.js';
+import { REALM, TestClient, restCreds, sleep, startRelay } from './helpers.js';
+
+let dir: string;
+let file: string;
+let relay: TurnServer;
+let port: number;
+
+/** Write atomically, as the turnadmin CLI does. */
+function writeUsers(content: UsersFile | string): void {
+  const tmp = `${file}.tmp`;
+  writeFileSync(tmp, typeof content === 'string' ? content : JSON.stringify(content));
+  renameSync(tmp, file);
+}
+
+async function allocateAs(username: string, password: string): Promise<number | 'ok'> {
+  const c = await TestClient.open(port, { username, password });
+  try {
+    const res = await c.allocate();
+    if (res.cls === StunClass.SuccessResponse) {
+      await c.refresh(0);
+      return 'ok';
+    }
+    return res.getErrorCode()!.code;
+  } finally {
+    c.close();
+  }
+}
+
+async function eventually(f: () => Promise<unknown>, expected: unknown, timeoutMs = 4000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    last = await f();
+    if (last === expected) return;
+    await sleep(200);
+  }
+  expect(last).toBe(expected);
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(tmpdir(), 'turn-users-'));
+  file = path.join(dir, 'turn-users.json');
+  // The file does not exist yet: no static users.
+  ({ relay, port } = await startRelay({ usersFile: file, usersFilePollMs: 100 }));
+});
+afterAll(async () => {
+  await relay.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('users file', () => {
+  it('missing file: static user unknown; REST still works', async () => {
+    expect(await allocateAs('alice', 'wonderland')).toBe(401);
+    const r = restCreds();
+    expect(await allocateAs(r.username, r.password)).toBe('ok');
+  });
+
+  it('adding a user takes effect without restart; other realms are ignored', async () => {
+    writeUsers({
+      version: 1,
+      users: [
+        { name: 'alice', realm: REALM, key: hmacKey('alice', REALM, 'wonderland') },
+        { name: 'bob', realm: 'elsewhere', key: hmacKey('bob', 'elsewhere', 'builder') },
+      ],
+      secrets: [],
+    });
+    await eventually(() => allocateAs('alice', 'wonderland'), 'ok');
+    expect(await allocateAs('alice', 'wrong')).toBe(401);
+    expect(await allocateAs('bob', 'builder')).toBe(401);
+  });
+
+  it('a secret in the file is accepted in addition to the configured one (rotation)', async () => {
+    const rotated = restCreds('carol', 3600, 'rotated-secret');
+    expect(await allocateAs(rotated.username, rotated.password)).toBe(401);
+    writeUsers({ version: 1, users: [{ name: 'alice', realm: REALM, key: hmacKey('alice', REALM, 'wonderland') }], secrets: [{ value: 'rotated-secret', added: new Date().toISOString() }] });
+    await eventually(() => allocateAs(rotated.username, rotated.password), 'ok');
+    const configured = restCreds();
+    expect(await allocateAs(configured.username, configured.password)).toBe('ok');
+  });
+
+  it('a malformed file keeps the last good contents; removing a user revokes it', async () => {
+    writeUsers('{"version":1,"users":[{"name":"al');
+    await sleep(400);
+    expect(await allocateAs('alice', 'wonderland')).toBe('ok');
+    writeUsers({ version: 1, users: [], secrets: [] });
+    await eventually(() => allocateAs('alice', 'wonderland'), 401);
+  });
+});

@@ -1,0 +1,78 @@
+/** Peer-address policy table (RFC 8656 §21.3 / coturn defaults) and the unauthenticated-request token bucket. */
+import { describe, expect, it } from 'vitest';
+import { PeerAddressPolicy } from '../../turn/policy/peerAddress.js';
+import { SourceRateLimiter } from '../../turn/policy/rateLimit.js';
+
+describe('peer address policy', () => {
+  const strict = new PeerAddressPolicy([], ['203.0.113.5']);
+  const table: Array<[string, string | true]> = [
+    ['8.8.8.8', true],
+    ['198.51.100.20', true],
+    ['2001:db8::5', true],
+    ['2606:4700::1111', true],
+    ['127.0.0.1', 'loopback'],
+    ['127.255.255.254', 'loopback'],
+    ['::1', 'loopback'],
+    ['10.0.0.1', 'private'],
+    ['172.16.0.1', 'private'],
+    ['172.31.255.255', 'private'],
+    ['172.32.0.1', true],
+    ['192.168.1.1', 'private'],
+    ['100.64.0.1', 'cgn'],
+    ['100.127.255.255', 'cgn'],
+    ['100.128.0.1', true],
+    ['169.254.169.254', 'link_local'],
+    ['169.254.1.1', 'link_local'],
+    ['fe80::1', 'link_local'],
+    ['fc00::1', 'unique_local'],
+    ['fd12:3456::1', 'unique_local'],
+    ['224.0.0.1', 'multicast'],
+    ['239.255.255.250', 'multicast'],
+    ['ff02::1', 'multicast'],
+    ['0.0.0.0', 'unspecified'],
+    ['0.1.2.3', 'unspecified'],
+    ['::', 'unspecified'],
+    ['255.255.255.255', 'reserved'],
+    ['240.0.0.1', 'reserved'],
+    ['::ffff:127.0.0.1', 'loopback'],
+    ['::ffff:10.1.2.3', 'private'],
+    ['::ffff:169.254.169.254', 'link_local'],
+    ['::ffff:8.8.8.8', true],
+    ['203.0.113.5', 'own_address'],
+    ['not-an-ip', 'invalid'],
+  ];
+  it.each(table)('%s → %s', (address, expected) => {
+    const d = strict.check(address);
+    if (expected === true) expect(d).toEqual({ allowed: true });
+    else expect(d).toEqual({ allowed: false, reason: expected });
+  });
+
+  it('allowedPeers override the refusals (also for own addresses and mapped forms)', () => {
+    const p = new PeerAddressPolicy(['127.0.0.0/8', '10.1.0.0/16', 'fd00::/8', '203.0.113.5'], ['203.0.113.5']);
+    expect(p.check('127.0.0.1').allowed).toBe(true);
+    expect(p.check('::ffff:127.0.0.2').allowed).toBe(true);
+    expect(p.check('10.1.2.3').allowed).toBe(true);
+    expect(p.check('10.2.0.1').allowed).toBe(false);
+    expect(p.check('fd00::1').allowed).toBe(true);
+    expect(p.check('203.0.113.5').allowed).toBe(true);
+    expect(() => new PeerAddressPolicy(['10.0.0.0/33'])).toThrow(TypeError);
+    expect(() => new PeerAddressPolicy(['nope/8'])).toThrow(TypeError);
+  });
+});
+
+describe('source rate limiter', () => {
+  it('allows a burst, refills over time, per source, with bounded memory', () => {
+    const l = new SourceRateLimiter(5, 10, 100);
+    const t = 1_000_000;
+    let ok = 0;
+    for (let i = 0; i < 20; i++) if (l.take('a', t)) ok++;
+    expect(ok).toBe(5);
+    expect(l.take('b', t)).toBe(true);
+    expect(l.take('a', t + 100)).toBe(true); // +1 token after 100 ms at 10/s
+    expect(l.take('a', t + 100)).toBe(false);
+    for (let i = 0; i < 1000; i++) l.take(`s${i}`, t);
+    expect(l.size).toBeLessThanOrEqual(100);
+    l.sweep(t + 10_000);
+    expect(l.size).toBe(0);
+  });
+});

@@ -1,0 +1,91 @@
+/**
+ * One TURN allocation (RFC 8656 §2.2, §5): a relayed transport address (a UDP socket from the
+ * relay port range) owned by one client five-tuple and one username, with a lifetime, permissions
+ * and channel bindings.
+ */
+import type { Socket } from 'node:dgram';
+import type { TransportAddress } from '../stun/address.js';
+import type { ClientConnection } from '../transport/connection.js';
+import { Channels } from './channels.js';
+import { Permissions } from './permissions.js';
+
+/** Byte and packet counters of one allocation. */
+export interface AllocationCounters {
+  packetsToPeer: number;
+  bytesToPeer: number;
+  packetsFromPeer: number;
+  bytesFromPeer: number;
+}
+
+/** Admin view of an allocation (see `TurnServer.listAllocations()`). */
+export interface AllocationInfo {
+  id: string;
+  username: string;
+  transport: string;
+  client: string;
+  relayed: string;
+  advertised: string;
+  createdAt: string;
+  expiresAt: string;
+  permissions: string[];
+  channels: Array<{ number: number; peer: string }>;
+  counters: AllocationCounters;
+}
+
+/** A live allocation. Created and destroyed by the {@link AllocationManager}. */
+export class Allocation {
+  readonly permissions = new Permissions();
+  readonly channels = new Channels();
+  readonly counters: AllocationCounters = { packetsToPeer: 0, bytesToPeer: 0, packetsFromPeer: 0, bytesFromPeer: 0 };
+  readonly createdAt = Date.now();
+  /** Expiry, unix ms. */
+  expiresAt: number;
+  /** Cached success response to the Allocate, resent for a retransmission (same transaction id). */
+  allocateResponse: Buffer | undefined;
+  /** Cache of encoded XOR-PEER-ADDRESS attributes (header included) for Data indications, by peer key. */
+  readonly peerAttrCache = new Map<string, Buffer>();
+  /** Transaction id used for this allocation's Data indications. */
+  readonly dataTransactionId: Buffer;
+  closed = false;
+  /** RESERVATION-TOKEN to return in the Allocate response when EVEN-PORT asked to reserve the next port. */
+  reservationToken: Buffer | undefined;
+
+  constructor(
+    /** Opaque id, unique in this process. */
+    readonly id: string,
+    readonly client: ClientConnection,
+    readonly username: string,
+    /** Long-term key used to sign responses to this client. */
+    readonly key: Buffer,
+    /** Transaction id of the Allocate request (hex). */
+    readonly allocateTransactionId: string,
+    readonly relaySocket: Socket,
+    /** Where the relay socket is bound. */
+    readonly relayed: TransportAddress,
+    /** What clients are told (XOR-RELAYED-ADDRESS): the external IP when configured. */
+    readonly advertised: TransportAddress,
+    lifetimeMs: number,
+    dataTransactionId: Buffer,
+  ) {
+    this.expiresAt = Date.now() + lifetimeMs;
+    this.dataTransactionId = dataTransactionId;
+  }
+
+  /** Admin view. */
+  info(): AllocationInfo {
+    const fmt = (a: TransportAddress) => (a.family === 6 ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`);
+    return {
+      id: this.id,
+      username: this.username,
+      transport: this.client.transport,
+      client: fmt(this.client.remote),
+      relayed: fmt(this.relayed),
+      advertised: fmt(this.advertised),
+      createdAt: new Date(this.createdAt).toISOString(),
+      expiresAt: new Date(this.expiresAt).toISOString(),
+      permissions: this.permissions.entries().map(([ip]) => ip),
+      channels: [...this.channels.byNumber.values()].map((c) => ({ number: c.number, peer: fmt(c.peer) })),
+      counters: { ...this.counters },
+    };
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * Standalone relay: `npm run turn` (node dist/turn/main.js). Reads TURN_* settings with
+ * `loadConfig()` (see server/config.ts), logs with log4js category `turn` to the console, and,
+ * when started with `child_process.fork`, talks to its parent over IPC (see `turn/ipc.ts`):
+ * sends `ready` after start, answers `stats`/`allocations`/`end-allocation`, and stops on `stop`,
+ * SIGTERM, SIGINT or when the parent disconnects (exit code 0).
+ *
+ * TLS material: TURN_TLS_CERT/TURN_TLS_KEY, else TLS_CERT/TLS_KEY, else `<CERTS_DIR>/server.crt` and
+ * `server.key` when both exist, else no TLS listener (warning).
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import log4js from 'log4js';
+import { loadConfig, type Env } from '../server/config.js';
+import { loadOrCreateSecrets } from './auth/secretStore.js';
+import { isTurnParentMessage, type TurnChildMessage } from './ipc.js';
+import { createTurnServer, type TurnServer } from './server.js';
+import type { TurnTlsOptions } from './options.js';
+
+function tlsMaterial(cfg: Env, warn: (m: string) => void): TurnTlsOptions | undefined {
+  if (cfg.TURN_TLS_CERT && cfg.TURN_TLS_KEY) return { cert: cfg.TURN_TLS_CERT, key: cfg.TURN_TLS_KEY };
+  if (cfg.TLS_CERT && cfg.TLS_KEY) return { cert: cfg.TLS_CERT, key: cfg.TLS_KEY };
+  const cert = path.join(cfg.CERTS_DIR, 'server.crt');
+  const key = path.join(cfg.CERTS_DIR, 'server.key');
+  if (existsSync(cert) && existsSync(key)) return { cert, key };
+  warn(`no TLS certificate (TURN_TLS_CERT/KEY, TLS_CERT/KEY or ${cert}): TURN over TLS disabled`);
+  return undefined;
+}
+
+function send(m: TurnChildMessage): void {
+  if (process.send && process.connected) process.send(m);
+}
+
+async function main(): Promise<void> {
+  const cfg = loadConfig();
+  log4js.configure({
+    appenders: { console: { type: 'console' } },
+    categories: { default: { appenders: ['console'], level: cfg.LOG_LEVEL } },
+  });
+  const logger = log4js.getLogger('turn');
+  const secrets = loadOrCreateSecrets(cfg.TURN_SECRET, cfg.DATA_DIR);
+  const tls = tlsMaterial(cfg, (m) => logger.warn(m));
+  let relay: TurnServer;
+  try {
+    relay = createTurnServer({
+      realm: cfg.TURN_REALM,
+      secrets,
+      usersFile: cfg.TURN_USERS_FILE,
+      listen: cfg.TURN_LISTEN,
+      port: cfg.TURN_PORT,
+      tlsPort: cfg.TURN_TLS_PORT,
+      tls,
+      minPort: cfg.TURN_MIN_PORT,
+      maxPort: cfg.TURN_MAX_PORT,
+      relayIp: cfg.TURN_RELAY_IP,
+      externalIp: cfg.TURN_EXTERNAL_IP,
+      allowedPeers: cfg.TURN_ALLOWED_PEERS,
+      defaultLifetime: cfg.TURN_DEFAULT_LIFETIME,
+      maxLifetime: Math.max(cfg.TURN_MAX_LIFETIME, cfg.TURN_DEFAULT_LIFETIME),
+      permissionLifetime: cfg.TURN_PERMISSION_LIFETIME,
+      channelLifetime: cfg.TURN_CHANNEL_LIFETIME,
+      nonceLifetime: cfg.TURN_NONCE_LIFETIME,
+      channelRange: cfg.TURN_CHANNEL_RANGE,
+      userQuota: cfg.TURN_USER_QUOTA,
+      totalQuota: cfg.TURN_TOTAL_QUOTA,
+      unauthBurst: cfg.TURN_UNAUTH_BURST,
+      unauthPerSecond: cfg.TURN_UNAUTH_RATE,
+      logger,
+    });
+    await relay.start();
+  } catch (err) {
+    logger.error(`relay failed to start: ${(err as Error).message}`);
+    send({ type: 'error', message: (err as Error).message });
+    await log4js.shutdown();
+    process.exit(1);
+  }
+  if (cfg.TURN_ALLOWED_PEERS.length > 0) logger.warn(`relaying allowed to otherwise refused peers in ${cfg.TURN_ALLOWED_PEERS.join(', ')}`);
+
+  let stopping = false;
+  const shutdown = async (why: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info(`stopping (${why})`);
+    setTimeout(() => process.exit(0), 5000).unref();
+    await relay.stop();
+    await log4js.shutdown();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  if (process.send) {
+    process.on('disconnect', () => void shutdown('parent disconnected'));
+    process.on('message', (m: unknown) => {
+      if (!isTurnParentMessage(m)) return;
+      if (m.type === 'stop') void shutdown('stop message');
+      else if (m.type === 'stats') send({ type: 'stats', stats: relay.stats() });
+      else if (m.type === 'allocations') send({ type: 'allocations', allocations: relay.listAllocations() });
+      else if (m.type === 'end-allocation') send({ type: 'ended', id: m.id, ok: relay.endAllocation(m.id) });
+    });
+  }
+  const a = relay.addresses();
+  send({ type: 'ready', udp: a.udp.map((u) => (u.family === 6 ? `[${u.address}]:${u.port}` : `${u.address}:${u.port}`)), tcpPort: a.tcpPort ?? null, tlsPort: a.tlsPort ?? null });
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,166 @@
+/**
+ * Options of {@link createTurnServer}, with defaults. All lifetimes are in SECONDS.
+ */
+import type { TurnLogger } from './logger.js';
+
+/** TLS material: PEM text or a path to a PEM file, for each. */
+export interface TurnTlsOptions {
+  cert: string;
+  key: string;
+}
+
+/** Options of the relay. Only `realm` and one credential source are needed in practice. */
+export interface TurnServerOptions {
+  /** Realm of the long-term credentials (RFC 8489 §14.9), e.g. 'example.org'. */
+  realm: string;
+  /** TURN REST shared secrets (newest first; all are accepted), or a getter called per authentication. */
+  secrets?: readonly string[] | (() => readonly string[]);
+  /** Path of the static users file (see `auth/userStore.ts`); polled for changes. Missing file = no static users. */
+  usersFile?: string;
+  /** Poll interval of the users file, ms. Default 1000. */
+  usersFilePollMs?: number;
+  /**
+   * Listening address(es) for UDP and TCP (and TLS). Default `'0.0.0.0'`. For a wildcard IPv4
+   * address the relay binds one UDP socket per local IPv4 interface address (like coturn), so it
+   * always knows which address a datagram arrived on; TCP listens on the wildcard (the accepted
+   * socket knows its local address). '::' does the same for IPv6 interface addresses.
+   */
+  listen?: string | readonly string[];
+  /** UDP and TCP port. Default 3478 (tests: a free port; 0 picks one per socket, see `addresses()`). */
+  port?: number;
+  /** TLS port (only with `tls`). Default 5349. */
+  tlsPort?: number;
+  /** Certificate and key for TURN over TLS; no TLS listener without them. */
+  tls?: TurnTlsOptions;
+  /** Relay port range, inclusive. Default 49152–65535. */
+  minPort?: number;
+  maxPort?: number;
+  /** Local IP the relay sockets bind to. Default: the address the client's request arrived on. */
+  relayIp?: string;
+  /** Public IP advertised in XOR-RELAYED-ADDRESS (1:1 NAT, e.g. a cloud VM). Default: the relay IP. */
+  externalIp?: string;
+  /** Peer CIDRs allowed even when the default policy refuses them (e.g. `['127.0.0.0/8']` in tests). */
+  allowedPeers?: readonly string[];
+  /** Allocation lifetime when the client asks for less (and the minimum), s. Default 600 (RFC 8656 §7.2). */
+  defaultLifetime?: number;
+  /** Largest allocation lifetime granted, s. Default 3600. */
+  maxLifetime?: number;
+  /** Permission lifetime, s. Default 300 (RFC 8656 §9). */
+  permissionLifetime?: number;
+  /** Channel binding lifetime, s. Default 600 (RFC 8656 §12). */
+  channelLifetime?: number;
+  /** Nonce lifetime, s. Default 600. */
+  nonceLifetime?: number;
+  /**
+   * Channel numbers accepted by ChannelBind: 'rfc8656' = 0x4000–0x4FFF (default; what browsers use),
+   * 'rfc5766' = 0x4000–0x7FFF (the older range that coturn still accepts and coturn's
+   * `turnutils_uclient` picks from).
+   */
+  channelRange?: 'rfc8656' | 'rfc5766';
+  /** Most allocations per username (486 beyond). 0 = unlimited. Default 10. */
+  userQuota?: number;
+  /** Most allocations in total (508 beyond). 0 = unlimited. Default 1000. */
+  totalQuota?: number;
+  /** Unauthenticated requests (Binding, requests without valid credentials) per source IP: bucket size. Default 400. */
+  unauthBurst?: number;
+  /** Refill rate of that bucket, requests per second. Default 200. */
+  unauthPerSecond?: number;
+  /** Most simultaneous TCP+TLS connections. Default 2000. */
+  maxConnections?: number;
+  /** A TCP/TLS connection without an allocation is closed after this many seconds. Default 60. */
+  streamIdleTimeout?: number;
+  /** Bytes queued to one TCP/TLS client beyond which relayed data is dropped. Default 1 MiB. */
+  streamMaxBuffered?: number;
+  /** Period of the expiry sweep, ms. Default 1000 (tests use less). */
+  sweepIntervalMs?: number;
+  /** SOFTWARE attribute in responses; empty string = none. Default none. */
+  software?: string;
+  /** Logger (log4js logger works). Default: no output. */
+  logger?: TurnLogger;
+}
+
+/** Options with defaults applied. */
+export interface ResolvedTurnOptions {
+  realm: string;
+  secrets: () => readonly string[];
+  usersFile: string | undefined;
+  usersFilePollMs: number;
+  listen: string[];
+  port: number;
+  tlsPort: number;
+  tls: TurnTlsOptions | undefined;
+  minPort: number;
+  maxPort: number;
+  relayIp: string | undefined;
+  externalIp: string | undefined;
+  allowedPeers: string[];
+  defaultLifetime: number;
+  maxLifetime: number;
+  permissionLifetime: number;
+  channelLifetime: number;
+  nonceLifetime: number;
+  channelRange: 'rfc8656' | 'rfc5766';
+  userQuota: number;
+  totalQuota: number;
+  unauthBurst: number;
+  unauthPerSecond: number;
+  maxConnections: number;
+  streamIdleTimeout: number;
+  streamMaxBuffered: number;
+  sweepIntervalMs: number;
+  software: string;
+  logger: TurnLogger;
+}
+
+/**
+ * Apply defaults and check ranges.
+ * @throws RangeError on an invalid value (empty realm, bad port range, lifetimes <= 0, max < default).
+ */
+export function resolveOptions(o: TurnServerOptions, logger: TurnLogger): ResolvedTurnOptions {
+  const secrets = typeof o.secrets === 'function' ? o.secrets : ((list: readonly string[]) => () => list)([...(o.secrets ?? [])]);
+  const r: ResolvedTurnOptions = {
+    realm: o.realm,
+    secrets,
+    usersFile: o.usersFile,
+    usersFilePollMs: o.usersFilePollMs ?? 1000,
+    listen: o.listen === undefined ? ['0.0.0.0'] : typeof o.listen === 'string' ? [o.listen] : [...o.listen],
+    port: o.port ?? 3478,
+    tlsPort: o.tlsPort ?? 5349,
+    tls: o.tls,
+    minPort: o.minPort ?? 49152,
+    maxPort: o.maxPort ?? 65535,
+    relayIp: o.relayIp,
+    externalIp: o.externalIp,
+    allowedPeers: [...(o.allowedPeers ?? [])],
+    defaultLifetime: o.defaultLifetime ?? 600,
+    maxLifetime: o.maxLifetime ?? 3600,
+    permissionLifetime: o.permissionLifetime ?? 300,
+    channelLifetime: o.channelLifetime ?? 600,
+    nonceLifetime: o.nonceLifetime ?? 600,
+    channelRange: o.channelRange ?? 'rfc8656',
+    userQuota: o.userQuota ?? 10,
+    totalQuota: o.totalQuota ?? 1000,
+    unauthBurst: o.unauthBurst ?? 400,
+    unauthPerSecond: o.unauthPerSecond ?? 200,
+    maxConnections: o.maxConnections ?? 2000,
+    streamIdleTimeout: o.streamIdleTimeout ?? 60,
+    streamMaxBuffered: o.streamMaxBuffered ?? 1024 * 1024,
+    sweepIntervalMs: o.sweepIntervalMs ?? 1000,
+    software: o.software ?? '',
+    logger,
+  };
+  if (!r.realm || r.realm.length > 127) throw new RangeError('realm must be 1–127 characters');
+  if (r.listen.length === 0) throw new RangeError('at least one listening address is needed');
+  for (const [name, v] of [
+    ['defaultLifetime', r.defaultLifetime],
+    ['maxLifetime', r.maxLifetime],
+    ['permissionLifetime', r.permissionLifetime],
+    ['channelLifetime', r.channelLifetime],
+    ['nonceLifetime', r.nonceLifetime],
+  ] as const) {
+    if (!(v > 0)) throw new RangeError(`${name} must be > 0 seconds, got ${v}`);
+  }
+  if (r.maxLifetime < r.defaultLifetime) throw new RangeError(`maxLifetime (${r.maxLifetime}) must be >= defaultLifetime (${r.defaultLifetime})`);
+  if (r.minPort > r.maxPort) throw new RangeError(`minPort ${r.minPort} > maxPort ${r.maxPort}`);
+  return r;
+}

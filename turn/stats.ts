@@ -1,0 +1,103 @@
+/**
+ * Relay counters, exposed by `TurnServer.stats()` and the IPC `stats` message. Every dropped input
+ * is counted under a reason, e.g. `bad_cookie`, `truncated_attribute`, `short_channel_data`,
+ * `unknown_channel`, `peer_not_permitted`, `no_allocation`, `rate_limited`, `relay_send_error`.
+ */
+
+/** A snapshot of the counters (plain JSON). */
+export interface TurnStats {
+  startedAt: string;
+  uptimeS: number;
+  allocations: { current: number; created: number; expired: number; deleted: number; closedWithConnection: number; ended: number };
+  permissions: number;
+  channels: number;
+  connections: { tcp: number; tls: number; total: number };
+  /** Requests received, by method name. */
+  requests: Record<string, number>;
+  /** Success responses sent. */
+  successResponses: number;
+  /** Error responses sent, by code. */
+  errorResponses: Record<string, number>;
+  auth: { success: number; failures: Record<string, number> };
+  relayed: {
+    clientToPeer: { packets: number; bytes: number };
+    peerToClient: { packets: number; bytes: number };
+  };
+  /** Dropped input, by reason. */
+  dropped: Record<string, number>;
+  /** Exceptions caught in socket handlers (should stay 0). */
+  internalErrors: number;
+  relayPortsInUse: number;
+}
+
+/** Mutable counters owned by the server. */
+export class StatsCollector {
+  readonly startedAt = Date.now();
+  allocationsCreated = 0;
+  allocationsExpired = 0;
+  allocationsDeleted = 0;
+  allocationsClosedWithConnection = 0;
+  allocationsEnded = 0;
+  connectionsTcp = 0;
+  connectionsTls = 0;
+  successResponses = 0;
+  authSuccess = 0;
+  internalErrors = 0;
+  c2pPackets = 0;
+  c2pBytes = 0;
+  p2cPackets = 0;
+  p2cBytes = 0;
+  readonly requests = new Map<string, number>();
+  readonly errorResponses = new Map<string, number>();
+  readonly authFailures = new Map<string, number>();
+  readonly dropped = new Map<string, number>();
+
+  private static bump(map: Map<string, number>, key: string, n = 1): void {
+    map.set(key, (map.get(key) ?? 0) + n);
+  }
+
+  /** Count a dropped input. */
+  drop(reason: string): void {
+    StatsCollector.bump(this.dropped, reason);
+  }
+
+  request(method: string): void {
+    StatsCollector.bump(this.requests, method);
+  }
+
+  errorResponse(code: number): void {
+    StatsCollector.bump(this.errorResponses, String(code));
+  }
+
+  authFailure(reason: string): void {
+    StatsCollector.bump(this.authFailures, reason);
+  }
+
+  /** Snapshot with the live gauges supplied by the server. */
+  snapshot(g: { allocations: number; permissions: number; channels: number; relayPortsInUse: number }): TurnStats {
+    const obj = (m: Map<string, number>) => Object.fromEntries([...m].sort(([a], [b]) => (a < b ? -1 : 1)));
+    return {
+      startedAt: new Date(this.startedAt).toISOString(),
+      uptimeS: Math.round((Date.now() - this.startedAt) / 1000),
+      allocations: {
+        current: g.allocations,
+        created: this.allocationsCreated,
+        expired: this.allocationsExpired,
+        deleted: this.allocationsDeleted,
+        closedWithConnection: this.allocationsClosedWithConnection,
+        ended: this.allocationsEnded,
+      },
+      permissions: g.permissions,
+      channels: g.channels,
+      connections: { tcp: this.connectionsTcp, tls: this.connectionsTls, total: this.connectionsTcp + this.connectionsTls },
+      requests: obj(this.requests),
+      successResponses: this.successResponses,
+      errorResponses: obj(this.errorResponses),
+      auth: { success: this.authSuccess, failures: obj(this.authFailures) },
+      relayed: { clientToPeer: { packets: this.c2pPackets, bytes: this.c2pBytes }, peerToClient: { packets: this.p2cPackets, bytes: this.p2cBytes } },
+      dropped: obj(this.dropped),
+      internalErrors: this.internalErrors,
+      relayPortsInUse: g.relayPortsInUse,
+    };
+  }
+}

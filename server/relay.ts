@@ -244,8 +244,10 @@ export class RelaySupervisor {
       this.state = 'stopped';
       return;
     }
+    const wasReady = this.readyMsg !== undefined;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    if (!this.send({ type: 'stop' })) child.kill('SIGTERM');
+    // Before `ready` the child may not listen to IPC yet: SIGTERM (also a graceful stop for it).
+    if (!wasReady || !this.send({ type: 'stop' })) child.kill('SIGTERM');
     const timeout = (ms: number) => new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), ms).unref());
     const stopTimeout = this.options.stopTimeoutMs ?? STOP_TIMEOUT_MS;
     if ((await Promise.race([exited, timeout(stopTimeout)])) === 'timeout') {

@@ -126,6 +126,8 @@ export class Call {
   videoDeviceId: string | undefined;
 
   private localStream = new MediaStream();
+  /** Warning that stays for the whole call (media/ICE server problems, relay-only mode). */
+  private baseWarning: string | null = null;
   private iceServers: RTCIceServer[] = [];
   private relayOnly = false;
   private offerFallbackTimer: ReturnType<typeof setTimeout> | undefined;
@@ -165,9 +167,10 @@ export class Call {
     this.relayOnly = req.relayOnly;
     this.phase = 'starting';
     this.view.inRoom(true);
-    this.view.warning(null);
+    this.setBaseWarning(null);
     const icePromise = fetchIceServers();
     const warnings: string[] = [];
+    if (req.relayOnly) warnings.push('Relay only (?relay=1): the call goes through the TURN server.');
 
     try {
       if (req.shareDesktop) {
@@ -216,7 +219,7 @@ export class Call {
     if (generation !== this.joinGeneration) return;
     this.iceServers = ice.iceServers;
     if (ice.warning) warnings.push(ice.warning);
-    if (warnings.length) this.view.warning(warnings.join(' '));
+    this.setBaseWarning(warnings.length ? warnings.join(' ') : null);
 
     this.view.status('Connecting to the server…');
     remember({ room: req.room, relayOnly: req.relayOnly });
@@ -244,8 +247,31 @@ export class Call {
     this.view.remoteMediaState(null);
     this.view.localMediaState({ ...this.mediaState });
     this.view.inRoom(false);
-    this.view.warning(null);
+    this.setBaseWarning(null);
     this.view.status(statusText);
+  }
+
+  private setBaseWarning(text: string | null): void {
+    this.baseWarning = text;
+    this.view.warning(text);
+  }
+
+  /**
+   * Fetch fresh ICE servers (TURN REST credentials expire) and give them to the current
+   * connection, before an ICE restart or a rebuild. Keeps the old ones when the fetch fails.
+   */
+  private async refreshIceServers(): Promise<void> {
+    const ice = await fetchIceServers(undefined, 3000);
+    if (ice.warning) return;
+    this.iceServers = ice.iceServers;
+    const pc = this.peer?.pc;
+    if (pc && pc.connectionState !== 'closed') {
+      try {
+        pc.setConfiguration({ ...pc.getConfiguration(), iceServers: ice.iceServers });
+      } catch (err) {
+        this.log(`could not update the ICE servers: ${String(err)}`);
+      }
+    }
   }
 
   // ---------------------------------------------------------------- signaling
@@ -297,7 +323,7 @@ export class Call {
 
   private onJoined(room: string, id: string, info: JoinedInfo | undefined): void {
     this.log(`joined room ${room} as ${id} ${JSON.stringify(info ?? {})}`);
-    if (this.signaling?.connected) this.view.warning(null);
+    if (this.signaling?.connected) this.view.warning(this.baseWarning);
     this.polite = info?.polite ?? true;
     if (this.peer) this.peer.polite = this.polite;
     const live = this.hasLivePeer();
@@ -545,11 +571,17 @@ export class Call {
         }
         this.log(`ICE restart attempt ${attempt}/${ICE_RESTART_DELAYS_MS.length}`);
         this.view.status(`Reconnecting… (attempt ${attempt})`, 'warn');
-        peer.restartIce();
-        this.restartTimer = setTimeout(() => {
-          this.restartTimer = undefined;
-          if (this.peer === peer && peer.pc.connectionState !== 'connected') this.recover(peer);
-        }, ICE_RESTART_TIMEOUT_MS);
+        // Keep the timer slot taken while the fresh credentials are fetched.
+        this.restartTimer = setTimeout(() => undefined, ICE_RESTART_TIMEOUT_MS);
+        void this.refreshIceServers().then(() => {
+          if (this.peer !== peer || peer.closed || peer.pc.connectionState === 'connected') return;
+          peer.restartIce();
+          if (this.restartTimer) clearTimeout(this.restartTimer);
+          this.restartTimer = setTimeout(() => {
+            this.restartTimer = undefined;
+            if (this.peer === peer && peer.pc.connectionState !== 'connected') this.recover(peer);
+          }, ICE_RESTART_TIMEOUT_MS);
+        });
       }, delay);
       return;
     }
@@ -573,6 +605,7 @@ export class Call {
     this.log('building a new peer connection');
     const rebuilds = this.rebuildsThisOutage;
     this.createPeer(true);
+    void this.refreshIceServers();
     this.rebuildsThisOutage = rebuilds;
     this.phase = 'reconnecting';
     this.view.status('Reconnecting…', 'warn');

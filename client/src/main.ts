@@ -173,9 +173,12 @@ el.chatForm.addEventListener('submit', (ev) => {
 
 // ------------------------------------------------------------------ start
 
-// A reload of this tab while in a call takes the seat back (session token in sessionStorage).
+// A reload of this tab while in a call takes the seat back (session token in sessionStorage). Only
+// for a reload (or back/forward) of the same room's URL: opening another room does not rejoin.
 const previous = rememberedRoom();
-if (previous && previous.relayOnly === relayOnly) {
+const navigation = performance.getEntriesByType?.('navigation')[0] as PerformanceNavigationTiming | undefined;
+const reloaded = navigation?.type === 'reload' || navigation?.type === 'back_forward';
+if (previous && reloaded && previous.room === params.get('room') && previous.relayOnly === relayOnly) {
   el.room.value = previous.room;
   join(previous.room, false);
 }

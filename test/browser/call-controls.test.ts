@@ -116,6 +116,29 @@ describe.skipIf(!haveChromium)('call page: in-call controls (issue 6)', () => {
     await pollUntil(() => inboundRates(b.page, 1000), (r) => r.fps > 5, 10_000, 'camera frames flowing', b);
   });
 
+  it('another microphone and speaker can be chosen mid-call, without renegotiation', async () => {
+    const before = await callDebug(a.page);
+    await a.page.click('#devices summary');
+    const mics = await a.page.$$eval('#micSelect option', (os) => os.map((o) => ({ value: (o as HTMLOptionElement).value, label: o.textContent ?? '' })));
+    expect(mics.length, 'Chromium fakes three microphones').toBeGreaterThan(1);
+    const mic = mics.find((m) => /input 2/i.test(m.label)) ?? mics.at(-1)!;
+    await a.page.selectOption('#micSelect', mic.value);
+    const sentDevice = () =>
+      a.page.evaluate(() => (window as unknown as { __call: { call: { peer: { audioSender: RTCRtpSender } } } }).__call.call.peer.audioSender.track?.getSettings().deviceId);
+    await pollUntil(sentDevice, (id) => id === mic.value, 5000, `the sender to use ${mic.label}`, a);
+    await pollUntil(() => inboundRates(b.page, 1500), (r) => r.energyPerS > 0, 10_000, 'sound from the new microphone', b);
+    expect((await callDebug(a.page)).counters.offersSent).toBe(before.counters.offersSent);
+    expect((await callDebug(b.page)).counters.offersSent).toBe((await callDebug(b.page)).counters.offersSent);
+
+    if (await b.page.isVisible('#speakerLabel').catch(() => false)) {
+      await b.page.click('#devices summary');
+      const speakers = await b.page.$$eval('#speakerSelect option', (os) => os.map((o) => (o as HTMLOptionElement).value));
+      const speaker = speakers.at(-1)!;
+      await b.page.selectOption('#speakerSelect', speaker);
+      await pollUntil(() => b.page.evaluate(() => (document.getElementById('remoteVideo') as HTMLVideoElement & { sinkId: string }).sinkId), (id) => id === speaker, 5000, 'speaker switched', b);
+    }
+  });
+
   it('chat messages arrive on the other side, with their time', async () => {
     await a.page.click('#chatToggle');
     await a.page.fill('#chatInput', 'hello from A');

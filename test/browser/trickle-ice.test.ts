@@ -136,10 +136,12 @@ describe.skipIf(!haveChromium)('trickle-ICE page (issue 5)', () => {
   });
 
   beforeEach(async () => {
-    // Every test starts from an empty localStorage, i.e. this deployment's defaults.
-    await page().goto(`${server.url}/trickle-ice.html`);
+    // Every test starts from an empty localStorage, i.e. this deployment's defaults. Clear it only
+    // once the page has loaded its defaults: the page saves its list after /api/ice-servers answers.
+    await openPage();
     await page().evaluate(() => localStorage.clear());
     await openPage();
+    expect((await serverOptions()).every((o) => o.origin === 'deployment')).toBe(true);
   });
 
   afterAll(async () => {
@@ -265,6 +267,42 @@ describe.skipIf(!haveChromium)('trickle-ICE page (issue 5)', () => {
     const byUrl = new Map(r.verdicts.map((v) => [v.url, v]));
     expect(byUrl.get(turnUdpUrl)?.status, msg).toBe('ok');
     expect(byUrl.get(stunUrl)?.status, msg).toBe('skip');
+  });
+
+  it('asks for camera/microphone permission first when #getUserMedia is checked, and releases the devices', async () => {
+    await page().check('#getUserMedia');
+    await page().dispatchEvent('#getUserMedia', 'change');
+    await page().evaluate(() => {
+      const md = navigator.mediaDevices;
+      const orig = md.getUserMedia.bind(md);
+      const w = window as unknown as { __gum: MediaStream[] };
+      w.__gum = [];
+      md.getUserMedia = async (c) => {
+        const st = await orig(c);
+        w.__gum.push(st);
+        return st;
+      };
+    });
+    const r = await gather();
+    expect(r.status, describeResult(r)).not.toMatch(/permission failed/);
+    expect(r.rows.some((x) => x.type === 'host')).toBe(true);
+    const gum = await page().evaluate(() =>
+      (window as unknown as { __gum: MediaStream[] }).__gum.map((st) => st.getTracks().map((t) => `${t.kind}:${t.readyState}`)),
+    );
+    expect(gum).toEqual([expect.arrayContaining(['audio:ended', 'video:ended'])]);
+  });
+
+  it('"Stop" ends gathering early; unanswered URLs are marked as stopped', async () => {
+    const udpPort = await freeUdpTcpPort();
+    const url = `turn:127.0.0.1:${udpPort}?transport=udp`;
+    await setServers([{ urls: url, username: 'user', password: 'secret' }]);
+    await page().click('#gather');
+    await page().waitForSelector('#gatherStatus[data-state=running]');
+    await page().waitForTimeout(500);
+    await page().click('#stop');
+    await page().waitForSelector('#gatherStatus[data-state=done]', { timeout: 5000 });
+    expect(await page().textContent('#gatherStatus')).toMatch(/#1 stopped/);
+    expect(await page().getAttribute(`#verdicts tr[data-url="${url}"]`, 'data-status')).toBe('skip');
   });
 
   it('"Test relay" delivers data-channel messages relay ↔ relay through our relay', async () => {

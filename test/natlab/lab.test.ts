@@ -42,6 +42,15 @@ function uclientResult(out: string): { lost: number; recvBytes: number } | null 
   return { lost: Number(lost[1]), recvBytes: Number(recv[1]) };
 }
 
+/**
+ * Most bytes `turnutils_uclient` reported as echoed back so far (its progress lines), 0 if none.
+ * Used for TCP/TLS, where coturn 4.6.1's uclient sometimes loses a few echoes and then waits for
+ * them until killed (unrelated to the lab): "echoes came back" is what proves the path is open.
+ */
+function echoedBytes(out: string): number {
+  return Math.max(0, ...[...out.matchAll(/tot_recv_bytes ~ (\d+)/g)].map((m) => Number(m[1])));
+}
+
 describe.skipIf(!!skipReason)(`NAT lab self-test with coturn${skipReason ? ` — SKIPPED: ${skipReason}` : ''}`, () => {
   let lab: NatLab;
   let turnserver: ChildProcess;
@@ -154,10 +163,8 @@ describe.skipIf(!!skipReason)(`NAT lab self-test with coturn${skipReason ? ` —
       const s = await stun('a');
       expect(s.timedOut, s.stdout).toBe(true);
       expect(reflexiveAddrs(s.stdout)).toEqual([]);
-      const t = await uclient('a', ['-t']);
-      const res = uclientResult(t.stdout);
-      expect(res, t.stdout + t.stderr).not.toBeNull();
-      expect(res!.lost).toBe(0);
+      const t = await uclient('a', ['-t'], TURN_PORT, 10_000);
+      expect(echoedBytes(t.stdout), t.stdout + t.stderr).toBeGreaterThan(0);
       // B's router is untouched.
       expect(reflexiveAddrs((await stun('b')).stdout).length).toBeGreaterThan(0);
     } finally {
@@ -172,16 +179,12 @@ describe.skipIf(!!skipReason)(`NAT lab self-test with coturn${skipReason ? ` —
     try {
       const [tcp, tlsRun, udp] = await Promise.all([
         uclient('a', ['-t'], TURN_PORT, 4000),
-        uclient('a', ['-t', '-S'], TLS_PORT),
+        uclient('a', ['-t', '-S'], TLS_PORT, 10_000),
         stun('a'),
       ]);
-      expect(uclientResult(tcp.stdout)?.recvBytes ?? 0, tcp.stdout).toBe(0);
+      expect(echoedBytes(tcp.stdout), tcp.stdout).toBe(0);
       expect(udp.timedOut).toBe(true);
-      const res = uclientResult(tlsRun.stdout);
-      expect(res, tlsRun.stdout + tlsRun.stderr).not.toBeNull();
-      // Data made it through TLS. (coturn 4.6.1's uclient over TLS occasionally reports a few lost
-      // echoes under CPU load, unrelated to the lab, so loss itself is not asserted here.)
-      expect(res!.recvBytes).toBeGreaterThan(0);
+      expect(echoedBytes(tlsRun.stdout), tlsRun.stdout + tlsRun.stderr).toBeGreaterThan(0);
     } finally {
       lab.setFirewall('a', 'open');
     }

@@ -108,6 +108,17 @@ describe('RelaySupervisor', () => {
     expect(await s.waitReady(5000)).toBe(true);
   });
 
+  it('stops a child that is not ready yet at once (SIGTERM), without waiting for the stop timeout', async () => {
+    const { s } = supervisor({ FAKE_RELAY_DELAY_MS: '30000' });
+    s.start();
+    await new Promise((r) => setTimeout(r, 300));
+    const pid = s.status().pid!;
+    const t0 = Date.now();
+    await s.stop();
+    expect(Date.now() - t0).toBeLessThan(2000);
+    await waitFor(() => !alive(pid));
+  });
+
   it('restarts a crashed child', async () => {
     const { s, lines } = supervisor();
     s.start();

@@ -40,8 +40,15 @@ export async function startTestServer(env: Record<string, string> = {}, extra: P
     TURN_ENABLED: 'false',
     ...env,
   };
-  const config = loadConfig(fullEnv);
-  const server = await startServer({ config, env: { ...process.env, ...fullEnv }, clientDir: path.join(dir, 'client'), ...extra });
+  let config: Env;
+  let server: RunningServer;
+  try {
+    config = loadConfig(fullEnv);
+    server = await startServer({ config, env: { ...process.env, ...fullEnv }, clientDir: path.join(dir, 'client'), ...extra });
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   const clients: ClientSocket[] = [];
   return {
     server,

@@ -79,24 +79,25 @@ export class TestClient {
   ) {}
 
   /** Connect over UDP/TCP/TLS to 127.0.0.1:port. */
-  static async open(port: number, creds: Credentials, transport: 'udp' | 'tcp' | 'tls' = 'udp'): Promise<TestClient> {
+  static async open(port: number, creds: Credentials, transport: 'udp' | 'tcp' | 'tls' = 'udp', host = '127.0.0.1'): Promise<TestClient> {
     const c = new TestClient(creds, transport !== 'udp');
+    const family = host.includes(':') ? 6 : 4;
     if (transport === 'udp') {
-      const s: UdpSocket = createSocket('udp4');
-      await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+      const s: UdpSocket = createSocket(family === 6 ? 'udp6' : 'udp4');
+      await new Promise<void>((r) => s.bind(0, host, r));
       s.on('message', (m) => c.onBytes(m));
-      c.local = { family: 4, address: '127.0.0.1', port: s.address().port };
-      c.pipe = { send: (b) => s.send(b, port, '127.0.0.1'), close: () => s.close() };
+      c.local = { family, address: host, port: s.address().port };
+      c.pipe = { send: (b) => s.send(b, port, host), close: () => s.close() };
     } else {
       const sock: Socket = await new Promise((resolve, reject) => {
-        const s = transport === 'tcp' ? tcpConnect(port, '127.0.0.1') : tlsConnect({ port, host: '127.0.0.1', rejectUnauthorized: false });
+        const s = transport === 'tcp' ? tcpConnect(port, host) : tlsConnect({ port, host, rejectUnauthorized: false });
         s.once(transport === 'tcp' ? 'connect' : 'secureConnect', () => resolve(s));
         s.once('error', reject);
       });
       const framer = new StreamFramer();
       sock.on('data', (chunk: Buffer) => framer.push(chunk, (f) => c.onBytes(Buffer.from(f))));
       sock.on('error', () => {});
-      c.local = { family: 4, address: '127.0.0.1', port: sock.localPort! };
+      c.local = { family, address: host, port: sock.localPort! };
       c.pipe = { send: (b) => sock.write(b), close: () => sock.destroy() };
       c.socket = sock;
     }
@@ -258,7 +259,7 @@ export class TestPeer {
   private waiters: Array<() => void> = [];
   private constructor(readonly socket: UdpSocket) {
     socket.on('message', (m, r) => {
-      this.received.push({ data: m, from: { family: 4, address: r.address, port: r.port } });
+      this.received.push({ data: m, from: { family: r.family === 'IPv6' ? 6 : 4, address: r.address, port: r.port } });
       const ws = this.waiters;
       this.waiters = [];
       for (const w of ws) w();
@@ -266,14 +267,14 @@ export class TestPeer {
   }
 
   static async open(address = '127.0.0.1'): Promise<TestPeer> {
-    const s = createSocket('udp4');
+    const s = createSocket(address.includes(':') ? 'udp6' : 'udp4');
     await new Promise<void>((r) => s.bind(0, address, r));
     return new TestPeer(s);
   }
 
   get address(): TransportAddress {
     const a = this.socket.address();
-    return { family: 4, address: a.address, port: a.port };
+    return { family: a.family === 'IPv6' ? 6 : 4, address: a.address, port: a.port };
   }
 
   send(to: TransportAddress, data: Buffer): void {

@@ -63,8 +63,17 @@ function waitForUdpPort(port: number, timeoutMs = 10_000): Promise<void> {
   });
 }
 
+/** Kernel-wide UDP receive-buffer drops (/proc/net/snmp Udp RcvbufErrors): includes every process on the machine. */
+function udpRcvbufErrors(): number {
+  const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
+  const names = lines[0]!.split(/\s+/);
+  const values = lines[1]!.split(/\s+/);
+  return Number(values[names.indexOf('RcvbufErrors')]);
+}
+
 interface Result {
   name: string;
+  rcvbufErrors: number;
   lostPercent: number;
   lost: number;
   received: number;
@@ -78,15 +87,17 @@ async function measure(name: string, server: ChildProcess, port: number, peerPor
   await new Promise((r) => setTimeout(r, 300));
   const pid = server.pid!;
   const cpu0 = cpuSeconds(pid);
+  const drops0 = udpRcvbufErrors();
   const t0 = Date.now();
   const out = await run('turnutils_uclient', [...LOAD, '-u', USER, '-w', PASSWORD, '-p', String(port), '-e', '127.0.0.1', '-r', String(peerPort), '-X', '-g', '127.0.0.1']);
   const wallS = (Date.now() - t0) / 1000;
   const cpuS = cpuSeconds(pid) - cpu0;
+  const rcvbufErrors = udpRcvbufErrors() - drops0;
   const rssMb = peakRssMb(pid);
   const loss = /Total lost packets (\d+) \(([\d.]+)%\)/.exec(out);
   const totals = [...out.matchAll(/tot_send_msgs=(\d+), tot_recv_msgs=(\d+)\s*$/gm)].at(-1);
   if (!loss || !totals) throw new Error(`${name}: cannot parse turnutils_uclient output:\n${out.slice(-2000)}`);
-  return { name, lost: Number(loss[1]), lostPercent: Number(loss[2]), received: Number(totals[2]), cpuS, rssMb, wallS };
+  return { name, rcvbufErrors, lost: Number(loss[1]), lostPercent: Number(loss[2]), received: Number(totals[2]), cpuS, rssMb, wallS };
 }
 
 function stop(p: ChildProcess): Promise<void> {
@@ -168,9 +179,12 @@ async function main(): Promise<void> {
   }
   const [ours, coturn] = results as [Result, Result];
   console.log(`\nturnutils_uclient ${LOAD.join(' ')} (channels, 100k echoed messages of 1000 bytes)\n`);
-  console.log('relay    loss          received   CPU s (load)   peak RSS MB   wall s');
+  console.log(`machine load average: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
+  console.log('relay    loss               received   CPU s (load)   peak RSS MB   wall s   kernel UDP rcvbuf drops (all processes)');
   for (const r of results) {
-    console.log(`${r.name.padEnd(8)} ${`${r.lost} (${r.lostPercent}%)`.padEnd(13)} ${String(r.received).padEnd(10)} ${r.cpuS.toFixed(2).padEnd(14)} ${r.rssMb.toFixed(1).padEnd(13)} ${r.wallS.toFixed(1)}`);
+    console.log(
+      `${r.name.padEnd(8)} ${`${r.lost} (${r.lostPercent}%)`.padEnd(18)} ${String(r.received).padEnd(10)} ${r.cpuS.toFixed(2).padEnd(14)} ${r.rssMb.toFixed(1).padEnd(13)} ${r.wallS.toFixed(1).padEnd(8)} ${r.rcvbufErrors}`,
+    );
   }
   const ratio = ours.cpuS / coturn.cpuS;
   console.log(`\nCPU ratio ours/coturn: ${ratio.toFixed(2)} (goal <= 1.25)`);

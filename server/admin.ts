@@ -85,9 +85,13 @@ export function createAdminRouter(options: AdminOptions): express.Router {
     next();
   });
 
-  router.get('/rooms', (_req, res) => {
-    res.json({ rooms: signaling.registry.snapshot(), sockets: signaling.socketCount() });
-  });
+  router.get(
+    '/rooms',
+    wrap(async (_req, res) => {
+      // With REDIS_URL: every room of every node (read from Redis); `sockets` counts this node's.
+      res.json({ rooms: await signaling.seats.snapshot(), sockets: signaling.socketCount() });
+    }),
+  );
 
   router.get(
     '/relay',

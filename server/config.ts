@@ -53,12 +53,25 @@ export const EnvSchema = z
     DATA_DIR: z.string().default('data'),
     LOG_LEVEL: logLevel.default('info'),
     LOG_DIR: z.string().default('logs'),
+    /** Path to a log4js JSON configuration that replaces the default one (stdout + rotating file). */
+    LOG_CONFIG: z.string().optional(),
     /** Seat grace period for a disconnected member that uses a session token, ms. */
     SEAT_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(15_000),
     /** Bearer token required by GET /metrics (unset: /metrics is open). */
     METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').max(256).optional(),
     /** Bearer token of the admin API under /api/admin (unset: the admin API is disabled, 404). */
     ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').max(256).optional(),
+
+    // Scale-out of signaling (several server nodes sharing one Redis)
+    /** Redis URL (`redis://[user:pass@]host:port[/db]`, `rediss://` for TLS). Unset: rooms stay in-process. */
+    REDIS_URL: z
+      .string()
+      .refine((v) => /^rediss?:\/\/[^\s]+$/.test(v), { message: 'must be a redis:// or rediss:// URL' })
+      .optional(),
+    /** Prefix of every Redis key and Socket.IO adapter channel (several deployments can share one Redis). */
+    REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ . : -').default('webrtc-call'),
+    /** A node that has not refreshed its heartbeat key for this long is dead: its seats are reclaimed, ms. */
+    CLUSTER_NODE_TTL_MS: z.coerce.number().int().min(300).max(600_000).default(10_000),
 
     // Relay
     TURN_ENABLED: bool.default(true),
@@ -143,6 +156,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Env {
     CERTS_DIR: abs(c.CERTS_DIR),
     DATA_DIR: abs(c.DATA_DIR),
     LOG_DIR: abs(c.LOG_DIR),
+    LOG_CONFIG: c.LOG_CONFIG && abs(c.LOG_CONFIG),
     TLS_CERT: c.TLS_CERT && abs(c.TLS_CERT),
     TLS_KEY: c.TLS_KEY && abs(c.TLS_KEY),
     TURN_TLS_CERT: c.TURN_TLS_CERT && abs(c.TURN_TLS_CERT),

@@ -5,8 +5,13 @@
  * socket id), `turn` (relay supervision and the relay child's own output), plus `server`
  * (start/stop). Appenders: stdout and a rotating file `<LOG_DIR>/server.log`
  * (`maxLogSize` 10 MiB, 5 backups). Level from `LOG_LEVEL`.
+ *
+ * `LOG_CONFIG=/path/log4js.json` replaces that default with a log4js configuration file
+ * (`{"appenders": {...}, "categories": {"default": {...}, "signaling": {...}}}`, see
+ * https://log4js-node.github.io/log4js-node/api.html); `LOG_LEVEL` and `LOG_DIR` are then unused
+ * (relative `filename`s in the file are relative to the working directory).
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import log4js from 'log4js';
 import type { Env } from './config.js';
@@ -21,11 +26,42 @@ export const LOG_BACKUPS = 5;
 let configured = false;
 
 /**
- * Configure log4js (idempotent: a second call reconfigures with the new settings).
- * @param config  `LOG_LEVEL` and `LOG_DIR` are used; `LOG_DIR` is created if missing.
- * @throws Error from the file system when `LOG_DIR` cannot be created.
+ * Read a log4js JSON configuration file (`LOG_CONFIG`).
+ * @throws Error `LOG_CONFIG <path>: <reason>` when the file cannot be read, is not JSON, or has
+ *         no `appenders`/`categories.default` objects.
  */
-export function configureLogging(config: Pick<Env, 'LOG_LEVEL' | 'LOG_DIR'>): void {
+export function readLogConfig(file: string): log4js.Configuration {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new Error(`LOG_CONFIG ${file}: ${(err as Error).message}`);
+  }
+  const c = parsed as Partial<log4js.Configuration> | null;
+  if (!c || typeof c !== 'object' || typeof c.appenders !== 'object' || typeof c.categories?.default !== 'object') {
+    throw new Error(`LOG_CONFIG ${file}: must be a log4js configuration with "appenders" and "categories.default"`);
+  }
+  return c as log4js.Configuration;
+}
+
+/**
+ * Configure log4js (idempotent: a second call reconfigures with the new settings).
+ * @param config  `LOG_CONFIG` when set (the file replaces the default), else `LOG_LEVEL` and
+ *                `LOG_DIR` (created if missing).
+ * @throws Error from the file system when `LOG_DIR` cannot be created; Error naming LOG_CONFIG
+ *         when that file is unreadable or invalid (log4js's own validation message included).
+ */
+export function configureLogging(config: Pick<Env, 'LOG_LEVEL' | 'LOG_DIR'> & Partial<Pick<Env, 'LOG_CONFIG'>>): void {
+  if (config.LOG_CONFIG) {
+    const file = readLogConfig(config.LOG_CONFIG);
+    try {
+      log4js.configure(file);
+    } catch (err) {
+      throw new Error(`LOG_CONFIG ${config.LOG_CONFIG}: ${(err as Error).message}`);
+    }
+    configured = true;
+    return;
+  }
   mkdirSync(config.LOG_DIR, { recursive: true });
   log4js.configure({
     appenders: {

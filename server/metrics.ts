@@ -77,12 +77,16 @@ export function createMetrics(options: MetricsOptions): Metrics {
     });
 
   const s = signaling.stats;
-  const reg = signaling.registry;
-  gauge('webrtc_signaling_rooms', 'Rooms with at least one seat', [], () => [[{}, reg.roomCount]]);
-  gauge('webrtc_signaling_seats', 'Seats taken, by state (held = inside the grace period)', ['state'], () => [
-    [{ state: 'connected' }, reg.seatCount - reg.heldCount],
-    [{ state: 'held' }, reg.heldCount],
-  ]);
+  // With REDIS_URL these count the seats of this node's sockets (sum over nodes for the total).
+  const counts = () => signaling.seats.counts();
+  gauge('webrtc_signaling_rooms', 'Rooms with at least one seat (with Redis: rooms with a seat of this node)', [], () => [[{}, counts().rooms]]);
+  gauge('webrtc_signaling_seats', 'Seats taken, by state (held = inside the grace period)', ['state'], () => {
+    const c = counts();
+    return [
+      [{ state: 'connected' }, c.seats - c.held],
+      [{ state: 'held' }, c.held],
+    ];
+  });
   gauge('webrtc_signaling_sockets', 'Connected Socket.IO clients', [], () => [[{}, signaling.socketCount()]]);
   counter('webrtc_signaling_connections_total', 'Socket.IO connections accepted', [], () => [[{}, s.connections]]);
   counter('webrtc_signaling_joins_total', 'Successful joins by kind', ['kind'], () => [

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { loadOrCreateSecrets } from '../turn/auth/secretStore.js';
 import type express from 'express';
 import { createAdminRouter } from './admin.js';
+import { connectCluster, type Cluster } from './cluster.js';
 import { createApp, type ReadinessChecks } from './app.js';
 import { ensureCertificates, type TlsMaterial } from './certs.js';
 import { ConfigError, type Env } from './config.js';
@@ -144,7 +145,29 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   // Bound header/request times so slow clients cannot hold sockets forever.
   https.headersTimeout = 20_000;
   https.requestTimeout = 60_000;
-  signaling = createSignalingServer(https, { graceMs: config.SEAT_GRACE_MS, logger: getLogger('signaling') });
+  // Scale-out (REDIS_URL): seats in Redis and the Socket.IO Redis adapter; otherwise in-process.
+  let cluster: Cluster | undefined;
+  if (config.REDIS_URL) {
+    cluster = await connectCluster({
+      url: config.REDIS_URL,
+      prefix: config.REDIS_PREFIX,
+      nodeTtlMs: config.CLUSTER_NODE_TTL_MS,
+      graceMs: config.SEAT_GRACE_MS,
+      logger: getLogger('signaling'),
+    });
+  }
+  signaling = createSignalingServer(https, {
+    graceMs: config.SEAT_GRACE_MS,
+    logger: getLogger('signaling'),
+    ...(cluster ? { seats: cluster.seats, adapter: cluster.adapter } : {}),
+  });
+  try {
+    await signaling.ready;
+  } catch (err) {
+    await signaling.close('start failed');
+    await cluster?.close();
+    throw new Error(`cannot start the cluster seat store: ${(err as Error).message}`);
+  }
   metrics = createMetrics({ signaling, relay, token: config.METRICS_TOKEN });
   if (config.ADMIN_TOKEN) {
     admin = createAdminRouter({
@@ -165,6 +188,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     });
   }).catch(async (err) => {
     await signaling?.close('start failed');
+    await cluster?.close();
     throw err;
   });
   listening = true;
@@ -192,6 +216,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       const httpsClosed = new Promise<void>((resolve) => https.close(() => resolve()));
       https.closeAllConnections();
       await Promise.all([httpsClosed, relay?.stop()]);
+      await cluster?.close();
       log.info('stopped');
     })().catch((err) => {
       log.error(`error while stopping: ${(err as Error).message}`);

@@ -187,6 +187,7 @@ class TurnServerImpl implements TurnServer {
         const l = new UdpListener(addr, this.o.port, (listener, msg, rinfo) => this.onUdp(listener, msg, rinfo));
         this.udp.push(l);
         await l.start();
+        this.assertStarting();
       }
       const handlers = this.streamHandlers();
       const streamOpts = { maxConnections: this.o.maxConnections, maxBuffered: this.o.streamMaxBuffered, idleTimeoutMs: this.o.streamIdleTimeout * 1000 };
@@ -195,6 +196,7 @@ class TurnServerImpl implements TurnServer {
         const s = new StreamListener('tcp', addr, tcpPort, handlers, streamOpts);
         this.streams.push(s);
         await s.start();
+        this.assertStarting();
       }
       if (this.o.tls) {
         const tls = { cert: readPem(this.o.tls.cert), key: readPem(this.o.tls.key) };
@@ -202,6 +204,7 @@ class TurnServerImpl implements TurnServer {
           const s = new StreamListener('tls', addr, this.o.tlsPort, handlers, { ...streamOpts, tls });
           this.streams.push(s);
           await s.start();
+          this.assertStarting();
         }
       }
       const own = new Set<string>([...udpAddrs, ...this.o.listen.filter((a) => a !== '0.0.0.0' && a !== '::')]);
@@ -221,6 +224,12 @@ class TurnServerImpl implements TurnServer {
       this.state = 'stopped';
       throw err;
     }
+  }
+
+
+  /** @throws Error when stop() was called while start() was binding sockets. */
+  private assertStarting(): void {
+    if (this.state !== 'starting') throw new Error('relay stopped while starting');
   }
 
   private async closeSockets(): Promise<void> {
@@ -414,6 +423,7 @@ class TurnServerImpl implements TurnServer {
         peerAttr.writeUInt16BE(AttributeType.XOR_PEER_ADDRESS, 0);
         peerAttr.writeUInt16BE(value.length, 2);
         value.copy(peerAttr, 4);
+        if (a.peerAttrCache.size >= 1024) a.peerAttrCache.clear();
         a.peerAttrCache.set(key, peerAttr);
       }
       const pad = (4 - (len & 3)) & 3;
@@ -442,6 +452,10 @@ class TurnServerImpl implements TurnServer {
   // ---------------------------------------------------------------- STUN
 
   private handleStun(conn: ClientConnection, buf: Buffer): void {
+    if (this.state !== 'running') {
+      this.counters.drop('not_running');
+      return;
+    }
     let msg: StunMessage;
     try {
       msg = decodeMessage(buf);
@@ -479,10 +493,20 @@ class TurnServerImpl implements TurnServer {
             this.sendError(conn, msg, 420, auth, [Attr.unknownAttributes(unknown)]);
             return;
           }
-          if (msg.method === StunMethod.Allocate) this.track(this.onAllocate(conn, msg, auth));
-          else if (msg.method === StunMethod.Refresh) this.onRefresh(conn, msg, auth);
-          else if (msg.method === StunMethod.CreatePermission) this.onCreatePermission(conn, msg, auth);
-          else this.onChannelBind(conn, msg, auth);
+          // A malformed attribute value (AttributeError) is a 400, signed like every answer to an authenticated request.
+          const badAttribute = (err: unknown) => {
+            if (!(err instanceof AttributeError)) throw err;
+            this.counters.drop('bad_attribute');
+            this.sendError(conn, msg, 400, auth, [], err.message);
+          };
+          try {
+            if (msg.method === StunMethod.Allocate) this.track(this.onAllocate(conn, msg, auth).catch(badAttribute));
+            else if (msg.method === StunMethod.Refresh) this.onRefresh(conn, msg, auth);
+            else if (msg.method === StunMethod.CreatePermission) this.onCreatePermission(conn, msg, auth);
+            else this.onChannelBind(conn, msg, auth);
+          } catch (err) {
+            badAttribute(err);
+          }
           return;
         }
         default:

@@ -200,6 +200,7 @@ export class Call {
     } catch (err) {
       if (generation !== this.joinGeneration) return;
       this.stopLocalMedia();
+      this.mediaState.screen = false;
       this.room = undefined;
       this.phase = 'idle';
       this.view.inRoom(false);
@@ -574,13 +575,24 @@ export class Call {
         // Keep the timer slot taken while the fresh credentials are fetched.
         this.restartTimer = setTimeout(() => undefined, ICE_RESTART_TIMEOUT_MS);
         void this.refreshIceServers().then(() => {
-          if (this.peer !== peer || peer.closed || peer.pc.connectionState === 'connected') return;
+          if (this.peer !== peer || peer.closed) return;
           peer.restartIce();
           if (this.restartTimer) clearTimeout(this.restartTimer);
-          this.restartTimer = setTimeout(() => {
+          // Done when the restart's offer/answer is through and the connection is up (the state
+          // may never have left "connected", so poll instead of waiting for an event).
+          const started = Date.now();
+          const poll = () => {
             this.restartTimer = undefined;
-            if (this.peer === peer && peer.pc.connectionState !== 'connected') this.recover(peer);
-          }, ICE_RESTART_TIMEOUT_MS);
+            if (this.peer !== peer || peer.closed) return;
+            if (peer.pc.connectionState === 'connected' && peer.pc.signalingState === 'stable') {
+              this.onConnectionState(peer, 'connected');
+            } else if (Date.now() - started >= ICE_RESTART_TIMEOUT_MS) {
+              this.recover(peer);
+            } else {
+              this.restartTimer = setTimeout(poll, 250);
+            }
+          };
+          this.restartTimer = setTimeout(poll, 250);
         });
       }, delay);
       return;

@@ -19,9 +19,16 @@
  *   and the other member gets `otherjoin(room, newId)` (it is then the impolite side and should
  *   renegotiate, e.g. with an ICE restart offer). When the period ends: `bye(room, oldId)`.
  *   Members without a token get `bye` at once when the other disconnects.
+ * - Seats live in a {@link SeatStore}: in-process by default ({@link MemorySeatStore}), in Redis
+ *   when `REDIS_URL` is set (`redisSeatStore.ts`, with the Socket.IO Redis adapter so that
+ *   `socket.to(room)` reaches the other member on another node). Store calls may be async, so
+ *   each socket's events are handled one after the other (a `message` sent right after `join`
+ *   is checked after the join completed); when no async call is pending (always, in-process, for
+ *   `message`), an event is handled synchronously.
+ * - Every signaling log line names the room (when there is one) and the socket id.
  */
 import type { Server as HttpsServer } from 'node:https';
-import { Server, type Socket } from 'socket.io';
+import { Server, type ServerOptions, type Socket } from 'socket.io';
 import type { z } from 'zod';
 import type { Logger } from 'log4js';
 import {
@@ -39,6 +46,7 @@ import {
   type SignalingError,
 } from './protocol.js';
 import { RoomRegistry } from './rooms.js';
+import { MemorySeatStore, type SeatStore } from './seatStore.js';
 import { createSignalingStats, type RefusalCode, type SignalingStats } from './stats.js';
 
 /** Token bucket size per socket (events). */
@@ -61,12 +69,21 @@ export interface SignalingOptions {
   /** Token bucket per socket; defaults {@link RATE_BURST} and {@link RATE_PER_S}. */
   rateBurst?: number;
   rateRefillPerS?: number;
+  /** Seat store (default: a new in-process {@link MemorySeatStore}). */
+  seats?: SeatStore;
+  /** Socket.IO adapter (e.g. the Redis adapter for scale-out; default in-memory). */
+  adapter?: ServerOptions['adapter'];
 }
 
 /** A running signaling server. */
 export interface SignalingServer {
   io: TypedServer;
+  /** The in-process registry (with a Redis seat store: unused and empty; use `seats`). */
   registry: RoomRegistry;
+  /** Where seats live (memory or Redis). */
+  seats: SeatStore;
+  /** Resolves when the seat store is started (Redis: node registered); rejects if it cannot start. */
+  ready: Promise<void>;
   stats: SignalingStats;
   /** Connected sockets right now. */
   socketCount(): number;
@@ -122,9 +139,14 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
     // the server, and older copies use a Socket.IO 2 client (Engine.IO protocol 3).
     serveClient: true,
     allowEIO3: true,
+    ...(options.adapter ? { adapter: options.adapter } : {}),
   });
-  const registry = new RoomRegistry();
+  const memory = options.seats ? undefined : new MemorySeatStore();
+  const seats: SeatStore = options.seats ?? memory!;
+  const registry = memory?.registry ?? new RoomRegistry();
   const stats = createSignalingStats();
+  /** Pending store calls per socket (only while one is in flight). */
+  const queues = new Map<string, Promise<void>>();
 
   function refuse(socket: TypedSocket, event: string, code: RefusalCode, reason: string, room: string | undefined, ack: AckFn | undefined): void {
     stats.refused[code]++;
@@ -160,14 +182,18 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
     return { ok: false, reason: `room must be a number of 1 to 12 digits, got ${raw === undefined ? 'nothing' : describe(raw)}` };
   }
 
-  function onJoin(socket: TypedSocket, args: unknown[]): void {
+  async function onJoin(socket: TypedSocket, args: unknown[]): Promise<void> {
     const { params, ack } = splitArgs(args);
     const r = parseRoom(params[0]);
     if (!r.ok) return refuse(socket, 'join', 'invalid-room', r.reason, undefined, ack);
     const room = r.room;
     const opts = JoinOptionsSchema.optional().safeParse(params[1] ?? undefined);
     if (!opts.success) return refuse(socket, 'join', 'invalid-payload', `options: ${formatIssues(opts.error)}`, room, ack);
-    const result = registry.join(room, socket.id, opts.data?.session);
+    const current = seats.roomOf(socket.id);
+    if (current !== undefined && current !== room) {
+      return refuse(socket, 'join', 'already-joined', `already in room ${current}; leave it first`, room, ack);
+    }
+    const result = await seats.join(room, socket.id, opts.data?.session);
     if (result.kind === 'other-room') {
       return refuse(socket, 'join', 'already-joined', `already in room ${result.room}; leave it first`, room, ack);
     }
@@ -184,9 +210,14 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
       if (old) {
         old.leave(ioRoom(room));
         old.disconnect(true);
+      } else if (seats.kind === 'redis') {
+        // The old connection is on another node: the adapter forwards the disconnect there.
+        io.in(result.evictedSocketId).disconnectSockets(true);
       }
       logger.info(`seat taken over room=${room} socket=${socket.id} old=${result.evictedSocketId}`);
     }
+    // Disconnected while the store answered: the queued disconnect handler frees or holds the seat.
+    if (!socket.connected) return;
     socket.join(ioRoom(room));
     const info = { polite: result.seat.polite, members: result.members, ...(result.resumed ? { resumed: true } : {}) };
     if (result.rejoin) stats.rejoins++;
@@ -200,13 +231,13 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
     if (ack) safeAck(ack, { ok: true });
   }
 
-  function onLeave(socket: TypedSocket, args: unknown[]): void {
+  async function onLeave(socket: TypedSocket, args: unknown[]): Promise<void> {
     const { params, ack } = splitArgs(args);
     const r = parseRoom(params[0]);
     if (!r.ok) return refuse(socket, 'leave', 'invalid-room', r.reason, undefined, ack);
     const room = r.room;
-    if (!registry.isSeated(room, socket.id)) return refuse(socket, 'leave', 'not-a-member', `not a member of room ${room}`, room, ack);
-    registry.leave(socket.id);
+    if (!seats.isSeated(room, socket.id)) return refuse(socket, 'leave', 'not-a-member', `not a member of room ${room}`, room, ack);
+    await seats.leave(socket.id);
     stats.leaves++;
     logger.info(`left room=${room} socket=${socket.id}`);
     socket.to(ioRoom(room)).emit('bye', room, socket.id);
@@ -220,7 +251,7 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
     const r = parseRoom(params[0]);
     if (!r.ok) return refuse(socket, 'message', 'invalid-room', r.reason, undefined, ack);
     const room = r.room;
-    if (!registry.isSeated(room, socket.id)) return refuse(socket, 'message', 'not-a-member', `not a member of room ${room}`, room, ack);
+    if (!seats.isSeated(room, socket.id)) return refuse(socket, 'message', 'not-a-member', `not a member of room ${room}`, room, ack);
     const d = parseMessageData(params[1]);
     if (!d.ok) return refuse(socket, 'message', 'invalid-payload', d.reason, room, ack);
     stats.messagesRelayed++;
@@ -229,14 +260,9 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
     if (ack) safeAck(ack, { ok: true });
   }
 
-  function onDisconnect(socket: TypedSocket, reason: string): void {
+  async function onDisconnect(socket: TypedSocket, reason: string): Promise<void> {
     stats.disconnections++;
-    const r = registry.disconnect(socket.id, graceMs, (freed) => {
-      stats.graceExpired++;
-      stats.disconnectLeaves++;
-      logger.info(`grace period ended room=${freed.room} socket=${freed.seat.socketId}`);
-      io.to(ioRoom(freed.room)).emit('bye', freed.room, freed.seat.socketId);
-    });
+    const r = await seats.disconnect(socket.id, graceMs);
     if (!r) {
       logger.debug(`disconnected socket=${socket.id} (${reason})`);
       return;
@@ -252,12 +278,58 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
     }
   }
 
+  /**
+   * Run `task` for `socket` after the socket's pending store call (if any); synchronous when
+   * nothing is pending. `onError` gets any exception or rejection.
+   */
+  function serialize(socket: TypedSocket, task: () => void | Promise<void>, onError: (err: unknown) => void): void {
+    const id = socket.id;
+    const pending = queues.get(id);
+    let result: void | Promise<void>;
+    if (pending) {
+      result = pending.then(task);
+    } else {
+      try {
+        result = task();
+      } catch (err) {
+        onError(err);
+        return;
+      }
+      if (!(result instanceof Promise)) return;
+    }
+    const p: Promise<void> = result.catch(onError).finally(() => {
+      if (queues.get(id) === p) queues.delete(id);
+    });
+    queues.set(id, p);
+  }
+
+  const started = seats.start({
+    graceExpired(freed) {
+      stats.graceExpired++;
+      stats.disconnectLeaves++;
+      logger.info(`grace period ended room=${freed.room} socket=${freed.seat.socketId}`);
+      io.to(ioRoom(freed.room)).emit('bye', freed.room, freed.seat.socketId);
+    },
+    seatLost(lost) {
+      if (lost.held) {
+        stats.holds++;
+        logger.info(`node of socket lost room=${lost.room} socket=${lost.socketId}; seat held ${lost.graceMs} ms`);
+        io.to(ioRoom(lost.room)).emit('otherreconnecting', lost.room, lost.socketId, lost.graceMs);
+      } else {
+        stats.disconnectLeaves++;
+        logger.info(`node of socket lost room=${lost.room} socket=${lost.socketId}; seat freed`);
+        io.to(ioRoom(lost.room)).emit('bye', lost.room, lost.socketId);
+      }
+    },
+  });
+  const ready = Promise.resolve(started);
+
   io.on('connection', (socket) => {
     stats.connections++;
     logger.debug(`connected socket=${socket.id} from ${socket.handshake.address}`);
     let tokens = burst;
     let last = Date.now();
-    const guarded = (event: string, handler: (socket: TypedSocket, args: unknown[]) => void) => {
+    const guarded = (event: string, handler: (socket: TypedSocket, args: unknown[]) => void | Promise<void>) => {
       (socket as unknown as { on(ev: string, fn: (...args: unknown[]) => void): void }).on(event, (...args: unknown[]) => {
         const now = Date.now();
         tokens = Math.min(burst, tokens + ((now - last) / 1000) * refill);
@@ -267,13 +339,15 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
           return refuse(socket, event, 'rate-limited', `more than ${refill} events/s`, undefined, ack);
         }
         tokens -= 1;
-        try {
-          handler(socket, args);
-        } catch (err) {
-          logger.error(`internal error in ${event} socket=${socket.id}: ${(err as Error).stack ?? String(err)}`);
-          const { ack } = splitArgs(args);
-          refuse(socket, event, 'internal', 'internal error', undefined, ack);
-        }
+        serialize(
+          socket,
+          () => handler(socket, args),
+          (err) => {
+            logger.error(`internal error in ${event} socket=${socket.id}: ${(err as Error).stack ?? String(err)}`);
+            const { ack } = splitArgs(args);
+            refuse(socket, event, 'internal', 'internal error', undefined, ack);
+          },
+        );
       });
     };
     guarded('join', onJoin);
@@ -285,31 +359,44 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
       refuse(socket, String(event).slice(0, 64), 'unknown-event', `unknown event "${String(event).slice(0, 64)}"`, undefined, ack);
     });
     socket.on('disconnect', (reason) => {
-      try {
-        onDisconnect(socket, reason);
-      } catch (err) {
-        stats.refused.internal++;
-        logger.error(`internal error in disconnect socket=${socket.id}: ${(err as Error).stack ?? String(err)}`);
-      }
+      serialize(
+        socket,
+        () => onDisconnect(socket, reason),
+        (err) => {
+          stats.refused.internal++;
+          logger.error(`internal error in disconnect socket=${socket.id}: ${(err as Error).stack ?? String(err)}`);
+        },
+      );
     });
   });
 
+  let closing: Promise<void> | undefined;
   return {
     io,
     registry,
+    seats,
+    ready,
     stats,
     socketCount: () => io.engine.clientsCount,
     close: (reason = 'server shutting down') =>
-      new Promise<void>((resolve) => {
-        io.emit('restarting', reason);
-        registry.clear();
+      (closing ??= (async () => {
+        // `local`: with the Redis adapter a plain io.emit/disconnectSockets would reach every node.
+        io.local.emit('restarting', reason);
+        // In-process: the seats go away with the process. Redis: the disconnects below hold the
+        // seats of members with a session token (they resume on another node) and free the others.
+        if (seats.kind === 'memory') await seats.close();
         // Give the `restarting` frames a moment to leave before the sockets close. The HTTPS
         // server itself is closed by its owner (io.close() would close it too).
-        setTimeout(() => {
-          io.disconnectSockets(true);
-          io.engine.close();
-          resolve();
-        }, 50);
-      }),
+        await new Promise((r) => setTimeout(r, 50));
+        io.local.disconnectSockets(true);
+        io.engine.close();
+        if (seats.kind !== 'memory') {
+          // Let the queued store calls (disconnects) finish, bounded, then leave the cluster.
+          const deadline = Date.now() + 3000;
+          while (queues.size > 0 && Date.now() < deadline) await Promise.race([Promise.allSettled([...queues.values()]), new Promise((r) => setTimeout(r, 100))]);
+          await seats.close();
+          await (io.of('/').adapter as { close?: () => Promise<void> | void }).close?.();
+        }
+      })()),
   };
 }

@@ -4,13 +4,26 @@
  * over the data channel, the stats panel, keyboard shortcuts. One server and one call for the file
  * (each test leaves the call as it found it). Run `npm run build` first.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { expectMediaFlowing, haveChromium, type Peer } from '../helpers/browser.js';
 import { removeServerDirs, startServer, type RunningServer } from '../helpers/server.js';
 import { callDebug, connectedPair, inbound, inboundRates, pollUntil, waitForText } from './call-helpers.js';
 
 /** Frames of the fake camera (640x480, or scaled down keeping 4:3), not of the 16:9 screen. */
 const is4by3 = (s: { frameWidth: number; frameHeight: number }) => s.frameWidth > 0 && s.frameWidth * 3 === s.frameHeight * 4;
+
+/** `WxH` with a 16:9 aspect ratio (the fake screen), within rounding. */
+const is16by9 = (size: string) => {
+  const [w, h] = size.split('x').map(Number);
+  return !!w && !!h && Math.abs(w / h - 16 / 9) < 0.01;
+};
+
+type ControlsApi = {
+  mediaState: { screen: boolean; audioMuted: boolean; videoOff: boolean };
+  setScreenSharing(on: boolean): Promise<string | undefined>;
+  setMuted(m: boolean): void;
+  setVideoOff(o: boolean): void;
+};
 
 let server: RunningServer | undefined;
 const peers: Peer[] = [];
@@ -66,6 +79,18 @@ describe.skipIf(!haveChromium)('call page: in-call controls (issue 6)', () => {
     await pollUntil(() => b.page.isHidden('#remoteState'), (hidden) => hidden, 5000, '#remoteState hidden after camera on', b);
   });
 
+  beforeEach(async () => {
+    // Every test starts from an unmuted camera call, even when the previous one failed half-way.
+    for (const p of [a, b]) {
+      await p.page.evaluate(async () => {
+        const c = (window as unknown as { __call: { call: ControlsApi } }).__call.call;
+        if (c.mediaState.screen) await c.setScreenSharing(false);
+        if (c.mediaState.audioMuted) c.setMuted(false);
+        if (c.mediaState.videoOff) c.setVideoOff(false);
+      });
+    }
+  });
+
   it('camera → screen → camera switches with replaceTrack, without renegotiation', async () => {
     const debugA = await callDebug(a.page);
     const debugB = await callDebug(b.page);
@@ -74,13 +99,21 @@ describe.skipIf(!haveChromium)('call page: in-call controls (issue 6)', () => {
 
     await a.page.click('#screen');
     await waitForText(b, /sharing screen/i, 5000, '#remoteState');
-    const screen = await a.page.evaluate(() => {
-      const s = (window as unknown as { __call: { call: { screenTrack: MediaStreamTrack } } }).__call.call.screenTrack.getSettings();
-      return { width: s.width ?? 0, height: s.height ?? 0 };
-    });
-    // Chromium's fake screen is 16:9 and follows the screen size (800x450 on an 800-pixel screen).
-    expect(screen.width / screen.height).toBeCloseTo(16 / 9, 2);
-    await pollUntil(() => inbound(b.page), (s) => s.frameWidth === screen.width && s.frameHeight === screen.height, 15_000, `screen ${screen.width}x${screen.height} on the far side`, b);
+    // Chromium's fake screen is 16:9 and follows the screen size (1024x576 here; 800x450 on an
+    // 800-pixel screen): the far side decodes frames of the screen track's size.
+    const screenSize = () =>
+      a.page.evaluate(() => {
+        const s = (window as unknown as { __call: { call: { screenTrack: MediaStreamTrack } } }).__call.call.screenTrack.getSettings();
+        return `${s.width}x${s.height}`;
+      });
+    const far = await pollUntil(
+      async () => [`${(await inbound(b.page)).frameWidth}x${(await inbound(b.page)).frameHeight}`, await screenSize()],
+      ([got, sent]) => got === sent && is16by9(got!),
+      15_000,
+      'screen frames (16:9, the size of the screen track) on the far side',
+      b,
+    );
+    expect(far[0]).not.toBe('640x480');
     expect(await a.page.getAttribute('#screen', 'aria-pressed')).toBe('true');
 
     await a.page.click('#screen');
@@ -103,6 +136,7 @@ describe.skipIf(!haveChromium)('call page: in-call controls (issue 6)', () => {
   it('when screen sharing ends from the browser (track "ended"), the camera comes back', async () => {
     await a.page.keyboard.press('s'); // shortcut: share the screen
     await waitForText(b, /sharing screen/i, 5000, '#remoteState');
+    await pollUntil(() => inbound(b.page), (s) => is16by9(`${s.frameWidth}x${s.frameHeight}`), 15_000, 'screen frames on the far side', b);
     const offersBefore = (await callDebug(a.page)).counters.offersSent;
     // What Chrome does when the person presses "Stop sharing": the track ends and fires "ended".
     await a.page.evaluate(() => {
@@ -111,13 +145,15 @@ describe.skipIf(!haveChromium)('call page: in-call controls (issue 6)', () => {
       t.dispatchEvent(new Event('ended'));
     });
     await pollUntil(() => inbound(b.page), (s) => is4by3(s) && s.frameWidth >= 320, 15_000, 'camera (4:3) frames after sharing ended', b);
-    expect(await a.page.getAttribute('#screen', 'aria-pressed')).toBe('false');
+    await pollUntil(() => a.page.getAttribute('#screen', 'aria-pressed'), (v) => v === 'false', 5000, '#screen not pressed', a);
+    await waitForText(b, /^$/, 5000, '#remoteState');
     expect((await callDebug(a.page)).counters.offersSent).toBe(offersBefore);
     await pollUntil(() => inboundRates(b.page, 1000), (r) => r.fps > 5, 10_000, 'camera frames flowing', b);
   });
 
   it('another microphone and speaker can be chosen mid-call, without renegotiation', async () => {
     const before = await callDebug(a.page);
+    const beforeB = await callDebug(b.page);
     await a.page.click('#devices summary');
     const mics = await a.page.$$eval('#micSelect option', (os) => os.map((o) => ({ value: (o as HTMLOptionElement).value, label: o.textContent ?? '' })));
     expect(mics.length, 'Chromium fakes three microphones').toBeGreaterThan(1);
@@ -128,7 +164,7 @@ describe.skipIf(!haveChromium)('call page: in-call controls (issue 6)', () => {
     await pollUntil(sentDevice, (id) => id === mic.value, 5000, `the sender to use ${mic.label}`, a);
     await pollUntil(() => inboundRates(b.page, 1500), (r) => r.energyPerS > 0, 10_000, 'sound from the new microphone', b);
     expect((await callDebug(a.page)).counters.offersSent).toBe(before.counters.offersSent);
-    expect((await callDebug(b.page)).counters.offersSent).toBe((await callDebug(b.page)).counters.offersSent);
+    expect((await callDebug(b.page)).counters.offersSent).toBe(beforeB.counters.offersSent);
 
     if (await b.page.isVisible('#speakerLabel').catch(() => false)) {
       await b.page.click('#devices summary');

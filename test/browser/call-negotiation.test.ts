@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { expectMediaFlowing, haveChromium, type Peer } from '../helpers/browser.js';
 import { removeServerDirs, startServer, type RunningServer } from '../helpers/server.js';
-import { callDebug, connectedPair, pollUntil } from './call-helpers.js';
+import { callDebug, connectedPair, pollUntil, waitForStatus } from './call-helpers.js';
 
 let server: RunningServer | undefined;
 const peers: Peer[] = [];
@@ -124,6 +124,24 @@ describe.skipIf(!haveChromium)('call page: perfect negotiation (issue 6)', () =>
     expect(afterA.counters.rollbacks).toBe(beforeA.counters.rollbacks);
     expect(afterB.counters.offersIgnored).toBe(beforeB.counters.offersIgnored);
     expect(afterA.counters.errors + afterB.counters.errors).toBe(beforeA.counters.errors + beforeB.counters.errors);
+    await expectSameCallWorking();
+  });
+
+  it('a connection that could not be repaired is rebuilt: the other side replaces its own on the new SDP session', async () => {
+    type Internals = { call: { rebuild(): void } };
+    // rebuild() is what the impolite side does after its ICE restarts failed (the real network
+    // cut is in test/natlab); here it is called directly.
+    await a.page.evaluate(() => (window as unknown as { __call: Internals }).__call.call.rebuild());
+    await pollUntil(
+      async () => [await callDebug(a.page), await callDebug(b.page)],
+      ([x, y]) => x!.pcNumber !== pcA && y!.pcNumber !== pcB && x!.connectionState === 'connected' && y!.connectionState === 'connected',
+      15_000,
+      'new connections on both sides',
+      a,
+    );
+    pcA = (await callDebug(a.page)).pcNumber;
+    pcB = (await callDebug(b.page)).pcNumber;
+    await Promise.all([waitForStatus(a, /^connected$/i), waitForStatus(b, /^connected$/i)]);
     await expectSameCallWorking();
   });
 

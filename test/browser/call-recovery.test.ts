@@ -98,6 +98,33 @@ describe.skipIf(!haveChromium)('call page: recovery (issue 6)', () => {
     if (process.env.CALL_TEST_LOGS) console.log(`A:\n${a.logs.join('\n')}\nB:\n${b.logs.join('\n')}\nA statuses: ${JSON.stringify(await statusLog(a))}`);
   });
 
+  it('server unreachable at Join: the status says so, and the page joins once the server is back', async () => {
+    const { a, b } = await connectedPair(peers, server!.url);
+    await a.page.click('#leave');
+    await waitForStatus(a, /you left/i);
+    await waitForStatus(b, /the other person left/i);
+    // Leave: connection closed, camera and microphone stopped, the form usable again.
+    expect(
+      await a.page.evaluate(() => ({
+        pcsClosed: (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs.every((pc) => pc.connectionState === 'closed'),
+        preview: (document.getElementById('localVideo') as HTMLVideoElement).srcObject,
+        remote: (document.getElementById('remoteVideo') as HTMLVideoElement).srcObject,
+      })),
+    ).toEqual({ pcsClosed: true, preview: null, remote: null });
+    expect(await a.page.isEnabled('#join')).toBe(true);
+    expect(await a.page.isEnabled('#room')).toBe(true);
+    expect(await a.page.isHidden('#controls')).toBe(true);
+    await server!.stop();
+    await a.page.click('#join');
+    await waitForStatus(a, /cannot reach the server/i, 20_000);
+    // No TURN settings either: a visible warning, the call would go on without relay.
+    expect(await a.page.textContent('#warning')).toMatch(/could not get the relay/i);
+    server = await startServer({ reuse: server! });
+    // Both come back to the room by themselves (B was still in it) and the call is made again.
+    await Promise.all([waitForStatus(a, /^connected$/i, 20_000), waitForStatus(b, /^connected$/i, 20_000)]);
+    await expectMediaFlowing(a, 1000);
+  });
+
   it('the stats panel shows a relay candidate pair with ?relay=1', async () => {
     const { a, b } = await connectedPair(peers, server!.url, 'relay=1');
     await Promise.all([expectMediaFlowing(a), expectMediaFlowing(b)]);

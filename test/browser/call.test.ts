@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectMediaFlowing, haveChromium, launchPeer, waitForStats, type Peer } from '../helpers/browser.js';
 import { removeServerDirs, startServer, type RunningServer } from '../helpers/server.js';
-import { joinCall, newRoom, waitForStatus } from './call-helpers.js';
+import { joinCall, newRoom, pollUntil, waitForStatus } from './call-helpers.js';
 
 /** Seat grace period of this file's server: short, so "the other person left" comes quickly. */
 const GRACE_MS = 1500;
@@ -99,6 +99,19 @@ describe.skipIf(!haveChromium)('call page (issue 2)', () => {
     await Promise.all([expectMediaFlowing(a), expectMediaFlowing(c)]);
   });
 
+  it('a refused camera/microphone is explained in the status and nothing joins', async () => {
+    const room = newRoom();
+    await open(c, room);
+    // What the browser answers when the person blocks the camera and microphone.
+    await c.page.evaluate(() => {
+      navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException('Permission denied', 'NotAllowedError'));
+    });
+    await joinCall(c);
+    await waitForStatus(c, /permission to use the camera and microphone was denied/i);
+    expect(await c.page.isEnabled('#join')).toBe(true);
+    expect(await c.page.evaluate(() => (window as unknown as { __call: { call: { signaling: unknown } } }).__call.call.signaling)).toBeNull();
+  });
+
   it('with "Share desktop" the far side decodes the screen track', async () => {
     const room = newRoom();
     await open(a, room);
@@ -107,14 +120,21 @@ describe.skipIf(!haveChromium)('call page (issue 2)', () => {
     await waitForStatus(a, /waiting/i);
     // Chromium's fake display source follows the screen size (1024x768 here → 1024x576 frames,
     // 800x450 with an 800-pixel-wide screen): read it from the sender's track.
-    const screen = await a.page.evaluate(() => {
-      const v = document.getElementById('localVideo') as HTMLVideoElement;
-      const t = (v.srcObject as MediaStream).getVideoTracks()[0]!;
-      const s = t.getSettings();
-      return { width: s.width ?? 0, height: s.height ?? 0, surface: (s as { displaySurface?: string }).displaySurface };
-    });
+    // (The track reports its real size once the capturer has produced frames.)
+    const screen = await pollUntil(
+      () =>
+        a.page.evaluate(() => {
+          const v = document.getElementById('localVideo') as HTMLVideoElement;
+          const t = (v.srcObject as MediaStream).getVideoTracks()[0]!;
+          const s = t.getSettings();
+          return { width: s.width ?? 0, height: s.height ?? 0, surface: (s as { displaySurface?: string }).displaySurface };
+        }),
+      (st) => st.height > 0 && Math.abs(st.width / st.height - 16 / 9) < 0.01,
+      5000,
+      'a 16:9 screen track',
+      a,
+    );
     expect(screen.surface).toBe('monitor');
-    expect(screen.width / screen.height).toBeCloseTo(16 / 9, 2);
     await open(c, room);
     await joinCall(c);
     const s = await waitForStats(

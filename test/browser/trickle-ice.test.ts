@@ -321,6 +321,38 @@ describe.skipIf(!haveChromium)('trickle-ICE page (issue 5)', () => {
     expect(text).toMatch(new RegExp(`Selected pair, remote \\(B\\)\\s+relay 127\\.0\\.0\\.1:\\d+`));
   });
 
+  it('turns: works for a browser that trusts the relay certificate (TURN over TLS, relay test over tls)', async () => {
+    // Chromium verifies the TURN server's TLS certificate (the self-signed test certificate gives
+    // 701 "Failed to establish connection", see above); a browser told to ignore certificate
+    // errors stands in for a deployment with a CA-signed certificate.
+    const turnsUrl = `turns:127.0.0.1:${server.turnTlsPort}?transport=tcp`;
+    const trusting = await launchPeer({ args: ['--ignore-certificate-errors'] });
+    try {
+      const p = trusting.page;
+      await p.goto(`${server.url}/trickle-ice.html`);
+      await p.waitForSelector('#defaultsStatus[data-state=loaded]');
+      await p.click('#gather');
+      await p.waitForSelector('#gatherStatus[data-state=done]', { timeout: 30_000 });
+      const verdict = await p.textContent(`#verdicts tr[data-url="${turnsUrl}"] td:nth-child(4)`);
+      expect(verdict, await p.innerText('#verdicts')).toMatch(/^TURN OK over tls \(relay seen: 127\.0\.0\.1:\d+\)$/);
+      const relayProtocols = await p.$$eval('#candidates tbody tr[data-type=relay]', (trs) =>
+        trs.map((tr) => `${(tr as HTMLTableRowElement).cells[16]?.textContent} ${(tr as HTMLTableRowElement).cells[15]?.textContent}`),
+      );
+      expect(relayProtocols).toContain(`${turnsUrl} tls`);
+
+      const option = await p.$$eval('#relayUrl option', (os, u) => os.map((o) => (o as HTMLOptionElement).value).find((v) => v.endsWith(`|${u}`)), turnsUrl);
+      expect(option).toBeDefined();
+      await p.selectOption('#relayUrl', option!);
+      await p.click('#testRelay');
+      await p.waitForSelector('#relayResult[data-status=ok], #relayResult[data-status=fail]', { timeout: 40_000 });
+      const text = await p.innerText('#relayResult');
+      expect(await p.getAttribute('#relayResult', 'data-status'), text).toBe('ok');
+      expect(await p.textContent('#relayStatus')).toMatch(/delivered through the relay \(tls\)/);
+    } finally {
+      await trusting.close();
+    }
+  });
+
   it('keeps the server list across a reload, with fresh credentials for the deployment entries', async () => {
     const before = await serverOptions();
     await page().selectOption('#servers', { index: before.findIndex((o) => o.urls.includes(turnUdpUrl)) });

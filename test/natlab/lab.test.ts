@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LAB_ADDR, NatLab, labUnavailableReason, warnLabSkipped, type LabNode } from './lab.js';
+import { LAB_ADDR, NatLab, labUnavailableReason, sweepStaleLabs, warnLabSkipped, type LabNode } from './lab.js';
 
 const COTURN_BINS = ['turnserver', 'turnutils_stunclient', 'turnutils_uclient', 'turnutils_natdiscovery', 'turnutils_peer'];
 const missingBins = COTURN_BINS.filter((b) => spawnSync('sh', ['-c', `command -v ${b}`]).status !== 0);
@@ -214,5 +214,20 @@ describe.skipIf(!!skipReason)(`NAT lab self-test with coturn${skipReason ? ` —
     await exited;
     expect(extra.remainingNamespaces()).toEqual([]);
     expect(existsSync(`/run/netns/${extra.ns.pub}`)).toBe(false);
+  });
+
+  it('sweepStaleLabs deletes namespaces left by a dead run, not those of a live one', () => {
+    const deadPid = spawnSync('true').pid;
+    const stale = `natlabsw-${deadPid}-00beef-pub`;
+    const live = `natlabsw-${process.pid}-00beef-pub`;
+    for (const n of [stale, live]) expect(spawnSync('ip', ['netns', 'add', n]).status).toBe(0);
+    try {
+      expect(sweepStaleLabs('natlabsw')).toEqual([stale]);
+      const left = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
+      expect(left).not.toContain(stale);
+      expect(left).toContain(live);
+    } finally {
+      for (const n of [stale, live]) spawnSync('ip', ['netns', 'del', n]);
+    }
   });
 });

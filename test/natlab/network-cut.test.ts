@@ -1,24 +1,50 @@
 /**
  * Issue 6, network cut: in a call between A and B (each behind a port-preserving NAT in the lab,
- * the real server and relay in the public namespace), ALL of A's traffic is dropped at its router
- * for 8 s (media, ICE, signaling), then let through again. The call must recover by ICE restart:
- * the page shows "Reconnecting…" during the cut, frames are decoded again afterwards, and the
- * impolite side (A, the first joiner) counted at least one ICE restart.
+ * the real server and relay in the public namespace), ALL of A's traffic (media, ICE, signaling) is
+ * dropped at its router, then let through again. The page must show "Reconnecting…" during the
+ * cut, frames must be decoded again afterwards and the status must return to "Connected".
+ *
+ * Two cuts:
+ * - 8 s (the issue's scenario). Chromium notices the cut only after ≈ 5–6 s (`disconnected`), and
+ *   the page waits DISCONNECTED_GRACE_MS (3 s) before an ICE restart, so the connection often heals
+ *   by itself (ICE consent resumes on the old pair) just before or after the restart starts: whether
+ *   a restart happened is printed, not asserted.
+ * - 12 s: long enough that the impolite side (A, the first joiner) MUST restart ICE during the cut;
+ *   asserted: the restart was started and answered (completed), on the same peer connection (no
+ *   rebuild), and the call recovers.
  *
  * Run `npm run build` first. Needs root, `ip netns`, iptables and Chromium; skipped loudly otherwise.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectMediaFlowing, haveChromium, mediaStats, waitForStats, type Peer } from '../helpers/browser.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { haveChromium, mediaStats, waitForStats, type MediaStats, type Peer } from '../helpers/browser.js';
 import type { RunningServer } from '../helpers/server.js';
 import { NatLab, labUnavailableReason, warnLabSkipped } from './lab.js';
-import { callCounters, describePair, startCall, startLabServer, statusText, stopLabServer } from './labCall.js';
+import { callCounters, describePair, expectMediaFlowingSoon, startCall, startLabServer, statusText, stopLabServer } from './labCall.js';
 
 const labReason = labUnavailableReason();
 const skipReason = labReason ?? (haveChromium ? null : 'Chromium not installed (/usr/bin/chromium; set CHROMIUM_PATH)');
 if (skipReason) warnLabSkipped(skipReason, 'NAT lab network cut (test/natlab/network-cut.test.ts)');
 
-/** How long A's traffic is dropped, ms. */
-const CUT_MS = 8000;
+type Counters = Record<string, number>;
+
+/** What happened around one cut. */
+interface CutResult {
+  a: Peer;
+  b: Peer;
+  /** Distinct `#status` texts seen on A and B during the cut. */
+  seenA: string[];
+  seenB: string[];
+  /** State changes during the cut: `+ms A <connectionState> "<status>" | B "<status>"`. */
+  timeline: string[];
+  /** ms from restore until both peer connections were `connected`. */
+  connectedAgainMs: number;
+  /** ms from restore until both pages said "Connected" and media flowed again. */
+  recoveredMs: number;
+  before: Counters;
+  after: Counters;
+  statsA: MediaStats;
+  statsB: MediaStats;
+}
 
 describe.skipIf(!!skipReason)(`NAT lab: network cut and ICE restart${skipReason ? ` — SKIPPED: ${skipReason}` : ''}`, () => {
   let lab: NatLab;
@@ -31,62 +57,96 @@ describe.skipIf(!!skipReason)(`NAT lab: network cut and ICE restart${skipReason 
     server = await startLabServer(lab);
   });
 
+  afterEach(async () => {
+    lab?.restore('a');
+    await Promise.all(peers.splice(0).map((p) => p.close()));
+  });
+
   afterAll(async () => {
     await Promise.all(peers.splice(0).map((p) => p.close()));
     if (server) await stopLabServer(server).catch(() => undefined);
     lab?.teardown();
   });
 
-  it(`A's network is cut for ${CUT_MS / 1000} s: "Reconnecting", then the call recovers by ICE restart`, async () => {
-    const call = await startCall(lab, server!, peers);
-    const { a, b } = call;
-    await Promise.all([expectMediaFlowing(a), expectMediaFlowing(b)]);
+  /**
+   * Start a call, prove media, drop A's traffic for `cutMs` (polling both status lines), restore,
+   * and wait for the call to be back (connected, "Connected", media flowing both ways).
+   */
+  async function cutAndRecover(cutMs: number): Promise<CutResult> {
+    const { a, b } = await startCall(lab, server!, peers);
+    await Promise.all([expectMediaFlowingSoon(a), expectMediaFlowingSoon(b)]);
     const before = await callCounters(a);
     expect(before, 'window.__call.call.counters() missing on the page').not.toBeNull();
 
-    // Cut: poll both status lines while A's traffic is dropped.
-    const seen = { a: new Set<string>(), b: new Set<string>() };
+    const seenA = new Set<string>();
+    const seenB = new Set<string>();
+    const timeline: string[] = [];
+    let last = '';
+    let framesAtB = -1;
     lab.cut('a');
     const cutAt = Date.now();
-    let framesAtB = -1;
-    while (Date.now() - cutAt < CUT_MS) {
-      const [sa, sb] = await Promise.all([statusText(a), statusText(b)]);
-      seen.a.add(sa);
-      seen.b.add(sb);
-      // In the last second of the cut, remember B's decoded frames to prove media really stopped.
-      if (framesAtB < 0 && Date.now() - cutAt > CUT_MS - 1500) framesAtB = (await mediaStats(b.page)).videoFramesDecoded;
+    while (Date.now() - cutAt < cutMs) {
+      const [sa, sb, st] = await Promise.all([statusText(a), statusText(b), mediaStats(a.page)]);
+      seenA.add(sa);
+      seenB.add(sb);
+      const now = `A ${st.connectionState} "${sa}" | B "${sb}"`;
+      if (now !== last) timeline.push(`+${Date.now() - cutAt} ms ${now}`);
+      last = now;
+      // In the last 1.5 s of the cut, remember B's decoded frames to prove media really stopped.
+      if (framesAtB < 0 && Date.now() - cutAt > cutMs - 1500) framesAtB = (await mediaStats(b.page)).videoFramesDecoded;
       await new Promise((r) => setTimeout(r, 250));
     }
     const framesAtEndOfCut = (await mediaStats(b.page)).videoFramesDecoded;
     lab.restore('a');
     const restoredAt = Date.now();
-
     expect(framesAtEndOfCut - framesAtB, 'video kept flowing to B during the cut: the cut did not cut').toBeLessThanOrEqual(2);
-    const reconnecting = [...seen.a, ...seen.b].some((s) => /reconnecting/i.test(s));
-    expect(reconnecting, `#status never said "Reconnecting" during the cut; A saw ${JSON.stringify([...seen.a])}, B saw ${JSON.stringify([...seen.b])}`).toBe(true);
+    expect(
+      [...seenA, ...seenB].some((s) => /reconnecting/i.test(s)),
+      `#status never said "Reconnecting" during the cut; A saw ${JSON.stringify([...seenA])}, B saw ${JSON.stringify([...seenB])}`,
+    ).toBe(true);
 
-    // Recovery: both connected, then frames decoded again (counters increase over 2 s).
     await Promise.all([
       waitForStats(a, (s) => s.connectionState === 'connected', 45_000, 'A connected again'),
       waitForStats(b, (s) => s.connectionState === 'connected', 45_000, 'B connected again'),
     ]);
     const connectedAgainMs = Date.now() - restoredAt;
-    const [sa, sb] = await Promise.all([expectMediaFlowing(a), expectMediaFlowing(b)]);
+    const [statsA, statsB] = await Promise.all([expectMediaFlowingSoon(a), expectMediaFlowingSoon(b)]);
+    const isConnected = () => /^connected$/i.test((document.getElementById('status')?.textContent ?? '').trim());
     await Promise.all([
-      a.page.waitForFunction(() => /^connected$/i.test((document.getElementById('status')?.textContent ?? '').trim()), undefined, { timeout: 10_000 }),
-      b.page.waitForFunction(() => /^connected$/i.test((document.getElementById('status')?.textContent ?? '').trim()), undefined, { timeout: 10_000 }),
+      a.page.waitForFunction(isConnected, undefined, { timeout: 15_000, polling: 100 }),
+      b.page.waitForFunction(isConnected, undefined, { timeout: 15_000, polling: 100 }),
     ]).catch(async () => {
       throw new Error(`#status not back to "Connected": A "${await statusText(a)}", B "${await statusText(b)}"`);
     });
-
+    const recoveredMs = Date.now() - restoredAt;
     const after = await callCounters(a);
+    const r: CutResult = { a, b, seenA: [...seenA], seenB: [...seenB], timeline, connectedAgainMs, recoveredMs, before: before!, after: after!, statsA, statsB };
     console.log(
-      `[natlab] network cut ${CUT_MS} ms: connected again ${connectedAgainMs} ms after restore; ` +
-        `A status seen ${JSON.stringify([...seen.a])}; B ${JSON.stringify([...seen.b])}; ` +
-        `A counters before ${JSON.stringify(before)} after ${JSON.stringify(after)}; pair A ${describePair(sa)}, B ${describePair(sb)}`,
+      `[natlab] network cut ${cutMs} ms, during the cut:\n  ${timeline.join('\n  ')}\n` +
+        `[natlab] cut ${cutMs} ms: connected again ${connectedAgainMs} ms after restore, "Connected" + media flowing ${recoveredMs} ms after restore; ` +
+        `A ICE restarts ${before!.iceRestarts} -> ${after!.iceRestarts}, answers received ${before!.answersReceived} -> ${after!.answersReceived}, ` +
+        `rebuilds ${before!.rebuilds} -> ${after!.rebuilds}; pair A ${describePair(statsA)}, B ${describePair(statsB)}`,
     );
-    expect(after!.iceRestarts, 'A (impolite) never restarted ICE').toBeGreaterThan(before!.iceRestarts ?? 0);
-    // The restart completed: its offer was answered.
-    expect(after!.answersReceived, 'the ICE-restart offer was never answered').toBeGreaterThan(before!.answersReceived ?? 0);
+    return r;
+  }
+
+  it('A\'s network is cut for 8 s: "Reconnecting", then the call recovers', async () => {
+    await cutAndRecover(8000);
+  }, 120_000);
+
+  it('A\'s network is cut for 12 s: A restarts ICE during the cut, the restart completes, the call recovers', async () => {
+    const r = await cutAndRecover(12_000);
+    expect(r.after.iceRestarts, 'A (impolite) never restarted ICE').toBeGreaterThan(r.before.iceRestarts ?? 0);
+    // The restart completed: its offer was answered (the answer may arrive a little after the
+    // connection is back, since the offer waited in the cut signaling connection).
+    const deadline = Date.now() + 20_000;
+    let after = r.after;
+    while (!(after.answersReceived > r.before.answersReceived) && Date.now() < deadline) {
+      await new Promise((res) => setTimeout(res, 250));
+      after = (await callCounters(r.a))!;
+    }
+    expect(after.answersReceived, 'the ICE-restart offer was never answered').toBeGreaterThan(r.before.answersReceived ?? 0);
+    expect(after.rebuilds, 'the peer connection was rebuilt instead of repaired by ICE restart').toBe(r.before.rebuilds ?? 0);
+    await expectMediaFlowingSoon(r.b);
   }, 120_000);
 });

@@ -145,9 +145,9 @@ export class TestClient {
    * Send a request and wait for its response (retransmits over UDP every 300 ms, up to `timeoutMs`).
    * @returns the response, or throws on timeout.
    */
-  async transact(method: number, attributes: OutgoingAttribute[], opts: { sign?: boolean; tid?: Buffer; timeoutMs?: number } = {}): Promise<StunMessage> {
+  async transact(method: number, attributes: OutgoingAttribute[] | ((tid: Buffer) => OutgoingAttribute[]), opts: { sign?: boolean; tid?: Buffer; timeoutMs?: number } = {}): Promise<StunMessage> {
     const tid = opts.tid ?? newTransactionId();
-    const attrs = [...attributes];
+    const attrs = typeof attributes === 'function' ? attributes(tid) : [...attributes];
     const sign = opts.sign !== false && this.nonce !== undefined && this.key !== undefined;
     if (sign) attrs.push(Attr.username(this.creds.username), Attr.realm(this.realm!), Attr.nonce(this.nonce!));
     const buf = encodeMessage({ method, cls: StunClass.Request, transactionId: tid, attributes: attrs }, { integrityKey: sign ? this.key : undefined, fingerprint: true });
@@ -174,7 +174,7 @@ export class TestClient {
    * An authenticated request: on 401/438 picks up REALM/NONCE and retries (at most twice).
    * @returns the final response.
    */
-  async request(method: number, attributes: OutgoingAttribute[] = [], opts: { timeoutMs?: number } = {}): Promise<StunMessage> {
+  async request(method: number, attributes: OutgoingAttribute[] | ((tid: Buffer) => OutgoingAttribute[]) = [], opts: { timeoutMs?: number } = {}): Promise<StunMessage> {
     for (let i = 0; i < 3; i++) {
       const res = await this.transact(method, attributes, opts);
       const err = res.getErrorCode();
@@ -207,12 +207,11 @@ export class TestClient {
   }
 
   createPermission(...peers: TransportAddress[]): Promise<StunMessage> {
-    const tid = newTransactionId();
-    return this.request(StunMethod.CreatePermission, peers.map((p) => Attr.xorPeerAddress(p, tid)));
+    return this.request(StunMethod.CreatePermission, (tid) => peers.map((p) => Attr.xorPeerAddress(p, tid)));
   }
 
   channelBind(channel: number, peer: TransportAddress): Promise<StunMessage> {
-    return this.request(StunMethod.ChannelBind, [Attr.channelNumber(channel), Attr.xorPeerAddress(peer, Buffer.alloc(12))]);
+    return this.request(StunMethod.ChannelBind, (tid) => [Attr.channelNumber(channel), Attr.xorPeerAddress(peer, tid)]);
   }
 
   refresh(lifetime?: number): Promise<StunMessage> {

@@ -36,6 +36,24 @@ describe('IPv6', () => {
   });
 });
 
+describe('wildcard listen address', () => {
+  it('0.0.0.0 binds one UDP socket per local IPv4 address; the relayed address is the one the request arrived on', async () => {
+    const { relay, port } = await startRelay({ listen: '0.0.0.0' });
+    cleanup.push(() => relay.stop());
+    const udp = relay.addresses().udp;
+    expect(udp.map((u) => u.address)).toContain('127.0.0.1');
+    expect(udp.every((u) => u.port === port && u.address !== '0.0.0.0')).toBe(true);
+    expect(relay.addresses().tcpPort).toBe(port);
+    const c = await TestClient.open(port, restCreds());
+    cleanup.push(() => c.close());
+    expect((await c.allocateOk()).address).toBe('127.0.0.1');
+    // Over TCP on the wildcard listener too.
+    const t = await TestClient.open(port, restCreds(), 'tcp');
+    cleanup.push(() => t.close());
+    expect((await t.allocateOk()).address).toBe('127.0.0.1');
+  });
+});
+
 describe('admin hooks', () => {
   it('listAllocations shows the allocation; endAllocation closes it at once', async () => {
     const { relay, port } = await startRelay();

@@ -26,6 +26,8 @@ afterEach(() => {
   for (const o of open.splice(0)) o.close();
 });
 afterAll(async () => {
+  // Nothing in this file may have reached the catch-all handler.
+  expect(relay.stats().internalErrors).toBe(0);
   await relay.stop();
 });
 
@@ -188,6 +190,13 @@ describe('relaying over UDP', () => {
     expect(unknown.getErrorCode()?.code).toBe(420);
     const ua = unknown.get(AttributeType.UNKNOWN_ATTRIBUTES)!;
     expect([ua.readUInt16BE(0), ua.readUInt16BE(2)]).toEqual([0x0042, 0x7abc]);
+    // Malformed known attributes: 400, still signed.
+    for (const bad of [Attr.raw(AttributeType.LIFETIME, Buffer.alloc(2)), Attr.raw(AttributeType.EVEN_PORT, Buffer.alloc(0))]) {
+      const res = await c.request(StunMethod.Allocate, [Attr.requestedTransport(), bad]);
+      expect(res.getErrorCode()?.code).toBe(400);
+      expect(res.verifyIntegrity(c.key!)).toBe('sha1');
+    }
+    expect((await c.request(StunMethod.Allocate, [Attr.raw(AttributeType.REQUESTED_TRANSPORT, Buffer.alloc(1))])).getErrorCode()?.code).toBe(400);
     // Unknown comprehension-optional attributes are ignored.
     const ok = await c.request(StunMethod.Allocate, [Attr.requestedTransport(), Attr.raw(0x8abc, Buffer.from('x')), Attr.dontFragment()]);
     expect(ok.cls).toBe(StunClass.SuccessResponse);

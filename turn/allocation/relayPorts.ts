@@ -6,6 +6,19 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { literalLookup } from '../transport/lookup.js';
 
+/** Receive/send buffer requested for relay sockets, bytes (the kernel caps it at net.core.rmem_max/wmem_max). */
+export const RELAY_SOCKET_BUFFER_BYTES = 1024 * 1024;
+
+/** Ask for larger socket buffers so a short event-loop stall does not drop a burst of media. */
+function tuneBuffers(socket: Socket): void {
+  try {
+    socket.setRecvBufferSize(RELAY_SOCKET_BUFFER_BYTES);
+    socket.setSendBufferSize(RELAY_SOCKET_BUFFER_BYTES);
+  } catch {
+    /* best effort */
+  }
+}
+
 /** Thrown when no port in the range can be bound (the server answers 508). */
 export class NoRelayPortError extends Error {
   constructor(message: string) {
@@ -59,6 +72,7 @@ export class RelayPortPool {
             resolve();
           });
         });
+        tuneBuffers(socket);
         return { socket, port };
       } catch (err) {
         this.inUse.delete(port);
@@ -105,6 +119,7 @@ export class RelayPortPool {
           resolve();
         });
       });
+      tuneBuffers(socket);
       return socket;
     } catch {
       this.inUse.delete(port);

@@ -33,6 +33,7 @@ const ui = {
   url: el<HTMLInputElement>('url'),
   username: el<HTMLInputElement>('username'),
   password: el<HTMLInputElement>('password'),
+  serverForm: el<HTMLFormElement>('serverForm'),
   add: el<HTMLButtonElement>('add'),
   save: el<HTMLButtonElement>('save'),
   remove: el<HTMLButtonElement>('remove'),
@@ -174,7 +175,9 @@ async function loadDefaults(saved: ServerEntry[] | undefined): Promise<void> {
 
 ui.servers.addEventListener('change', fillForm);
 
-ui.add.addEventListener('click', () => {
+// #add is the form's submit button: a click or Enter in a field adds the entry.
+ui.serverForm.addEventListener('submit', (ev) => {
+  ev.preventDefault();
   const e = formEntry();
   const problems = validateServerEntry(e);
   showFormError(problems);

@@ -1,0 +1,309 @@
+/**
+ * Benchmark (not a test): signaling relay capacity. For each room count, starts the real server
+ * (`node dist/server/main.js`, HTTPS, relay disabled) — or, with `--redis`, a throwaway
+ * redis-server and TWO nodes with REDIS_URL, peer A of each room on node 1 and peer B on node 2 —
+ * then load-generator processes (`bench/signaling-client.ts`) hold both peers of every room and
+ * repeat an offer/answer/candidates exchange in each room every `--interval` seconds.
+ * Prints: connect+join time, relay latency p50/p90/p99/max (one-way, sender → server → receiver),
+ * messages relayed per second, server CPU (utime+stime from /proc, % of one core) during the
+ * load and RSS.
+ *
+ * Run: `npm run bench:signaling -- [--rooms 1000,5000,10000] [--redis] [--duration 20]
+ *      [--interval 10] [--candidates 5] [--clients 2] [--batch 250]`
+ * Everything runs on loopback; each phase is bounded in time, the whole run by `--max-minutes`.
+ * Goal: 10 000 rooms (20 000 sockets) on one node with p99 < 100 ms. The load generators run on
+ * the same machine and compete with the server for the CPU: read the figures with that in mind.
+ * No server limit needs a bench-only override: the per-socket token bucket (200 burst, 100/s) is
+ * far above the 2 × (1 + candidates) events per interval a bench socket sends; only the fd limit
+ * is raised (`ulimit -n 65536` for the server and the clients; needs root or a high hard limit).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect as netConnect, createServer } from 'node:net';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command } from 'commander';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const SERVER_MAIN = path.resolve(here, '../server/main.js');
+const CLIENT_MAIN = path.resolve(here, 'signaling-client.js');
+const FD_LIMIT = 65536;
+
+const program = new Command()
+  .name('bench:signaling')
+  .option('--rooms <list>', 'comma-separated room counts', '1000,5000,10000')
+  .option('--redis', 'two nodes sharing a redis-server (peers of a room on different nodes)', false)
+  .option('--duration <s>', 'measured load duration per room count, s', '20')
+  .option('--interval <s>', 'each room negotiates every this many seconds', '10')
+  .option('--candidates <n>', 'ICE candidates each side trickles per negotiation', '5')
+  .option('--clients <n>', 'load-generator processes', '2')
+  .option('--batch <n>', 'rooms set up concurrently per client process', '250')
+  .option('--max-minutes <n>', 'hard limit for the whole run', '20')
+  .parse();
+const opts = program.opts<{ rooms: string; redis: boolean; duration: string; interval: string; candidates: string; clients: string; batch: string; maxMinutes: string }>();
+
+const children = new Set<ChildProcess>();
+function killAll(): void {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+}
+process.on('exit', killAll);
+process.on('SIGINT', () => process.exit(130));
+setTimeout(() => {
+  console.error(`bench:signaling: --max-minutes ${opts.maxMinutes} reached; stopping`);
+  process.exit(2);
+}, Number(opts.maxMinutes) * 60_000).unref();
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** CPU seconds (utime+stime) of a process, from /proc/PID/stat. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100; // CLK_TCK = 100
+}
+
+/** [current RSS, peak RSS] in MB. */
+function rssMb(pid: number): [number, number] {
+  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const v = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(s)?.[1] ?? NaN) / 1024;
+  return [v('VmRSS'), v('VmHWM')];
+}
+
+/** Spawn `cmd` with the fd limit raised (through sh: `ulimit -n`). */
+function spawnWithFds(cmd: string[], env: NodeJS.ProcessEnv, ipc = false): ChildProcess {
+  const line = `ulimit -n ${FD_LIMIT} 2>/dev/null || ulimit -n $(ulimit -Hn); exec ${cmd.map((c) => `'${c.replace(/'/g, `'\\''`)}'`).join(' ')}`;
+  const child = spawn('sh', ['-c', line], { env, stdio: ipc ? ['ignore', 'inherit', 'inherit', 'ipc'] : ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+function get(url: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = https.get(url, { rejectUnauthorized: false, timeout: 1000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', () => resolve(0));
+    req.on('timeout', () => req.destroy());
+  });
+}
+
+interface Node {
+  url: string;
+  proc: ChildProcess;
+  dir: string;
+  output: () => string;
+}
+
+async function startNode(extraEnv: Record<string, string>): Promise<Node> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'webrtc-call-bench-'));
+  const port = await freePort();
+  const env = {
+    PATH: process.env.PATH,
+    HTTPS_HOST: '127.0.0.1',
+    HTTPS_PORT: String(port),
+    TURN_ENABLED: 'false',
+    CERTS_DIR: path.join(dir, 'certs'),
+    DATA_DIR: path.join(dir, 'data'),
+    LOG_DIR: path.join(dir, 'logs'),
+    LOG_LEVEL: 'warn',
+    ...extraEnv,
+  };
+  const proc = spawnWithFds([process.execPath, SERVER_MAIN], env);
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
+  proc.stderr!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
+  const url = `https://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  while ((await get(`${url}/readyz`)) !== 200) {
+    if (proc.exitCode !== null || Date.now() > deadline) throw new Error(`server did not start:\n${out}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { url, proc, dir, output: () => out };
+}
+
+async function stopNode(n: Node): Promise<void> {
+  if (n.proc.exitCode === null) {
+    n.proc.kill('SIGTERM');
+    const t = setTimeout(() => n.proc.kill('SIGKILL'), 10_000);
+    await new Promise((r) => n.proc.once('exit', r));
+    clearTimeout(t);
+  }
+  rmSync(n.dir, { recursive: true, force: true });
+}
+
+async function startRedis(): Promise<{ url: string; proc: ChildProcess }> {
+  const port = await freePort();
+  const proc = spawnWithFds(['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxclients', '1000'], { PATH: process.env.PATH });
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = netConnect(port, '127.0.0.1');
+      s.once('connect', () => {
+        s.write('PING\r\n');
+        s.once('data', (d) => {
+          s.destroy();
+          resolve(d.toString().startsWith('+PONG'));
+        });
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) break;
+    if (Date.now() > deadline) throw new Error('redis-server did not start');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { url: `redis://127.0.0.1:${port}`, proc };
+}
+
+type ClientMsg =
+  | { type: 'ready'; ms: number; failed: number; firstError: string }
+  | { type: 'result'; latencies: number[]; sent: number; received: number; errors: number };
+
+function nextMessage<T extends ClientMsg['type']>(c: ChildProcess, type: T, timeoutMs: number): Promise<Extract<ClientMsg, { type: T }>> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`load generator: no ${type} within ${timeoutMs} ms`)), timeoutMs);
+    const onMsg = (m: ClientMsg) => {
+      if (m.type !== type) return;
+      clearTimeout(t);
+      c.off('message', onMsg);
+      resolve(m as Extract<ClientMsg, { type: T }>);
+    };
+    c.on('message', onMsg);
+    c.once('exit', (code) => reject(new Error(`load generator exited (${code}) before ${type}`)));
+  });
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+interface Row {
+  rooms: number;
+  sockets: number;
+  setupS: number;
+  failed: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  msgsPerS: number;
+  lost: number;
+  cpu: string;
+  rss: string;
+}
+
+async function runOnce(rooms: number): Promise<Row> {
+  const redis = opts.redis ? await startRedis() : undefined;
+  const clusterEnv: Record<string, string> = redis ? { REDIS_URL: redis.url, REDIS_PREFIX: `bench-${Date.now()}` } : {};
+  const nodes = await Promise.all((redis ? [1, 2] : [1]).map(() => startNode(clusterEnv)));
+  const urlA = nodes[0]!.url;
+  const urlB = (nodes[1] ?? nodes[0])!.url;
+  const nClients = Math.max(1, Math.min(Number(opts.clients), rooms));
+  const clients: ChildProcess[] = [];
+  try {
+    const per = Math.ceil(rooms / nClients);
+    const tSetup = Date.now();
+    const cpuSetup0 = nodes.map((n) => cpuSeconds(n.proc.pid!));
+    const readies = [];
+    for (let i = 0; i < nClients; i++) {
+      const c = spawnWithFds([process.execPath, CLIENT_MAIN], { PATH: process.env.PATH }, true);
+      clients.push(c);
+      const count = Math.min(per, rooms - i * per);
+      readies.push(nextMessage(c, 'ready', 600_000));
+      c.send({ cmd: 'setup', urlA, urlB, firstRoom: 100_000_000 + i * per, rooms: count, batch: Number(opts.batch) });
+    }
+    const ready = await Promise.all(readies);
+    const setupS = (Date.now() - tSetup) / 1000;
+    const setupCpu = nodes.map((n, i) => cpuSeconds(n.proc.pid!) - cpuSetup0[i]!);
+    const failed = ready.reduce((a, r) => a + r.failed, 0);
+    if (failed) console.log(`  ${failed} room(s) failed to set up: ${ready.find((r) => r.firstError)?.firstError}`);
+    console.log(`  ${rooms} rooms set up in ${setupS.toFixed(1)} s (server CPU ${setupCpu.map((c) => `${c.toFixed(1)} s`).join(' + ')})`);
+
+    const durationMs = Number(opts.duration) * 1000;
+    const cpu0 = nodes.map((n) => cpuSeconds(n.proc.pid!));
+    const redisCpu0 = redis ? cpuSeconds(redis.proc.pid!) : 0;
+    const t0 = Date.now();
+    const results = clients.map((c) => nextMessage(c, 'result', durationMs + 120_000));
+    for (const c of clients) c.send({ cmd: 'run', durationMs, intervalMs: Number(opts.interval) * 1000, candidates: Number(opts.candidates) });
+    // CPU over the load window only (the clients' 2 s drain is not counted).
+    await new Promise((r) => setTimeout(r, durationMs));
+    const wall = (Date.now() - t0) / 1000;
+    const cpu = nodes.map((n, i) => (cpuSeconds(n.proc.pid!) - cpu0[i]!) / wall);
+    const redisCpu = redis ? (cpuSeconds(redis.proc.pid!) - redisCpu0) / wall : 0;
+    const res = await Promise.all(results);
+    const rss = nodes.map((n) => rssMb(n.proc.pid!));
+    const all = new Float64Array(res.reduce((a, r) => a + r.latencies.length, 0));
+    let k = 0;
+    for (const r of res) for (const v of r.latencies) all[k++] = v;
+    all.sort();
+    const sent = res.reduce((a, r) => a + r.sent, 0);
+    const received = res.reduce((a, r) => a + r.received, 0);
+    return {
+      rooms,
+      sockets: rooms * 2,
+      setupS,
+      failed,
+      p50: percentile(all, 50),
+      p90: percentile(all, 90),
+      p99: percentile(all, 99),
+      max: all.length ? all[all.length - 1]! : NaN,
+      msgsPerS: received / (durationMs / 1000),
+      lost: sent - received,
+      cpu: cpu.map((c) => `${(c * 100).toFixed(0)}%`).join(' + ') + (redis ? ` (redis ${(redisCpu * 100).toFixed(0)}%)` : ''),
+      rss: rss.map(([now, peak]) => `${now.toFixed(0)}/${peak.toFixed(0)}`).join(' + '),
+    };
+  } finally {
+    for (const c of clients) if (c.exitCode === null) c.send({ cmd: 'close' });
+    await Promise.all(clients.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : undefined)));
+    for (const n of nodes) await stopNode(n);
+    if (redis && redis.proc.exitCode === null) {
+      redis.proc.kill('SIGKILL');
+      await new Promise((r) => redis.proc.once('exit', r));
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const counts = opts.rooms.split(',').map((s) => Number(s.trim())).filter((n) => Number.isInteger(n) && n > 0);
+  console.log(
+    `bench:signaling — ${opts.redis ? 'TWO nodes on Redis (peer A on node 1, peer B on node 2)' : 'one node'}; each room: offer + answer + ${opts.candidates}+${opts.candidates} candidates every ${opts.interval} s; ${opts.duration} s measured; ${opts.clients} load-generator process(es) on the same machine`,
+  );
+  const rows: Row[] = [];
+  for (const rooms of counts) {
+    console.log(`\n${rooms} rooms (${rooms * 2} sockets):`);
+    const row = await runOnce(rooms);
+    rows.push(row);
+    console.log(
+      `  relay latency p50 ${row.p50.toFixed(1)} ms, p90 ${row.p90.toFixed(1)} ms, p99 ${row.p99.toFixed(1)} ms, max ${row.max.toFixed(0)} ms; ${row.msgsPerS.toFixed(0)} msg/s relayed; lost ${row.lost}; server CPU ${row.cpu}; RSS now/peak ${row.rss} MB`,
+    );
+  }
+  console.log('\nrooms  sockets  setup s  p50 ms  p99 ms  max ms  msg/s    lost  server CPU            RSS now/peak MB');
+  for (const r of rows) {
+    console.log(
+      `${String(r.rooms).padEnd(6)} ${String(r.sockets).padEnd(8)} ${r.setupS.toFixed(1).padEnd(8)} ${r.p50.toFixed(1).padEnd(7)} ${r.p99.toFixed(1).padEnd(7)} ${r.max.toFixed(0).padEnd(7)} ${r.msgsPerS.toFixed(0).padEnd(8)} ${String(r.lost).padEnd(5)} ${r.cpu.padEnd(21)} ${r.rss}`,
+    );
+  }
+  const big = rows.find((r) => r.rooms >= 10_000);
+  if (big && !opts.redis) console.log(`\ngoal (10 000 rooms on one node, p99 < 100 ms): ${big.p99 < 100 && big.failed === 0 ? 'MET' : 'NOT MET'} (p99 ${big.p99.toFixed(1)} ms)`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(`bench:signaling failed: ${(err as Error).stack ?? err}`);
+    process.exit(1);
+  },
+);

@@ -386,6 +386,7 @@ class TurnServerImpl implements TurnServer {
     a.counters.packetsToPeer++;
     a.counters.bytesToPeer += dataLength;
     this.counters.c2pPackets++;
+    this.counters.c2pChannel++;
     this.counters.c2pBytes += dataLength;
     a.relaySocket.send(buf, 4, dataLength, peer.port, peer.address, this.onRelaySent);
   }
@@ -407,6 +408,7 @@ class TurnServerImpl implements TurnServer {
       const binding = a.channels.byPeer.get(key);
       const client = a.client;
       if (binding) {
+        this.counters.p2cChannel++;
         const pad = client.stream ? (4 - (len & 3)) & 3 : 0;
         const out = Buffer.allocUnsafe(4 + len + pad);
         out.writeUInt16BE(binding.number, 0);

@@ -20,8 +20,9 @@ export interface TurnStats {
   errorResponses: Record<string, number>;
   auth: { success: number; failures: Record<string, number> };
   relayed: {
-    clientToPeer: { packets: number; bytes: number };
-    peerToClient: { packets: number; bytes: number };
+    /** `viaChannel`: packets carried as ChannelData (the rest as Send/Data indications). */
+    clientToPeer: { packets: number; bytes: number; viaChannel: number };
+    peerToClient: { packets: number; bytes: number; viaChannel: number };
   };
   /** Dropped input, by reason. */
   dropped: Record<string, number>;
@@ -45,8 +46,10 @@ export class StatsCollector {
   internalErrors = 0;
   c2pPackets = 0;
   c2pBytes = 0;
+  c2pChannel = 0;
   p2cPackets = 0;
   p2cBytes = 0;
+  p2cChannel = 0;
   readonly requests = new Map<string, number>();
   readonly errorResponses = new Map<string, number>();
   readonly authFailures = new Map<string, number>();
@@ -94,7 +97,10 @@ export class StatsCollector {
       successResponses: this.successResponses,
       errorResponses: obj(this.errorResponses),
       auth: { success: this.authSuccess, failures: obj(this.authFailures) },
-      relayed: { clientToPeer: { packets: this.c2pPackets, bytes: this.c2pBytes }, peerToClient: { packets: this.p2cPackets, bytes: this.p2cBytes } },
+      relayed: {
+        clientToPeer: { packets: this.c2pPackets, bytes: this.c2pBytes, viaChannel: this.c2pChannel },
+        peerToClient: { packets: this.p2cPackets, bytes: this.p2cBytes, viaChannel: this.p2cChannel },
+      },
       dropped: obj(this.dropped),
       internalErrors: this.internalErrors,
       relayPortsInUse: g.relayPortsInUse,

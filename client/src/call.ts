@@ -137,7 +137,8 @@ export class Call {
   private restartAttempts = 0;
   private rebuildsThisOutage = 0;
   private phase: 'idle' | 'starting' | 'waiting' | 'connecting' | 'connected' | 'reconnecting' | 'failed' = 'idle';
-  private otherReconnecting = false;
+  /** True from `otherreconnecting` until the other person is back (or gone). */
+  otherReconnecting = false;
   private joinGeneration = 0;
 
   constructor(private readonly view: CallView) {}

@@ -99,8 +99,8 @@ describe.skipIf(!haveChromium)('call page: in-call controls (issue 6)', () => {
 
     await a.page.click('#screen');
     await waitForText(b, /sharing screen/i, 5000, '#remoteState');
-    // Chromium's fake screen is 16:9 and follows the screen size (1024x576 here; 800x450 on an
-    // 800-pixel screen): the far side decodes frames of the screen track's size.
+    // Chromium's fake screen follows the screen size: 800x450 with launchPeer's 800x600 screen.
+    // The far side decodes frames of the screen track's size.
     const screenSize = () =>
       a.page.evaluate(() => {
         const s = (window as unknown as { __call: { call: { screenTrack: MediaStreamTrack } } }).__call.call.screenTrack.getSettings();
@@ -113,7 +113,7 @@ describe.skipIf(!haveChromium)('call page: in-call controls (issue 6)', () => {
       'screen frames (16:9, the size of the screen track) on the far side',
       b,
     );
-    expect(far[0]).not.toBe('640x480');
+    expect(far[0]).toBe('800x450');
     expect(await a.page.getAttribute('#screen', 'aria-pressed')).toBe('true');
 
     await a.page.click('#screen');

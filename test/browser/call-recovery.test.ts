@@ -70,7 +70,6 @@ describe.skipIf(!haveChromium)('call page: recovery (issue 6)', () => {
 
     await renegotiate(a.page, b.page);
     await renegotiate(b.page, a.page);
-    if (process.env.CALL_TEST_LOGS) console.log(`A:\n${a.logs.join('\n')}\nB:\n${b.logs.join('\n')}`);
     await Promise.all([expectMediaFlowing(a, 1000), expectMediaFlowing(b, 1000)]);
     expect(await a.page.textContent('#status')).toBe('Connected');
     expect(await b.page.textContent('#status')).toBe('Connected');
@@ -95,7 +94,6 @@ describe.skipIf(!haveChromium)('call page: recovery (issue 6)', () => {
     expect((await callDebug(a.page)).polite).toBe(false);
     // And the new connection renegotiates fine.
     await renegotiate(a.page, b.page);
-    if (process.env.CALL_TEST_LOGS) console.log(`A:\n${a.logs.join('\n')}\nB:\n${b.logs.join('\n')}\nA statuses: ${JSON.stringify(await statusLog(a))}`);
   });
 
   it('server unreachable at Join: the status says so, and the page joins once the server is back', async () => {

@@ -118,8 +118,8 @@ describe.skipIf(!haveChromium)('call page (issue 2)', () => {
     expect(await a.page.isVisible('#shareDesktop')).toBe(true);
     await joinCall(a, { shareDesktop: true });
     await waitForStatus(a, /waiting/i);
-    // Chromium's fake display source follows the screen size (1024x768 here → 1024x576 frames,
-    // 800x450 with an 800-pixel-wide screen): read it from the sender's track.
+    // Chromium's fake display source follows the screen size: 800x450 frames with the 800x600
+    // screen launchPeer gives each browser.
     // (The track reports its real size once the capturer has produced frames.)
     const screen = await pollUntil(
       () =>
@@ -135,6 +135,7 @@ describe.skipIf(!haveChromium)('call page (issue 2)', () => {
       a,
     );
     expect(screen.surface).toBe('monitor');
+    expect(`${screen.width}x${screen.height}`).toBe('800x450');
     await open(c, room);
     await joinCall(c);
     const s = await waitForStats(

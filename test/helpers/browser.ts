@@ -114,7 +114,8 @@ export async function launchPeer(opts: PeerOptions = {}): Promise<Peer> {
     headless: true,
     ignoreHTTPSErrors: true,
     args: chromiumArgs(opts),
-    viewport: { width: 1024, height: 768 },
+    // An 800x600 screen: Chromium's fake getDisplayMedia source follows it and yields 800x450 frames.
+    viewport: { width: 800, height: 600 },
   });
   await context.addInitScript(RECORD_PEER_CONNECTIONS);
   const page = context.pages()[0] ?? (await context.newPage());

@@ -181,10 +181,12 @@ export function sweepStaleLabs(prefix = 'natlab'): string[] {
   return removed;
 }
 
-interface RouterState {
+/** Configuration of one router (see {@link NatLab.routerState}). */
+export interface RouterState {
   nat: NatType;
   firewall: FirewallPreset;
   ports: FirewallPorts;
+  /** True between {@link NatLab.cut} and {@link NatLab.restore}. */
   cut: boolean;
 }
 

@@ -11,10 +11,11 @@
  *   trickles `candidates` ICE candidates. Each relayed message carries its send time
  *   (`performance.now()`, same process for both peers), so the receiver records the one-way relay
  *   latency in ms. After `durationMs` + 2 s of drain: `{type: 'result', latencies, sent, received,
- *   errors}`.
+ *   errors, loopP99, loopMax}` (this process's event-loop delay, ms: a busy load generator shows
+ *   up here, not as server latency).
  * - `{cmd: 'close'}`: disconnect everything and exit.
  */
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { io as ioClient, type Socket } from 'socket.io-client';
 
 interface Setup {
@@ -156,6 +157,8 @@ async function run(cfg: Run): Promise<void> {
   sent = 0;
   received = 0;
   measuring = true;
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
   const timers: NodeJS.Timeout[] = [];
   const end = performance.now() + cfg.durationMs;
   for (const p of pairs) {
@@ -175,7 +178,8 @@ async function run(cfg: Run): Promise<void> {
   // Drain: messages still in flight count for latency.
   await new Promise((r) => setTimeout(r, 2000));
   measuring = false;
-  process.send!({ type: 'result', latencies, sent, received, errors });
+  loop.disable();
+  process.send!({ type: 'result', latencies, sent, received, errors, loopP99: loop.percentile(99) / 1e6, loopMax: loop.max / 1e6 });
 }
 
 process.on('message', (m: Command) => {

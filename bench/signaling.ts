@@ -90,14 +90,30 @@ function spawnWithFds(cmd: string[], env: NodeJS.ProcessEnv, ipc = false): Child
 }
 
 function get(url: string): Promise<number> {
+  return getText(url).then((r) => r.status);
+}
+
+function getText(url: string, timeoutMs = 1000): Promise<{ status: number; body: string }> {
   return new Promise((resolve) => {
-    const req = https.get(url, { rejectUnauthorized: false, timeout: 1000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
+    const req = https.get(url, { rejectUnauthorized: false, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
     });
-    req.on('error', () => resolve(0));
+    req.on('error', () => resolve({ status: 0, body: '' }));
     req.on('timeout', () => req.destroy());
   });
+}
+
+/**
+ * The server's event-loop delay since the previous scrape, ms (prom-client resets its histogram
+ * at each scrape of /metrics): [p99, max].
+ */
+async function serverLoopLag(url: string): Promise<[number, number]> {
+  const { body } = await getText(`${url}/metrics`, 10_000);
+  const v = (name: string) => Number(new RegExp(`^webrtc_nodejs_eventloop_lag_${name}_seconds (\\S+)$`, 'm').exec(body)?.[1] ?? NaN) * 1000;
+  return [v('p99'), v('max')];
 }
 
 interface Node {
@@ -169,7 +185,7 @@ async function startRedis(): Promise<{ url: string; proc: ChildProcess }> {
 
 type ClientMsg =
   | { type: 'ready'; ms: number; failed: number; firstError: string }
-  | { type: 'result'; latencies: number[]; sent: number; received: number; errors: number };
+  | { type: 'result'; latencies: number[]; sent: number; received: number; errors: number; loopP99: number; loopMax: number };
 
 function nextMessage<T extends ClientMsg['type']>(c: ChildProcess, type: T, timeoutMs: number): Promise<Extract<ClientMsg, { type: T }>> {
   return new Promise((resolve, reject) => {
@@ -203,6 +219,8 @@ interface Row {
   lost: number;
   cpu: string;
   rss: string;
+  /** Event-loop delay p99/max, ms: server(s), then the load generators (worst). */
+  loop: string;
 }
 
 async function runOnce(rooms: number): Promise<Row> {
@@ -233,6 +251,7 @@ async function runOnce(rooms: number): Promise<Row> {
     console.log(`  ${rooms} rooms set up in ${setupS.toFixed(1)} s (server CPU ${setupCpu.map((c) => `${c.toFixed(1)} s`).join(' + ')})`);
 
     const durationMs = Number(opts.duration) * 1000;
+    await Promise.all(nodes.map((n) => serverLoopLag(n.url))); // reset the server's histogram
     const cpu0 = nodes.map((n) => cpuSeconds(n.proc.pid!));
     const redisCpu0 = redis ? cpuSeconds(redis.proc.pid!) : 0;
     const t0 = Date.now();
@@ -243,6 +262,7 @@ async function runOnce(rooms: number): Promise<Row> {
     const wall = (Date.now() - t0) / 1000;
     const cpu = nodes.map((n, i) => (cpuSeconds(n.proc.pid!) - cpu0[i]!) / wall);
     const redisCpu = redis ? (cpuSeconds(redis.proc.pid!) - redisCpu0) / wall : 0;
+    const serverLag = await Promise.all(nodes.map((n) => serverLoopLag(n.url)));
     const res = await Promise.all(results);
     const rss = nodes.map((n) => rssMb(n.proc.pid!));
     const all = new Float64Array(res.reduce((a, r) => a + r.latencies.length, 0));
@@ -264,6 +284,7 @@ async function runOnce(rooms: number): Promise<Row> {
       lost: sent - received,
       cpu: cpu.map((c) => `${(c * 100).toFixed(0)}%`).join(' + ') + (redis ? ` (redis ${(redisCpu * 100).toFixed(0)}%)` : ''),
       rss: rss.map(([now, peak]) => `${now.toFixed(0)}/${peak.toFixed(0)}`).join(' + '),
+      loop: `server ${serverLag.map(([p99, max]) => `${p99.toFixed(0)}/${max.toFixed(0)}`).join(' + ')}, load generators ${Math.max(...res.map((r) => r.loopP99)).toFixed(0)}/${Math.max(...res.map((r) => r.loopMax)).toFixed(0)}`,
     };
   } finally {
     for (const c of clients) if (c.exitCode === null) c.send({ cmd: 'close' });
@@ -287,7 +308,7 @@ async function main(): Promise<void> {
     const row = await runOnce(rooms);
     rows.push(row);
     console.log(
-      `  relay latency p50 ${row.p50.toFixed(1)} ms, p90 ${row.p90.toFixed(1)} ms, p99 ${row.p99.toFixed(1)} ms, max ${row.max.toFixed(0)} ms; ${row.msgsPerS.toFixed(0)} msg/s relayed; lost ${row.lost}; server CPU ${row.cpu}; RSS now/peak ${row.rss} MB`,
+      `  relay latency p50 ${row.p50.toFixed(1)} ms, p90 ${row.p90.toFixed(1)} ms, p99 ${row.p99.toFixed(1)} ms, max ${row.max.toFixed(0)} ms; ${row.msgsPerS.toFixed(0)} msg/s relayed; lost ${row.lost}; server CPU ${row.cpu}; RSS now/peak ${row.rss} MB; event-loop delay p99/max ms: ${row.loop}`,
     );
   }
   console.log('\nrooms  sockets  setup s  p50 ms  p99 ms  max ms  msg/s    lost  server CPU            RSS now/peak MB');

@@ -14,12 +14,11 @@
  *   in the file nor had allocations.
  * Relay operations answer 503 when the relay is disabled/not running and 504 when it does not answer.
  */
-import { chmodSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'log4js';
 import type { AllocationInfo } from '../turn/allocation/allocation.js';
 import { readUsersFile } from '../turn/auth/userStore.js';
+import { withFileLock, writeUsersFileAtomic } from '../turn/cli/usersFile.js';
 import { hasBearer } from './auth.js';
 import { RelayAdminError, type RelaySupervisor } from './relay.js';
 import type { SignalingServer } from './signaling/server.js';
@@ -49,20 +48,19 @@ function relayError(res: Response, err: unknown): void {
 }
 
 /**
- * Remove a static user from the users file (atomic write, mode 0600).
+ * Remove a static user from the users file, under the same lock and with the same atomic write
+ * (temp file, fsync, rename; mode 0600) as `turnadmin`, so a concurrent `turnadmin` edit is never lost.
  * @returns true when the user was in the file.
- * @throws Error when the file exists but is malformed or cannot be written.
+ * @throws Error when the file exists but is malformed, the lock cannot be taken within 5 s, or it cannot be written.
  */
 export function removeStaticUser(usersFile: string, name: string, realm: string): boolean {
-  const file = readUsersFile(usersFile);
-  const users = file.users.filter((u) => !(u.name === name && u.realm === realm));
-  if (users.length === file.users.length) return false;
-  mkdirSync(path.dirname(usersFile), { recursive: true, mode: 0o700 });
-  const tmp = `${usersFile}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify({ ...file, users }, null, 2)}\n`, { mode: 0o600 });
-  chmodSync(tmp, 0o600);
-  renameSync(tmp, usersFile);
-  return true;
+  return withFileLock(usersFile, () => {
+    const file = readUsersFile(usersFile);
+    const users = file.users.filter((u) => !(u.name === name && u.realm === realm));
+    if (users.length === file.users.length) return false;
+    writeUsersFileAtomic(usersFile, { ...file, users });
+    return true;
+  });
 }
 
 /** Build the admin router (mount at `/api/admin`). */

@@ -3,13 +3,17 @@
  * (`node dist/server/main.js`, HTTPS, relay disabled) — or, with `--redis`, a throwaway
  * redis-server and TWO nodes with REDIS_URL, peer A of each room on node 1 and peer B on node 2 —
  * then load-generator processes (`bench/signaling-client.ts`) hold both peers of every room and
- * repeat an offer/answer/candidates exchange in each room every `--interval` seconds.
+ * repeat an offer/answer/candidates exchange in each room every `--interval` seconds (default 30:
+ * far more often than real calls, which negotiate at setup and on ICE restarts only; `--interval
+ * 10` is a stress test: 12 000 messages/s at 10 000 rooms).
  * Prints: connect+join time, relay latency p50/p90/p99/max (one-way, sender → server → receiver),
  * messages relayed per second, server CPU (utime+stime from /proc, % of one core) during the
  * load and RSS.
  *
  * Run: `npm run bench:signaling -- [--rooms 1000,5000,10000] [--redis] [--duration 20]
- *      [--interval 10] [--candidates 5] [--clients 2] [--batch 250]`
+ *      [--interval 30] [--candidates 5] [--clients 2] [--batch 250] [--server-node-args "--cpu-prof"]`
+ * Also printed: the event-loop delay (p99/max) of the server(s) (from its /metrics) and of the
+ * load generators, to tell a slow server from a saturated load generator.
  * Everything runs on loopback; each phase is bounded in time, the whole run by `--max-minutes`.
  * Goal: 10 000 rooms (20 000 sockets) on one node with p99 < 100 ms. The load generators run on
  * the same machine and compete with the server for the CPU: read the figures with that in mind.
@@ -36,13 +40,24 @@ const program = new Command()
   .option('--rooms <list>', 'comma-separated room counts', '1000,5000,10000')
   .option('--redis', 'two nodes sharing a redis-server (peers of a room on different nodes)', false)
   .option('--duration <s>', 'measured load duration per room count, s', '20')
-  .option('--interval <s>', 'each room negotiates every this many seconds', '10')
+  .option('--interval <s>', 'each room negotiates every this many seconds', '30')
   .option('--candidates <n>', 'ICE candidates each side trickles per negotiation', '5')
   .option('--clients <n>', 'load-generator processes', '2')
   .option('--batch <n>', 'rooms set up concurrently per client process', '250')
   .option('--max-minutes <n>', 'hard limit for the whole run', '20')
+  .option('--server-node-args <args>', 'extra node arguments for the server process(es), e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"', '')
   .parse();
-const opts = program.opts<{ rooms: string; redis: boolean; duration: string; interval: string; candidates: string; clients: string; batch: string; maxMinutes: string }>();
+const opts = program.opts<{
+  rooms: string;
+  redis: boolean;
+  duration: string;
+  interval: string;
+  candidates: string;
+  clients: string;
+  batch: string;
+  maxMinutes: string;
+  serverNodeArgs: string;
+}>();
 
 const children = new Set<ChildProcess>();
 function killAll(): void {
@@ -137,7 +152,7 @@ async function startNode(extraEnv: Record<string, string>): Promise<Node> {
     LOG_LEVEL: 'warn',
     ...extraEnv,
   };
-  const proc = spawnWithFds([process.execPath, SERVER_MAIN], env);
+  const proc = spawnWithFds([process.execPath, ...opts.serverNodeArgs.split(' ').filter(Boolean), SERVER_MAIN], env);
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
   proc.stderr!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
@@ -219,6 +234,8 @@ interface Row {
   lost: number;
   cpu: string;
   rss: string;
+  /** CPU of the load-generator processes during the load (% of one core each). */
+  clientCpu: string;
   /** Event-loop delay p99/max, ms: server(s), then the load generators (worst). */
   loop: string;
 }
@@ -254,6 +271,7 @@ async function runOnce(rooms: number): Promise<Row> {
     await Promise.all(nodes.map((n) => serverLoopLag(n.url))); // reset the server's histogram
     const cpu0 = nodes.map((n) => cpuSeconds(n.proc.pid!));
     const redisCpu0 = redis ? cpuSeconds(redis.proc.pid!) : 0;
+    const clientCpu0 = clients.map((c) => cpuSeconds(c.pid!));
     const t0 = Date.now();
     const results = clients.map((c) => nextMessage(c, 'result', durationMs + 120_000));
     for (const c of clients) c.send({ cmd: 'run', durationMs, intervalMs: Number(opts.interval) * 1000, candidates: Number(opts.candidates) });
@@ -262,6 +280,7 @@ async function runOnce(rooms: number): Promise<Row> {
     const wall = (Date.now() - t0) / 1000;
     const cpu = nodes.map((n, i) => (cpuSeconds(n.proc.pid!) - cpu0[i]!) / wall);
     const redisCpu = redis ? (cpuSeconds(redis.proc.pid!) - redisCpu0) / wall : 0;
+    const clientCpu = clients.map((c, i) => (cpuSeconds(c.pid!) - clientCpu0[i]!) / wall);
     const serverLag = await Promise.all(nodes.map((n) => serverLoopLag(n.url)));
     const res = await Promise.all(results);
     const rss = nodes.map((n) => rssMb(n.proc.pid!));
@@ -284,6 +303,7 @@ async function runOnce(rooms: number): Promise<Row> {
       lost: sent - received,
       cpu: cpu.map((c) => `${(c * 100).toFixed(0)}%`).join(' + ') + (redis ? ` (redis ${(redisCpu * 100).toFixed(0)}%)` : ''),
       rss: rss.map(([now, peak]) => `${now.toFixed(0)}/${peak.toFixed(0)}`).join(' + '),
+      clientCpu: clientCpu.map((c) => `${(c * 100).toFixed(0)}%`).join(' + '),
       loop: `server ${serverLag.map(([p99, max]) => `${p99.toFixed(0)}/${max.toFixed(0)}`).join(' + ')}, load generators ${Math.max(...res.map((r) => r.loopP99)).toFixed(0)}/${Math.max(...res.map((r) => r.loopMax)).toFixed(0)}`,
     };
   } finally {
@@ -308,7 +328,7 @@ async function main(): Promise<void> {
     const row = await runOnce(rooms);
     rows.push(row);
     console.log(
-      `  relay latency p50 ${row.p50.toFixed(1)} ms, p90 ${row.p90.toFixed(1)} ms, p99 ${row.p99.toFixed(1)} ms, max ${row.max.toFixed(0)} ms; ${row.msgsPerS.toFixed(0)} msg/s relayed; lost ${row.lost}; server CPU ${row.cpu}; RSS now/peak ${row.rss} MB; event-loop delay p99/max ms: ${row.loop}`,
+      `  relay latency p50 ${row.p50.toFixed(1)} ms, p90 ${row.p90.toFixed(1)} ms, p99 ${row.p99.toFixed(1)} ms, max ${row.max.toFixed(0)} ms; ${row.msgsPerS.toFixed(0)} msg/s relayed; lost ${row.lost}; server CPU ${row.cpu}; load generators CPU ${row.clientCpu}; RSS now/peak ${row.rss} MB; event-loop delay p99/max ms: ${row.loop}`,
     );
   }
   console.log('\nrooms  sockets  setup s  p50 ms  p99 ms  max ms  msg/s    lost  server CPU            RSS now/peak MB');

@@ -134,10 +134,22 @@ class TurnServerImpl implements TurnServer {
   private readonly pendingAllocate = new Map<string, string>();
   private readonly pendingWork = new Set<Promise<void>>();
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
-  /** Shared send callback for relay sockets: counts failures without allocating per packet. */
-  private readonly onRelaySent = (err: Error | null) => {
-    if (err) this.counters.drop('relay_send_error');
+  /**
+   * Counts 'error' events of relay sockets. Relay sends carry no callback (a callback costs one
+   * `process.nextTick` per packet), so a failed send to a peer is not counted; it is a lost datagram.
+   */
+  private readonly onRelayError = () => {
+    this.counters.drop('relay_socket_error');
   };
+  /**
+   * With an external IP (1:1 NAT) that is not itself a local address: that IP. A peer at
+   * externalIp:relayPort is one of our own relayed transport addresses; its packets are delivered to
+   * the local relay address instead (cloud NATs often do not hairpin), and packets arriving from a
+   * local relay address are seen as coming from the external IP.
+   */
+  private hairpinIp: string | undefined;
+  /** Local IPs the relay sockets bind to (the relay IP, or the UDP listening addresses). */
+  private localRelayIps = new Set<string>();
 
   constructor(options: TurnServerOptions) {
     this.log = options.logger ?? noopLogger;
@@ -161,6 +173,7 @@ class TurnServerImpl implements TurnServer {
       this.o.totalQuota,
       (a, msg, rinfo) => this.onPeerPacket(a, msg, rinfo),
       (a, reason) => this.onAllocationEnd(a, reason),
+      this.onRelayError,
     );
     this.policy = new PeerAddressPolicy(this.o.allowedPeers, []);
   }
@@ -210,7 +223,11 @@ class TurnServerImpl implements TurnServer {
       const own = new Set<string>([...udpAddrs, ...this.o.listen.filter((a) => a !== '0.0.0.0' && a !== '::')]);
       if (this.o.relayIp) own.add(this.o.relayIp);
       if (this.o.externalIp) own.add(this.o.externalIp);
-      this.policy = new PeerAddressPolicy(this.o.allowedPeers, [...own]);
+      const listeningPorts = [...this.udp.map((l) => l.local.port), ...this.streams.map((s) => s.port ?? 0)].filter((p) => p > 0);
+      this.policy = new PeerAddressPolicy(this.o.allowedPeers, [...own], { minPort: this.o.minPort, maxPort: this.o.maxPort, listeningPorts });
+      this.localRelayIps = new Set(this.o.relayIp ? [normalizeAddress(this.o.relayIp).address] : udpAddrs.map((x) => normalizeAddress(x).address));
+      const ext = this.o.externalIp ? normalizeAddress(this.o.externalIp).address : undefined;
+      this.hairpinIp = ext !== undefined && !this.localRelayIps.has(ext) && !udpAddrs.includes(ext) ? ext : undefined;
       this.users.start();
       this.sweepTimer = setInterval(() => this.sweep(), this.o.sweepIntervalMs);
       this.sweepTimer.unref();
@@ -306,7 +323,7 @@ class TurnServerImpl implements TurnServer {
       }
       const kind = msg[0]! & 0xc0;
       if (kind === 0x40) {
-        const a = listener.allocations.get(`${rinfo.address}:${rinfo.port}`);
+        const a = listener.allocations.get(rinfo.address, rinfo.port);
         if (!a) {
           this.counters.drop('no_allocation');
           return;
@@ -378,8 +395,7 @@ class TurnServerImpl implements TurnServer {
       this.counters.drop('unknown_channel');
       return;
     }
-    const peer = binding.peer;
-    if (!a.permissions.has(peer.address)) {
+    if (!a.permissions.has(binding.peer.address)) {
       this.counters.drop('peer_not_permitted');
       return;
     }
@@ -388,15 +404,36 @@ class TurnServerImpl implements TurnServer {
     this.counters.c2pPackets++;
     this.counters.c2pChannel++;
     this.counters.c2pBytes += dataLength;
-    a.relaySocket.send(buf, 4, dataLength, peer.port, peer.address, this.onRelaySent);
+    // The own-address port rule was checked at ChannelBind; sendAddress is the local relay address for a hairpin.
+    a.relaySocket.send(buf, 4, dataLength, binding.sendPort, binding.sendAddress);
+  }
+
+  /**
+   * Where to send data for `peer`, one of our own addresses with a relay port: the local address of
+   * the allocation on that port when `peer` is the external IP (no NAT hairpin needed), else `peer`.
+   */
+  private ownDestination(peer: TransportAddress): string {
+    if (this.hairpinIp === undefined || peer.address !== this.hairpinIp) return peer.address;
+    const target = this.manager.byRelayPort.get(peer.port);
+    if (target) return target.relayed.address;
+    return this.o.relayIp ?? this.localRelayIps.values().next().value ?? peer.address;
   }
 
   /** A datagram from a peer to a relayed address (RFC 8656 §11.3, §12.7): permitted peers only. */
   private onPeerPacket(a: Allocation, msg: Buffer, rinfo: RemoteInfo): void {
     try {
       if (a.closed) return;
-      if (!a.permissions.has(rinfo.address)) {
+      let ip = rinfo.address;
+      const port = rinfo.port;
+      // From another relayed address of ours (local IP): the client knows it under the external IP.
+      if (this.hairpinIp !== undefined && this.localRelayIps.has(ip) && this.policy.ownPortAllowed(port)) ip = this.hairpinIp;
+      const perm = a.permissions.get(ip);
+      if (perm === undefined) {
         this.counters.drop('peer_not_permitted');
+        return;
+      }
+      if (perm.own && !this.policy.ownPortAllowed(port)) {
+        this.counters.drop('own_address_port');
         return;
       }
       const len = msg.length;
@@ -404,8 +441,7 @@ class TurnServerImpl implements TurnServer {
       a.counters.bytesFromPeer += len;
       this.counters.p2cPackets++;
       this.counters.p2cBytes += len;
-      const key = `${rinfo.address}:${rinfo.port}`;
-      const binding = a.channels.byPeer.get(key);
+      const binding = a.channels.lookup(ip, port);
       const client = a.client;
       if (binding) {
         this.counters.p2cChannel++;
@@ -418,15 +454,20 @@ class TurnServerImpl implements TurnServer {
         client.send(out);
         return;
       }
-      let peerAttr = a.peerAttrCache.get(key);
+      let attrs = a.peerAttrCache.get(ip);
+      let peerAttr = attrs?.get(port);
       if (!peerAttr) {
-        const value = encodeXorAddress({ family: isIP(rinfo.address) === 6 ? 6 : 4, address: rinfo.address, port: rinfo.port }, a.dataTransactionId);
+        const value = encodeXorAddress({ family: isIP(ip) === 6 ? 6 : 4, address: ip, port }, a.dataTransactionId);
         peerAttr = Buffer.allocUnsafe(4 + value.length);
         peerAttr.writeUInt16BE(AttributeType.XOR_PEER_ADDRESS, 0);
         peerAttr.writeUInt16BE(value.length, 2);
         value.copy(peerAttr, 4);
-        if (a.peerAttrCache.size >= 1024) a.peerAttrCache.clear();
-        a.peerAttrCache.set(key, peerAttr);
+        if (!attrs) {
+          if (a.peerAttrCache.size >= 1024) a.peerAttrCache.clear();
+          a.peerAttrCache.set(ip, (attrs = new Map()));
+        }
+        if (attrs.size >= 1024) attrs.clear();
+        attrs.set(port, peerAttr);
       }
       const pad = (4 - (len & 3)) & 3;
       const total = 20 + peerAttr.length + 4 + len + pad;
@@ -708,14 +749,18 @@ class TurnServerImpl implements TurnServer {
     this.respond(conn, msg, StunClass.SuccessResponse, [Attr.lifetime(lifetime)], auth);
   }
 
-  /** Decode and vet XOR-PEER-ADDRESS values; answers 400/443/403 itself and returns undefined on failure. */
-  private peerAddresses(conn: ClientConnection, msg: StunMessage, auth: AuthOk, a: Allocation): TransportAddress[] | undefined {
+  /**
+   * Decode and vet XOR-PEER-ADDRESS values; answers 400/443/403 itself and returns undefined on failure.
+   * `withPort`: also apply the own-address port rule (ChannelBind names a transport address; a
+   * permission, RFC 8656 §9, is by IP only). Each result carries `own` (one of the relay's addresses).
+   */
+  private peerAddresses(conn: ClientConnection, msg: StunMessage, auth: AuthOk, a: Allocation, withPort: boolean): Array<TransportAddress & { own: boolean }> | undefined {
     const values = msg.getAll(AttributeType.XOR_PEER_ADDRESS);
     if (values.length === 0) {
       this.sendError(conn, msg, 400, auth, [], 'XOR-PEER-ADDRESS missing');
       return undefined;
     }
-    const peers: TransportAddress[] = [];
+    const peers: Array<TransportAddress & { own: boolean }> = [];
     for (const v of values) {
       const p = decodeXorAddressChecked(v, msg.transactionId);
       if (!p) {
@@ -726,14 +771,14 @@ class TurnServerImpl implements TurnServer {
         this.sendError(conn, msg, 443, auth);
         return undefined;
       }
-      const decision = this.policy.check(p.address);
+      const decision = withPort ? this.policy.checkTransport(p.address, p.port) : this.policy.check(p.address);
       if (!decision.allowed) {
         this.counters.drop(`peer_refused_${decision.reason}`);
-        this.log.debug(`${conn.label}: peer ${p.address} refused (${decision.reason})`);
+        this.log.debug(`${conn.label}: peer ${p.address}${withPort ? `:${p.port}` : ''} refused (${decision.reason})`);
         this.sendError(conn, msg, 403, auth, [], `peer address not allowed (${decision.reason})`);
         return undefined;
       }
-      peers.push(p);
+      peers.push({ ...p, own: decision.own === true });
     }
     return peers;
   }
@@ -742,10 +787,10 @@ class TurnServerImpl implements TurnServer {
   private onCreatePermission(conn: ClientConnection, msg: StunMessage, auth: AuthOk): void {
     const a = this.ownedAllocation(conn, msg, auth);
     if (!a) return;
-    const peers = this.peerAddresses(conn, msg, auth, a);
+    const peers = this.peerAddresses(conn, msg, auth, a, false);
     if (!peers) return;
     const exp = Date.now() + this.o.permissionLifetime * 1000;
-    for (const p of peers) a.permissions.install(p.address, exp);
+    for (const p of peers) a.permissions.install(p.address, exp, p.own);
     this.respond(conn, msg, StunClass.SuccessResponse, [], auth);
   }
 
@@ -759,16 +804,17 @@ class TurnServerImpl implements TurnServer {
     const legacy = this.o.channelRange === 'rfc5766';
     if (!isValidChannel(channel, legacy)) return this.sendError(conn, msg, 400, auth, [], `channel number must be 0x4000-0x${legacy ? '7FFF' : '4FFF'}, got 0x${channel.toString(16)}`);
     if (msg.getAll(AttributeType.XOR_PEER_ADDRESS).length !== 1) return this.sendError(conn, msg, 400, auth, [], 'exactly one XOR-PEER-ADDRESS required');
-    const peers = this.peerAddresses(conn, msg, auth, a);
+    const peers = this.peerAddresses(conn, msg, auth, a, true);
     if (!peers) return;
-    const peer = peers[0]!;
+    const { own, ...peer } = peers[0]!;
     const now = Date.now();
-    const result = a.channels.bind(channel, peer, now + this.o.channelLifetime * 1000);
+    const send = own ? { address: this.ownDestination(peer), port: peer.port } : undefined;
+    const result = a.channels.bind(channel, peer, now + this.o.channelLifetime * 1000, send, now);
     if (result === 'number_in_use') return this.sendError(conn, msg, 400, auth, [], 'channel bound to another peer');
     if (result === 'peer_in_use') return this.sendError(conn, msg, 400, auth, [], 'peer bound to another channel');
     // The permission lasts at least as long as RFC 8656 §11.2 requires (permission lifetime, refreshed).
-    a.permissions.install(peer.address, now + this.o.permissionLifetime * 1000);
-    a.peerAttrCache.delete(`${peer.address}:${peer.port}`);
+    a.permissions.install(peer.address, now + this.o.permissionLifetime * 1000, own);
+    a.peerAttrCache.get(peer.address)?.delete(peer.port);
     this.respond(conn, msg, StunClass.SuccessResponse, [], auth);
   }
 
@@ -794,15 +840,25 @@ class TurnServerImpl implements TurnServer {
       this.counters.drop('bad_attribute');
       return;
     }
-    if (!a.permissions.has(peer.address)) {
+    const perm = a.permissions.get(peer.address);
+    if (!perm) {
       this.counters.drop('peer_not_permitted');
       return;
+    }
+    let dest = peer.address;
+    if (perm.own) {
+      // One of our own addresses: only another relayed transport address (RFC 8656 §21.3 spirit).
+      if (!this.policy.ownPortAllowed(peer.port)) {
+        this.counters.drop('own_address_port');
+        return;
+      }
+      dest = this.ownDestination(peer);
     }
     a.counters.packetsToPeer++;
     a.counters.bytesToPeer += data.length;
     this.counters.c2pPackets++;
     this.counters.c2pBytes += data.length;
-    a.relaySocket.send(data, 0, data.length, peer.port, peer.address, this.onRelaySent);
+    a.relaySocket.send(data, peer.port, dest);
   }
 }
 

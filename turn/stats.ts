@@ -1,7 +1,8 @@
 /**
  * Relay counters, exposed by `TurnServer.stats()` and the IPC `stats` message. Every dropped input
  * is counted under a reason, e.g. `bad_cookie`, `truncated_attribute`, `short_channel_data`,
- * `unknown_channel`, `peer_not_permitted`, `no_allocation`, `rate_limited`, `relay_send_error`.
+ * `unknown_channel`, `peer_not_permitted`, `own_address_port` (data to/from one of the relay's own
+ * addresses on a port that is not a relay port), `no_allocation`, `rate_limited`, `relay_socket_error`.
  */
 
 /** A snapshot of the counters (plain JSON). */

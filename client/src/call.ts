@@ -11,10 +11,25 @@
  *   new peer connection on the other side (page reload, or its connection was rebuilt): the local
  *   connection is replaced by a fresh one that answers it.
  *
- * Recovery (issue 6): the impolite side restarts ICE when the connection is `disconnected` for
- * {@link DISCONNECTED_GRACE_MS} or `failed`, up to {@link ICE_RESTART_DELAYS_MS}.length times with
- * backoff; then it builds a new peer connection (once). The polite side rebuilds by itself only if
- * nothing repaired the connection within {@link POLITE_WATCHDOG_MS}.
+ * Recovery (issue 6). An "outage" begins when the connection goes `disconnected` or `failed` and
+ * ends only when a connection of this call is `connected` again (or the other person leaves, or we
+ * do). Its budget ({@link ICE_RESTART_DELAYS_MS}.length ICE restarts, {@link MAX_REBUILDS}
+ * rebuilds and a deadline) belongs to the outage, not to one peer connection: the other side's
+ * rebuild or ICE restart does not reset it.
+ * - A call that had connected: the impolite side restarts ICE (RFC 8445 §9) when the connection
+ *   is `disconnected` for {@link DISCONNECTED_GRACE_MS} or `failed`, with backoff, then builds a
+ *   new peer connection; the polite side rebuilds by itself only if nothing repaired the
+ *   connection within {@link POLITE_WATCHDOG_MS}. At the latest {@link OUTAGE_GIVE_UP_MS} after
+ *   the outage began, both stop trying and say the connection failed.
+ * - A call that never connected: the first `failed` (or {@link CONNECT_TIMEOUT_MS} without
+ *   `connected`) shows the failure at once on each side ("no network path, a TURN relay may be
+ *   needed"); the impolite side still retries in the background for
+ *   {@link NEVER_CONNECTED_RETRY_MS}, starting {@link NEVER_CONNECTED_RETRY_DELAY_MS} after the
+ *   failure (so the other side sees its own `failed` first). The failure message stays until a
+ *   connection comes up.
+ * - Signaling: messages the server did not acknowledge before a Socket.IO drop are sent again
+ *   after the re-join (signaling.ts); when the other person re-joins, an offer of ours still
+ *   waiting for its answer is sent again (it may have been relayed to nobody).
  */
 import type { JoinedInfo, MediaStateMessage, MessageData, SignalingError } from '../../server/signaling/protocol.js';
 import { fetchIceServers } from './iceServers.js';
@@ -58,15 +73,64 @@ export interface JoinRequest {
 /** How long the joiner waits for the offer before offering itself, ms. */
 export const JOINER_OFFER_FALLBACK_MS = 3000;
 /** How long `disconnected` may last before the impolite side restarts ICE, ms. */
-export const DISCONNECTED_GRACE_MS = 3000;
-/** Delays before ICE restart attempts 1, 2, 3 (ms); afterwards a new connection is built. */
+export const DISCONNECTED_GRACE_MS = 1500;
+/** Delays before ICE restart attempts 1, 2, 3 of one outage (ms); afterwards a new connection is built. */
 export const ICE_RESTART_DELAYS_MS = [0, 2000, 4000];
-/** How long one ICE restart may take before the next step, ms. */
-export const ICE_RESTART_TIMEOUT_MS = 8000;
-/** Rebuilds (new peer connection) allowed per outage before giving up. */
-export const MAX_REBUILDS = 2;
-/** The polite side rebuilds the connection if it stays broken this long, ms. */
-export const POLITE_WATCHDOG_MS = 25_000;
+/** How long one ICE restart may take (offer/answer through and `connected`) before the next step, ms. */
+export const ICE_RESTART_TIMEOUT_MS = 6000;
+/** How long a rebuilt connection may take to connect before the next step, ms. */
+export const REBUILD_TIMEOUT_MS = 12_000;
+/** Rebuilds (new peer connection) allowed per outage, by each side. */
+export const MAX_REBUILDS = 1;
+/** The polite side rebuilds the connection if it stays broken this long (the impolite side did not repair it), ms. */
+export const POLITE_WATCHDOG_MS = 30_000;
+/**
+ * A call that had connected: at the latest this long after an outage began (first `disconnected`
+ * or `failed`), recovery stops and the page says the connection failed, ms.
+ */
+export const OUTAGE_GIVE_UP_MS = 40_000;
+/** A call that never connected: background retries stop this long after the first failure, ms. */
+export const NEVER_CONNECTED_RETRY_MS = 30_000;
+/** A call that never connected: the impolite side's first retry comes this long after `failed`, ms. */
+export const NEVER_CONNECTED_RETRY_DELAY_MS = 3000;
+/** A call still not connected this long after its first peer connection was made shows the failure, ms. */
+export const CONNECT_TIMEOUT_MS = 30_000;
+
+/**
+ * One outage of a call (see the module comment): from the first `disconnected`/`failed` until a
+ * connection is `connected` again. Exposed read-only through {@link Call.recoveryState}.
+ */
+interface Outage {
+  /** `Date.now()` when it began. */
+  startedAt: number;
+  /** The call had never been connected when it began (different message and budget). */
+  neverConnected: boolean;
+  /** ICE restarts started by this side in this outage. */
+  restarts: number;
+  /** Peer connections rebuilt by this side in this outage. */
+  rebuilds: number;
+  /** The failure message is up (it stays until a connection comes up). */
+  failureShown: boolean;
+  /** Recovery stopped (budget or deadline used up). */
+  gaveUp: boolean;
+  /** Fires {@link Call.giveUp} at the outage's deadline. */
+  deadline: ReturnType<typeof setTimeout>;
+}
+
+/** What {@link Call.recoveryState} returns (for tests and debugging). */
+export interface RecoveryState {
+  /** A connection of this call has been `connected` at least once. */
+  connectedOnce: boolean;
+  /** True during an outage. */
+  inOutage: boolean;
+  neverConnected: boolean;
+  /** ms since the outage began (0 when none). */
+  outageMs: number;
+  restarts: number;
+  rebuilds: number;
+  failureShown: boolean;
+  gaveUp: boolean;
+}
 
 /** sessionStorage key remembering the room of this tab, so a reload takes the seat back. */
 const ACTIVE_KEY = 'webrtc-call-active';
@@ -113,6 +177,8 @@ export class Call {
     offersIgnored: 0,
     rollbacks: 0,
     iceRestarts: 0,
+    offersResent: 0,
+    staleAnswers: 0,
     errors: 0,
     peerConnections: 0,
     rebuilds: 0,
@@ -134,8 +200,14 @@ export class Call {
   private disconnectedTimer: ReturnType<typeof setTimeout> | undefined;
   private restartTimer: ReturnType<typeof setTimeout> | undefined;
   private politeWatchdog: ReturnType<typeof setTimeout> | undefined;
-  private restartAttempts = 0;
-  private rebuildsThisOutage = 0;
+  private connectTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The current outage, if the connection is broken (see the module comment). */
+  private outage: Outage | undefined;
+  /** A connection of this call (with this other person) has been `connected` at least once. */
+  private connectedOnce = false;
+  /** `Date.now()` when the ICE servers were fetched, and their credentials' lifetime (s, 0: unknown). */
+  private iceServersFetchedAt = 0;
+  private iceServersTtl = 0;
   private phase: 'idle' | 'starting' | 'waiting' | 'connecting' | 'connected' | 'reconnecting' | 'failed' = 'idle';
   /** True from `otherreconnecting` until the other person is back (or gone). */
   otherReconnecting = false;
@@ -220,6 +292,9 @@ export class Call {
     const ice = await icePromise;
     if (generation !== this.joinGeneration) return;
     this.iceServers = ice.iceServers;
+    this.iceServersFetchedAt = ice.warning ? 0 : Date.now();
+    this.iceServersTtl = ice.ttl;
+    this.resetCallState();
     if (ice.warning) warnings.push(ice.warning);
     this.setBaseWarning(warnings.length ? warnings.join(' ') : null);
 
@@ -239,6 +314,7 @@ export class Call {
     this.signaling?.close();
     this.signaling = null;
     this.closePeer();
+    this.resetCallState();
     this.stopLocalMedia();
     this.room = undefined;
     this.otherPresent = false;
@@ -266,6 +342,8 @@ export class Call {
     const ice = await fetchIceServers(undefined, 3000);
     if (ice.warning) return;
     this.iceServers = ice.iceServers;
+    this.iceServersFetchedAt = Date.now();
+    this.iceServersTtl = ice.ttl;
     const pc = this.peer?.pc;
     if (pc && pc.connectionState !== 'closed') {
       try {
@@ -274,6 +352,25 @@ export class Call {
         this.log(`could not update the ICE servers: ${String(err)}`);
       }
     }
+  }
+
+  /**
+   * True when the ICE servers were fetched and their TURN REST credentials (if any) are less than
+   * half-way through their lifetime (`ttl`, s).
+   */
+  private iceServersFresh(): boolean {
+    if (this.iceServersFetchedAt === 0) return false;
+    if (!this.iceServers.some((s) => s.credential !== undefined)) return true;
+    return this.iceServersTtl > 0 && Date.now() - this.iceServersFetchedAt < (this.iceServersTtl * 1000) / 2;
+  }
+
+  /**
+   * Resolve once the ICE servers are usable for an ICE restart or a rebuild: at once while the
+   * credentials are fresh (so a restart during a network cut is not held up by a fetch that cannot
+   * succeed), else after a refresh (at most 3 s).
+   */
+  private ensureFreshIceServers(): Promise<void> {
+    return this.iceServersFresh() ? Promise.resolve() : this.refreshIceServers();
   }
 
   // ---------------------------------------------------------------- signaling
@@ -357,12 +454,21 @@ export class Call {
     this.polite = false;
     if (this.peer) this.peer.polite = false;
     this.sendMediaState();
-    if (this.hasLivePeer()) {
+    const peer = this.peer;
+    if (peer && this.hasLivePeer()) {
       // Same person back after a signaling drop: keep the working connection. If it was a
       // reload, their new connection's offer replaces ours (new o= session id).
       this.showPeerState();
+      // Whatever we sent while they were away was relayed to nobody: an offer of ours still
+      // waiting for its answer goes again, and a broken connection is repaired from here (we
+      // are the impolite side now).
+      if (peer.resendLocalOffer()) this.log('sent our unanswered offer again');
+      else if (peer.pc.connectionState === 'disconnected' && !this.outage?.gaveUp && !this.restartTimer) this.recover(peer);
       return;
     }
+    // A new attempt with this person: a fresh recovery budget.
+    this.endOutage();
+    this.clearConnectTimer();
     this.replacePeer(true);
   }
 
@@ -372,6 +478,7 @@ export class Call {
     this.otherPresent = false;
     this.otherReconnecting = false;
     this.closePeer();
+    this.resetCallState();
     this.view.remoteMediaState(null);
     this.phase = 'waiting';
     this.view.status('The other person left. Waiting for someone to join…');
@@ -403,7 +510,7 @@ export class Call {
           this.sendMediaState();
           this.createPeer(false);
         }
-        if (this.phase !== 'connected') {
+        if (this.phase !== 'connected' && this.phase !== 'reconnecting' && this.phase !== 'failed') {
           this.phase = 'connecting';
           this.view.status('Connecting…');
         }
@@ -478,6 +585,15 @@ export class Call {
     });
     this.peer = peer;
     this.totals.peerConnections++;
+    if (!this.connectedOnce && !this.connectTimer) {
+      this.connectTimer = setTimeout(() => {
+        this.connectTimer = undefined;
+        if (!this.inRoom || this.connectedOnce || !this.peer || this.outage?.failureShown) return;
+        this.log(`not connected ${CONNECT_TIMEOUT_MS} ms after the first peer connection`);
+        this.beginOutage();
+        this.showFailure();
+      }, CONNECT_TIMEOUT_MS);
+    }
     this.log(`new peer connection #${peer.number} (${this.polite ? 'polite' : 'impolite'}, ${addTracksNow ? 'offering' : 'answering'})`);
   }
 
@@ -507,6 +623,8 @@ export class Call {
     if (state === 'connected') {
       this.phase = 'connected';
       this.view.status('Connected', 'ok');
+    } else if (this.outage?.failureShown) {
+      this.showFailure();
     } else if (state === 'disconnected' || state === 'failed') {
       this.phase = 'reconnecting';
       this.view.status('Reconnecting…', 'warn');
@@ -516,134 +634,253 @@ export class Call {
     }
   }
 
+  /** Show a progress status, unless the failure message is up: it stays until a connection comes up. */
+  private progress(text: string, kind: StatusKind = 'info'): void {
+    if (this.outage?.failureShown) this.showFailure();
+    else this.view.status(text, kind);
+  }
+
+  /** Recovery state of the call (read by tests and for debugging). */
+  recoveryState(): RecoveryState {
+    const o = this.outage;
+    return {
+      connectedOnce: this.connectedOnce,
+      inOutage: !!o,
+      neverConnected: o?.neverConnected ?? false,
+      outageMs: o ? Date.now() - o.startedAt : 0,
+      restarts: o?.restarts ?? 0,
+      rebuilds: o?.rebuilds ?? 0,
+      failureShown: o?.failureShown ?? false,
+      gaveUp: o?.gaveUp ?? false,
+    };
+  }
+
   private onConnectionState(peer: PeerSession, state: RTCPeerConnectionState): void {
     this.log(`connection ${state}`);
     switch (state) {
       case 'connecting':
-        if (this.phase !== 'reconnecting') {
+        if (this.phase !== 'reconnecting' && this.phase !== 'failed') {
           this.phase = 'connecting';
           this.view.status('Connecting…');
         }
         break;
       case 'connected':
         this.clearRecoveryTimers();
-        this.restartAttempts = 0;
-        this.rebuildsThisOutage = 0;
+        this.clearConnectTimer();
+        this.endOutage();
+        this.connectedOnce = true;
         this.otherReconnecting = false;
         this.phase = 'connected';
         this.view.status('Connected', 'ok');
         break;
-      case 'disconnected':
-        this.phase = 'reconnecting';
-        this.view.status('Reconnecting…', 'warn');
-        if (!peer.polite && !this.disconnectedTimer) {
+      case 'disconnected': {
+        const o = this.beginOutage();
+        if (o.failureShown) this.showFailure();
+        else {
+          this.phase = 'reconnecting';
+          this.view.status('Reconnecting…', 'warn');
+        }
+        if (o.gaveUp) break;
+        if (!peer.polite && !this.disconnectedTimer && !this.restartTimer) {
           this.disconnectedTimer = setTimeout(() => {
             this.disconnectedTimer = undefined;
-            if (this.peer === peer && peer.pc.connectionState === 'disconnected') this.recover(peer);
+            if (this.peer === peer && peer.pc.connectionState === 'disconnected' && !this.restartTimer) this.recover(peer);
           }, DISCONNECTED_GRACE_MS);
         }
         this.armPoliteWatchdog(peer);
         break;
-      case 'failed':
-        this.phase = 'reconnecting';
-        this.view.status('Reconnecting…', 'warn');
+      }
+      case 'failed': {
+        const o = this.beginOutage();
+        if (o.neverConnected || o.failureShown) this.showFailure();
+        else {
+          this.phase = 'reconnecting';
+          this.view.status('Reconnecting…', 'warn');
+        }
+        if (o.gaveUp) break;
         if (!peer.polite) {
           if (this.disconnectedTimer) clearTimeout(this.disconnectedTimer);
           this.disconnectedTimer = undefined;
-          if (!this.restartTimer) this.recover(peer);
+          const firstTry = o.neverConnected && o.restarts === 0 && o.rebuilds === 0;
+          if (!this.restartTimer) this.recover(peer, firstTry ? NEVER_CONNECTED_RETRY_DELAY_MS : 0);
         }
         this.armPoliteWatchdog(peer);
         break;
+      }
       default:
         break;
     }
   }
 
-  /** Impolite side: next recovery step (ICE restart with backoff, then a new connection). */
-  private recover(peer: PeerSession): void {
-    if (this.peer !== peer || peer.closed) return;
-    if (this.restartAttempts < ICE_RESTART_DELAYS_MS.length) {
-      const delay = ICE_RESTART_DELAYS_MS[this.restartAttempts]!;
-      this.restartAttempts++;
-      const attempt = this.restartAttempts;
-      this.restartTimer = setTimeout(() => {
-        if (this.peer !== peer || peer.pc.connectionState === 'connected') {
-          this.restartTimer = undefined;
-          return;
-        }
-        this.log(`ICE restart attempt ${attempt}/${ICE_RESTART_DELAYS_MS.length}`);
-        this.view.status(`Reconnecting… (attempt ${attempt})`, 'warn');
-        // Keep the timer slot taken while the fresh credentials are fetched.
-        this.restartTimer = setTimeout(() => undefined, ICE_RESTART_TIMEOUT_MS);
-        void this.refreshIceServers().then(() => {
-          if (this.peer !== peer || peer.closed) return;
-          peer.restartIce();
-          if (this.restartTimer) clearTimeout(this.restartTimer);
-          // Done when the restart's offer/answer is through and the connection is up (the state
-          // may never have left "connected", so poll instead of waiting for an event).
-          const started = Date.now();
-          const poll = () => {
-            this.restartTimer = undefined;
-            if (this.peer !== peer || peer.closed) return;
-            if (peer.pc.connectionState === 'connected' && peer.pc.signalingState === 'stable') {
-              this.onConnectionState(peer, 'connected');
-            } else if (Date.now() - started >= ICE_RESTART_TIMEOUT_MS) {
-              this.recover(peer);
-            } else {
-              this.restartTimer = setTimeout(poll, 250);
-            }
-          };
-          this.restartTimer = setTimeout(poll, 250);
-        });
-      }, delay);
-      return;
-    }
-    this.rebuild();
+  // ---------------------------------------------------------------- outages
+
+  /** The current outage, or a new one (with its deadline) when there is none. */
+  private beginOutage(): Outage {
+    if (this.outage) return this.outage;
+    const neverConnected = !this.connectedOnce;
+    const budgetMs = neverConnected ? NEVER_CONNECTED_RETRY_MS : OUTAGE_GIVE_UP_MS;
+    const o: Outage = {
+      startedAt: Date.now(),
+      neverConnected,
+      restarts: 0,
+      rebuilds: 0,
+      failureShown: false,
+      gaveUp: false,
+      deadline: setTimeout(() => this.giveUp(o), budgetMs),
+    };
+    this.outage = o;
+    this.log(`outage began (${neverConnected ? 'never connected' : 'was connected'}; recovery stops after ${budgetMs} ms)`);
+    return o;
   }
 
-  /** Replace a connection that could not be repaired, or give up after {@link MAX_REBUILDS}. */
-  private rebuild(): void {
-    if (this.rebuildsThisOutage >= MAX_REBUILDS) {
-      this.clearRecoveryTimers();
-      this.phase = 'failed';
-      this.view.status(
-        'The connection to the other person failed and could not be repaired. A firewall may block it; try another network, or Leave and Join again.',
-        'error',
-      );
+  /** The connection is back (or the call is over): forget the outage and its budget. */
+  private endOutage(): void {
+    const o = this.outage;
+    if (!o) return;
+    clearTimeout(o.deadline);
+    this.outage = undefined;
+    this.log(`outage over after ${Date.now() - o.startedAt} ms (${o.restarts} ICE restarts, ${o.rebuilds} rebuilds${o.gaveUp ? ', after giving up' : ''})`);
+  }
+
+  /** Stop recovering: the failure message stays until a connection comes up by itself or from the other side. */
+  private giveUp(o: Outage): void {
+    if (this.outage !== o || o.gaveUp) return;
+    o.gaveUp = true;
+    this.clearRecoveryTimers();
+    this.log(`giving up after ${Date.now() - o.startedAt} ms (${o.restarts} ICE restarts, ${o.rebuilds} rebuilds)`);
+    this.showFailure();
+  }
+
+  /** The failure sentence for the current outage. */
+  private failureText(): string {
+    const o = this.outage;
+    if (o?.neverConnected) {
+      const haveTurn = this.iceServers.some((s) => (Array.isArray(s.urls) ? s.urls : [s.urls]).some((u) => /^turns?:/i.test(u)));
+      const base = haveTurn
+        ? 'Could not connect to the other person: no network path, not even through the TURN relay (a firewall may block it).'
+        : 'Could not connect to the other person: no network path (a TURN relay may be needed).';
+      return o.gaveUp ? `${base} Leave and Join again to retry.` : `${base} Still trying…`;
+    }
+    return 'The connection to the other person failed and could not be repaired. A firewall may block it; try another network, or Leave and Join again.';
+  }
+
+  /** Show the failure message (it stays until a connection comes up). */
+  private showFailure(): void {
+    const o = this.outage;
+    if (!o) return;
+    const text = this.failureText();
+    if (!o.failureShown) this.log(`failure shown: ${text}`);
+    o.failureShown = true;
+    this.phase = 'failed';
+    this.view.status(text, 'error');
+  }
+
+  /** Forget everything about the current call's connection history (new person, Leave, Join). */
+  private resetCallState(): void {
+    this.endOutage();
+    this.clearConnectTimer();
+    this.connectedOnce = false;
+  }
+
+  private clearConnectTimer(): void {
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    this.connectTimer = undefined;
+  }
+
+  /**
+   * Impolite side: next recovery step of the current outage: an ICE restart (RFC 8445 §9; JSEP
+   * RFC 8829 §4.1.1 `restartIce`) with backoff, then a new connection; gives up when the outage's
+   * budget is used. `extraDelayMs` is added before the first step.
+   */
+  private recover(peer: PeerSession, extraDelayMs = 0): void {
+    if (this.peer !== peer || peer.closed) return;
+    const o = this.beginOutage();
+    if (o.gaveUp) return;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+    if (o.restarts >= ICE_RESTART_DELAYS_MS.length) {
+      this.rebuild();
       return;
     }
-    this.rebuildsThisOutage++;
+    const delay = ICE_RESTART_DELAYS_MS[o.restarts]! + extraDelayMs;
+    o.restarts++;
+    const attempt = o.restarts;
+    const stale = () => this.peer !== peer || peer.closed || this.outage !== o || o.gaveUp;
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (stale()) return;
+      if (peer.pc.connectionState === 'connected') {
+        this.onConnectionState(peer, 'connected');
+        return;
+      }
+      this.log(`ICE restart attempt ${attempt}/${ICE_RESTART_DELAYS_MS.length}`);
+      this.progress(`Reconnecting… (attempt ${attempt})`, 'warn');
+      // Keep the timer slot taken while fresh credentials are fetched (if they are needed).
+      this.restartTimer = setTimeout(() => undefined, ICE_RESTART_TIMEOUT_MS);
+      void this.ensureFreshIceServers().then(() => {
+        if (stale()) return;
+        if (this.restartTimer) clearTimeout(this.restartTimer);
+        peer.restartIce();
+        // Done when the connection is up (no event fires when the state never left "connected"
+        // during the restart, so poll). The restart's answer may come later: it is applied then.
+        const started = Date.now();
+        const poll = () => {
+          this.restartTimer = undefined;
+          if (stale()) return;
+          if (peer.pc.connectionState === 'connected') {
+            this.onConnectionState(peer, 'connected');
+          } else if (Date.now() - started >= ICE_RESTART_TIMEOUT_MS) {
+            this.recover(peer);
+          } else {
+            this.restartTimer = setTimeout(poll, 250);
+          }
+        };
+        this.restartTimer = setTimeout(poll, 250);
+      });
+    }, delay);
+  }
+
+  /**
+   * Replace a connection that could not be repaired by a new one (we offer; the other side
+   * replaces its own on the new SDP session id), or give up when this outage already used
+   * {@link MAX_REBUILDS}. Starts an outage when there is none (e.g. called by a test).
+   */
+  private rebuild(): void {
+    const o = this.beginOutage();
+    if (o.gaveUp) return;
+    if (o.rebuilds >= MAX_REBUILDS) {
+      this.giveUp(o);
+      return;
+    }
+    o.rebuilds++;
     this.totals.rebuilds++;
-    this.restartAttempts = 0;
-    this.log('building a new peer connection');
-    const rebuilds = this.rebuildsThisOutage;
+    this.log(`building a new peer connection (rebuild ${o.rebuilds}/${MAX_REBUILDS})`);
     this.createPeer(true);
-    void this.refreshIceServers();
-    this.rebuildsThisOutage = rebuilds;
-    this.phase = 'reconnecting';
-    this.view.status('Reconnecting…', 'warn');
-    // If the new connection does not come up either, try again (capped).
+    if (!this.iceServersFresh()) void this.refreshIceServers();
+    if (!o.failureShown) this.phase = 'reconnecting';
+    this.progress('Reconnecting…', 'warn');
+    // If the new connection does not come up either: next step (the budget decides).
     const peer = this.peer!;
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
-      if (this.peer === peer && peer.pc.connectionState !== 'connected') {
-        if (peer.polite) this.rebuild();
-        else this.recover(peer);
-      }
-    }, ICE_RESTART_TIMEOUT_MS * 2);
+      if (this.peer !== peer || this.outage !== o || o.gaveUp || peer.pc.connectionState === 'connected') return;
+      if (peer.polite) this.rebuild();
+      else this.recover(peer);
+    }, REBUILD_TIMEOUT_MS);
   }
 
   private armPoliteWatchdog(peer: PeerSession): void {
-    if (!peer.polite || this.politeWatchdog) return;
+    if (!peer.polite || this.politeWatchdog || this.outage?.gaveUp) return;
     this.politeWatchdog = setTimeout(() => {
       this.politeWatchdog = undefined;
-      if (this.peer === peer && peer.pc.connectionState !== 'connected' && this.otherPresent) {
+      if (this.peer === peer && peer.pc.connectionState !== 'connected' && this.otherPresent && !this.outage?.gaveUp) {
         this.log('connection still broken: polite side rebuilds');
         this.rebuild();
       }
     }, POLITE_WATCHDOG_MS);
   }
 
+  /** Timers of the current connection's recovery (not the outage's deadline). */
   private clearRecoveryTimers(): void {
     for (const t of [this.disconnectedTimer, this.restartTimer, this.politeWatchdog]) if (t) clearTimeout(t);
     this.disconnectedTimer = this.restartTimer = this.politeWatchdog = undefined;

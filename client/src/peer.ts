@@ -40,6 +40,10 @@ export interface NegotiationCounters {
   /** Own offers rolled back by the polite side during glare. */
   rollbacks: number;
   iceRestarts: number;
+  /** Unanswered offers sent again (the other person re-joined; the first may have been relayed to nobody). */
+  offersResent: number;
+  /** Answers that arrived in the `stable` state (duplicates of an answered offer) and were dropped. */
+  staleAnswers: number;
   /** setRemoteDescription/addIceCandidate failures. */
   errors: number;
 }
@@ -97,6 +101,8 @@ export class PeerSession {
     offersIgnored: 0,
     rollbacks: 0,
     iceRestarts: 0,
+    offersResent: 0,
+    staleAnswers: 0,
     errors: 0,
   };
   /** Signaling states this connection went through, in order (for tests and debugging). */
@@ -224,6 +230,13 @@ export class PeerSession {
   async handleDescription(desc: SessionDescriptionMessage): Promise<void> {
     const pc = this.pc;
     if (this.closed) return;
+    if (desc.type === 'answer' && pc.signalingState === 'stable') {
+      // No offer of ours is waiting: a duplicate answer (after an offer was sent again). Applying
+      // it would fail (an answer needs a local offer, JSEP RFC 8829 §5.10); not counted as received.
+      this.counters.staleAnswers++;
+      this.log('dropping an answer that arrived in the stable state (duplicate)');
+      return;
+    }
     if (desc.type === 'offer') this.counters.offersReceived++;
     else this.counters.answersReceived++;
     try {
@@ -310,6 +323,22 @@ export class PeerSession {
     this.counters.iceRestarts++;
     this.log('ICE restart');
     this.pc.restartIce();
+  }
+
+  /**
+   * Send our current local offer again when it is still waiting for its answer
+   * (`have-local-offer`): used when the other person re-joined the room, since what we sent while
+   * they were away was relayed to nobody. A duplicate is harmless: the other side answers the
+   * same offer again and a second answer is dropped ({@link NegotiationCounters.staleAnswers}).
+   * @returns true when the offer was sent again.
+   */
+  resendLocalOffer(): boolean {
+    const desc = this.pc.localDescription;
+    if (this.closed || this.makingOffer || this.pc.signalingState !== 'have-local-offer' || desc?.type !== 'offer') return false;
+    this.counters.offersResent++;
+    this.log('sending our unanswered offer again');
+    this.opts.callbacks.send({ type: 'offer', sdp: desc.sdp }, () => this.closed);
+    return true;
   }
 
   /**

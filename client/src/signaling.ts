@@ -10,6 +10,12 @@
  *   and `joined` they are queued (bounded) and flushed after `joined`, so the server never sees a
  *   message from a socket that has not joined yet (Socket.IO's own send buffer would flush them
  *   before our `join`).
+ * - A `message` written to the socket counts as delivered only when the server acknowledges it
+ *   (it acks after relaying). Messages still unacknowledged when the connection drops (written
+ *   into a connection that was already dead, e.g. during a network cut) go back to the front of
+ *   the queue and are sent again after the next `joined`: an ICE-restart offer made during a
+ *   Socket.IO outage is not lost. A message may then arrive twice (when only the ack was lost);
+ *   the call page tolerates that.
  */
 import { io, type Socket } from 'socket.io-client';
 import {
@@ -87,9 +93,14 @@ export class Signaling {
   invalidMessages = 0;
   /** Outgoing messages dropped (queue overflow or stale). */
   droppedOutgoing = 0;
+  /** Outgoing messages put back in the queue (to be sent again) because the connection dropped before the server acknowledged them. */
+  resentOutgoing = 0;
   private readonly session: string | undefined;
   private readonly maxQueued: number;
   private queue: Queued[] = [];
+  /** Messages written to the socket and not yet acknowledged by the server, by sequence number. */
+  private unacked = new Map<number, Queued>();
+  private nextSeq = 1;
   private everConnected = false;
   private manualDisconnect = false;
   private paused = false;
@@ -113,12 +124,14 @@ export class Signaling {
     });
     socket.on('disconnect', (reason) => {
       this.seated = false;
+      this.requeueUnacked();
       if (reason === 'io server disconnect' && !this.manualDisconnect) {
         if (!this.restartAnnounced && this.room !== undefined) {
           // Closed by the server without a shutdown notice: our seat was taken over by a newer
           // connection with the same session token (another tab of this session). Do not fight.
           this.room = undefined;
           this.queue = [];
+          this.unacked.clear();
           this.events.evicted?.();
           return;
         }
@@ -146,6 +159,7 @@ export class Signaling {
       this.room = undefined;
       this.seated = false;
       this.queue = [];
+      this.unacked.clear();
       this.events.full?.(String(room));
     });
     socket.on('leaved', (room) => this.events.left?.(String(room)));
@@ -195,6 +209,7 @@ export class Signaling {
     this.room = undefined;
     this.seated = false;
     this.queue = [];
+    this.unacked.clear();
     if (room !== undefined && this.socket.connected) this.socket.emit('leave', room);
   }
 
@@ -205,14 +220,11 @@ export class Signaling {
   send(data: MessageData, stale?: () => boolean): void {
     if (this.room === undefined) return;
     if (this.seated && this.socket.connected && !this.paused) {
-      this.emitMessage(this.room, data);
+      this.emitMessage(this.room, { data, stale });
       return;
     }
     this.queue.push({ data, stale });
-    if (this.queue.length > this.maxQueued) {
-      this.queue.shift();
-      this.droppedOutgoing++;
-    }
+    this.trimQueue();
   }
 
   /**
@@ -228,6 +240,7 @@ export class Signaling {
   close(): void {
     this.manualDisconnect = true;
     this.queue = [];
+    this.unacked.clear();
     this.socket.disconnect();
   }
 
@@ -238,13 +251,36 @@ export class Signaling {
     });
   }
 
-  private emitMessage(room: string, data: MessageData): void {
-    this.socket.emit('message', room, data, (res: Ack) => {
+  private emitMessage(room: string, q: Queued): void {
+    const seq = this.nextSeq++;
+    this.unacked.set(seq, q);
+    this.socket.emit('message', room, q.data, (res: Ack) => {
+      // Socket.IO drops the callbacks of a closed connection; an ack here is for this connection.
+      this.unacked.delete(seq);
       if (!res.ok) {
         this.droppedOutgoing++;
         console.warn('server refused message:', res.error.reason);
       }
     });
+  }
+
+  /** The connection dropped: unacknowledged messages go back to the front of the queue, in order. */
+  private requeueUnacked(): void {
+    if (this.unacked.size === 0) return;
+    const lost = [...this.unacked.values()];
+    this.unacked.clear();
+    if (this.room === undefined) return;
+    this.resentOutgoing += lost.length;
+    this.queue = [...lost, ...this.queue];
+    this.trimQueue();
+  }
+
+  /** Keep at most `maxQueued` messages (the oldest are dropped and counted). */
+  private trimQueue(): void {
+    while (this.queue.length > this.maxQueued) {
+      this.queue.shift();
+      this.droppedOutgoing++;
+    }
   }
 
   private flush(): void {
@@ -255,7 +291,7 @@ export class Signaling {
         this.droppedOutgoing++;
         continue;
       }
-      if (this.room !== undefined) this.emitMessage(this.room, q.data);
+      if (this.room !== undefined) this.emitMessage(this.room, q);
     }
   }
 }

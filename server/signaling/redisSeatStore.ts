@@ -458,7 +458,7 @@ export class RedisSeatStore implements SeatStore {
     return this.local.get(socketId) === room;
   }
 
-  /** Seats of THIS node's sockets: connected ones (from the local map) and holds this node created. */
+  /** Seats of THIS node: connected seats of its sockets (local map) and the holds whose timer it runs (its own, and those it reclaimed from a dead node). */
   counts(): SeatCounts {
     return { rooms: new Set(this.local.values()).size, seats: this.local.size + this.holdTimers.size, held: this.holdTimers.size };
   }

@@ -2,8 +2,9 @@
  * Issue 6, recovery on the real page: the server is killed and restarted mid-call (media keeps
  * flowing, both sides re-join with their session token, a later renegotiation works), one person
  * reloads the page (seat back within the grace period, the other never sees "full" or "left", the
- * call resumes), and the stats panel shows a relay pair with `?relay=1` (through the embedded
- * TURN relay). Run `npm run build` first.
+ * call resumes), an ICE-restart offer written into a signaling connection that was already dead is
+ * sent again after the reconnect (and answered), and the stats panel shows a relay pair with
+ * `?relay=1` (through the embedded TURN relay). Run `npm run build` first.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
@@ -121,6 +122,102 @@ describe.skipIf(!haveChromium)('call page: recovery (issue 6)', () => {
     // Both come back to the room by themselves (B was still in it) and the call is made again.
     await Promise.all([waitForStatus(a, /^connected$/i, 20_000), waitForStatus(b, /^connected$/i, 20_000)]);
     await expectMediaFlowing(a, 1000);
+  });
+
+  it('an ICE-restart offer written into a dead signaling connection is sent again after the reconnect and answered', async () => {
+    const { a, b } = await connectedPair(peers, server!.url);
+    type SigWin = {
+      __call: {
+        call: {
+          peer: { pc: RTCPeerConnection; number: number; restartIce(): void; counters: { offersSent: number } };
+          signaling: { resentOutgoing: number; socket: { io: { engine: { transport: { name: string; ws?: { send(d: unknown): void } }; close(): void } } } };
+        };
+      };
+    };
+    const ufrags = (p: Page) =>
+      p.evaluate(() => {
+        const pc = (window as unknown as SigWin).__call.call.peer.pc;
+        const u = (sdp: string | undefined) => /^a=ice-ufrag:(\S+)/m.exec(sdp ?? '')?.[1] ?? null;
+        return { local: u(pc.localDescription?.sdp), remote: u(pc.remoteDescription?.sdp) };
+      });
+    const [beforeA, beforeB, debugA, debugB] = [await ufrags(a.page), await ufrags(b.page), await callDebug(a.page), await callDebug(b.page)];
+    // A's WebSocket silently swallows everything written from now on (a connection that died
+    // without the socket noticing yet, as in a network cut); then A restarts ICE.
+    await pollUntil(
+      () => a.page.evaluate(() => (window as unknown as SigWin).__call.call.signaling.socket.io.engine.transport.name),
+      (name) => name === 'websocket',
+      10_000,
+      'Socket.IO upgraded to WebSocket',
+    );
+    await a.page.evaluate(() => {
+      const c = (window as unknown as SigWin).__call.call;
+      c.signaling.socket.io.engine.transport.ws!.send = () => undefined;
+      c.peer.restartIce();
+    });
+    await pollUntil(() => callDebug(a.page), (d) => d.signalingState === 'have-local-offer' && d.counters.offersSent > debugA.counters.offersSent, 5000, 'the restart offer written', a);
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await callDebug(b.page)).counters.offersReceived, 'the offer got through the dead connection').toBe(debugB.counters.offersReceived);
+    // The connection is found dead: Socket.IO reconnects, the page re-joins (seat held), and the
+    // unacknowledged offer goes again.
+    await a.page.evaluate(() => (window as unknown as SigWin).__call.call.signaling.socket.io.engine.close());
+    const done = await pollUntil(
+      async () => ({ a: await callDebug(a.page), ua: await ufrags(a.page), ub: await ufrags(b.page) }),
+      (v) => v.a.seated && v.a.signalingState === 'stable' && v.a.counters.answersReceived > debugA.counters.answersReceived && v.ub.remote === v.ua.local,
+      20_000,
+      'the restart offer answered after the reconnect',
+      a,
+    );
+    expect(await a.page.evaluate(() => (window as unknown as SigWin).__call.call.signaling.resentOutgoing)).toBeGreaterThan(0);
+    expect(done.ua.local).not.toBe(beforeA.local);
+    expect(done.ub.local).not.toBe(beforeB.local);
+    expect(done.ua.remote).toBe(done.ub.local);
+    // Same connections, no errors, media flowing.
+    expect(done.a.pcNumber).toBe(debugA.pcNumber);
+    expect((await callDebug(b.page)).pcNumber).toBe(debugB.pcNumber);
+    expect(done.a.counters.errors + (await callDebug(b.page)).counters.errors).toBe(debugA.counters.errors + debugB.counters.errors);
+    await Promise.all([expectMediaFlowing(a, 1000), expectMediaFlowing(b, 1000)]);
+    await Promise.all([waitForStatus(a, /^connected$/i), waitForStatus(b, /^connected$/i)]);
+  });
+
+  it('an offer sent while the other person was reconnecting (relayed to nobody) is sent again when they are back', async () => {
+    const { a, b } = await connectedPair(peers, server!.url);
+    type Win2 = {
+      __call: {
+        call: {
+          peer: { pc: RTCPeerConnection; restartIce(): void };
+          signaling: { socket: { connect(): void; disconnect(): void } };
+        };
+      };
+    };
+    const ufrag = (p: Page, which: 'local' | 'remote') =>
+      p.evaluate((w) => {
+        const pc = (window as unknown as Win2).__call.call.peer.pc;
+        const d = w === 'local' ? pc.localDescription : pc.remoteDescription;
+        return /^a=ice-ufrag:(\S+)/m.exec(d?.sdp ?? '')?.[1] ?? null;
+      }, which);
+    const [debugA, debugB, beforeA] = [await callDebug(a.page), await callDebug(b.page), await ufrag(a.page, 'local')];
+    // B's signaling drops (its seat is held); meanwhile A restarts ICE: the offer reaches the
+    // server, which has nobody to relay it to.
+    await b.page.evaluate(() => (window as unknown as Win2).__call.call.signaling.socket.disconnect());
+    await waitForStatus(a, /the other person is reconnecting/i, 10_000);
+    await a.page.evaluate(() => (window as unknown as Win2).__call.call.peer.restartIce());
+    await pollUntil(() => callDebug(a.page), (d) => d.signalingState === 'have-local-offer' && d.counters.offersSent > debugA.counters.offersSent, 5000, 'the restart offer sent', a);
+    await new Promise((r) => setTimeout(r, 500));
+    // B comes back: A (told by `otherjoin`) sends its unanswered offer again.
+    await b.page.evaluate(() => (window as unknown as Win2).__call.call.signaling.socket.connect());
+    const done = await pollUntil(
+      async () => ({ a: await callDebug(a.page), b: await callDebug(b.page), la: await ufrag(a.page, 'local'), rb: await ufrag(b.page, 'remote') }),
+      (v) => v.b.seated && v.a.signalingState === 'stable' && v.a.counters.answersReceived > debugA.counters.answersReceived && v.rb === v.la,
+      20_000,
+      'the restart offer answered after B came back',
+      a,
+    );
+    expect(done.a.counters.offersResent).toBeGreaterThan(debugA.counters.offersResent ?? 0);
+    expect(done.la).not.toBe(beforeA);
+    expect([done.a.pcNumber, done.b.pcNumber]).toEqual([debugA.pcNumber, debugB.pcNumber]);
+    expect(done.a.counters.errors + done.b.counters.errors).toBe(debugA.counters.errors + debugB.counters.errors);
+    await Promise.all([expectMediaFlowing(a, 1000), expectMediaFlowing(b, 1000)]);
+    await Promise.all([waitForStatus(a, /^connected$/i), waitForStatus(b, /^connected$/i)]);
   });
 
   it('the stats panel shows a relay candidate pair with ?relay=1', async () => {

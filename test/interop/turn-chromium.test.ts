@@ -1,6 +1,6 @@
 /**
  * Interop with headless Chromium: two RTCPeerConnections with iceTransportPolicy 'relay' connect
- * through OUR relay (in-process, loopback peers allowed) over turn:?transport=udp, turn:?transport=tcp
+ * through OUR relay (in-process, loopback NOT in allowedPeers: relay-to-relay on the same relay) over turn:?transport=udp, turn:?transport=tcp
  * and turns:, and exchange data-channel messages. Asserts Chromium used ChannelData (so it accepted
  * our signed ChannelBind responses — node-turn's unsigned ones broke calls after ~40 s).
  */
@@ -22,7 +22,9 @@ beforeAll(async () => {
   if (!haveChromium) return;
   const pems = await generate([{ name: 'commonName', value: 'localhost' }], { keySize: 2048, days: 1 } as never);
   tlsPort = await freeUdpTcpPort();
-  ({ relay, port } = await startRelay({ tls: { cert: pems.cert, key: pems.private }, tlsPort, secrets: [SECRET] }));
+  // No allowedPeers: loopback peers are refused by default, and the browsers' relay↔relay pairs (both
+  // relay candidates are our own 127.0.0.1:<relay port>) pass by the own-address rule alone.
+  ({ relay, port } = await startRelay({ tls: { cert: pems.cert, key: pems.private }, tlsPort, secrets: [SECRET], allowedPeers: [] }));
   // TURN over TLS to a self-signed certificate: Chromium checks TURN server certificates.
   peer = await launchPeer({ captureConsole: true, args: ['--ignore-certificate-errors'] });
 });
@@ -93,6 +95,8 @@ describe.skipIf(!haveChromium)('Chromium through our relay (relay-only)', () => 
     // Chromium switches to ChannelData once our (signed) ChannelBind response is accepted.
     expect(viaChannel / c2p).toBeGreaterThan(0.5);
     expect(after.internalErrors).toBe(0);
+    // Nothing was refused: the only peers were our own relayed transport addresses.
+    expect(Object.keys(after.dropped).filter((k) => k.includes('own_address') || k.startsWith('peer_refused'))).toEqual([]);
   });
 });
 

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeServerDirs, startServer, type RunningServer } from '../helpers/server.js';
 import { nextEvent, recordEvents, sleep, type ClientSocket } from '../signaling/harness.js';
-import { connectTo, haveRedis, startRedis, type TestRedis } from './redis-server.js';
+import { connectTo, haveRedis, startRedis, startRedisOnPort, type TestRedis } from './redis-server.js';
 
 if (!haveRedis) {
   console.warn('\n!!! SKIPPING Redis scale-out tests: redis-server is not installed (apt-get install redis-server) !!!\n');
@@ -277,5 +277,51 @@ describe.skipIf(!haveRedis)('signaling on two nodes sharing Redis', () => {
     }
     // The dead node is forgotten.
     expect(await redis.command('SCARD', `${PREFIX}:nodes`)).toBe(':1\r\n');
+  });
+});
+
+describe.skipIf(!haveRedis)('a node while Redis is down', () => {
+  let r: TestRedis;
+  let node: RunningServer;
+  beforeAll(async () => {
+    r = await startRedis();
+    node = await startServer({ env: { REDIS_URL: r.url, REDIS_PREFIX: `down-${PREFIX}`, CLUSTER_NODE_TTL_MS: '900', TURN_ENABLED: 'false' } });
+  });
+  afterAll(async () => {
+    await node?.stop();
+    if (node) removeServerDirs(node);
+    await r?.stop();
+  });
+
+  it('refuses joins with an error (no crash, no hang), and works again once Redis is back', async () => {
+    const a = await on(node);
+    await join(a, newRoom());
+    await r.stop();
+    const b = await on(node);
+    const err = nextEvent<[{ event: string; reason: string }]>(b, 'error', 5000);
+    b.emit('join', newRoom());
+    expect((await err)[0]).toMatchObject({ event: 'join', reason: 'internal error' });
+    expect(node.proc.exitCode).toBeNull();
+
+    // Same port, empty Redis: the node reconnects and re-registers at its next heartbeat.
+    const again = await startRedisOnPort(r.port);
+    r = again;
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const c = await on(node);
+      const room = newRoom();
+      const ok = await Promise.race([join(c, room, undefined, 1500).then(() => true), nextEvent(c, 'error', 1500).then(() => false)]).catch(() => false);
+      if (ok) break;
+      if (Date.now() > deadline) throw new Error('joins still refused 15 s after Redis came back');
+      await sleep(300);
+    }
+    // Relaying between two members works again (the adapter re-subscribed).
+    const room = newRoom();
+    const x = await on(node);
+    const y = await on(node);
+    await pair(room, x, y);
+    const m = nextEvent<[string, unknown]>(y, 'message');
+    x.emit('message', room, { type: 'offer', sdp: 'v=0' });
+    expect((await m)[1]).toEqual({ type: 'offer', sdp: 'v=0' });
   });
 });

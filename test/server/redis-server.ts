@@ -57,7 +57,11 @@ function rawCommand(port: number, args: string[], timeoutMs = 2000): Promise<str
  * @throws when it does not answer within 10 s.
  */
 export async function startRedis(): Promise<TestRedis> {
-  const port = await freeTcpPort();
+  return startRedisOnPort(await freeTcpPort());
+}
+
+/** {@link startRedis} on a given port (e.g. to bring a stopped one back). */
+export async function startRedisOnPort(port: number): Promise<TestRedis> {
   const bin = existsSync(REDIS_SERVER) ? REDIS_SERVER : 'redis-server';
   const proc = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'], {
     stdio: ['ignore', 'pipe', 'pipe'],

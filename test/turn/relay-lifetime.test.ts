@@ -85,3 +85,23 @@ describe('allocation lifetime', () => {
     expect((await c.nextReceived()).kind).toBe('data');
   });
 });
+
+describe('channel number hold after expiry (RFC 8656 §12)', () => {
+  it('an expired channel number and its peer stay reserved: only the same pair may be bound again', async () => {
+    const { relay, c, p } = await setup({ channelLifetime: 1 });
+    await c.allocateOk();
+    const other = await TestPeer.open();
+    cleanup.push(() => other.close());
+    expect((await c.channelBind(0x4001, p.address)).cls).toBe(StunClass.SuccessResponse);
+    await sleep(1300);
+    expect(relay.stats().channels).toBe(0); // expired
+    // Number → other peer, and peer → other number: refused for 5 minutes.
+    expect((await c.channelBind(0x4001, other.address)).getErrorCode()?.code).toBe(400);
+    expect((await c.channelBind(0x4002, p.address)).getErrorCode()?.code).toBe(400);
+    // Unrelated number and peer: fine. The same pair again: fine, and it relays.
+    expect((await c.channelBind(0x4003, other.address)).cls).toBe(StunClass.SuccessResponse);
+    expect((await c.channelBind(0x4001, p.address)).cls).toBe(StunClass.SuccessResponse);
+    c.sendChannelData(0x4001, Buffer.from('rebound'));
+    expect((await p.next()).data.toString()).toBe('rebound');
+  });
+});

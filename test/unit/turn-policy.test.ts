@@ -38,13 +38,53 @@ describe('peer address policy', () => {
     ['::ffff:10.1.2.3', 'private'],
     ['::ffff:169.254.169.254', 'link_local'],
     ['::ffff:8.8.8.8', true],
-    ['203.0.113.5', 'own_address'],
+    ['203.0.113.5', 'own'],
+    ['::ffff:203.0.113.5', 'own'],
     ['not-an-ip', 'invalid'],
   ];
   it.each(table)('%s → %s', (address, expected) => {
     const d = strict.check(address);
     if (expected === true) expect(d).toEqual({ allowed: true });
+    else if (expected === 'own') expect(d).toEqual({ allowed: true, own: true });
     else expect(d).toEqual({ allowed: false, reason: expected });
+  });
+
+  it('own addresses (even loopback/private ones): permission by IP, relaying only to relay ports', () => {
+    const p = new PeerAddressPolicy([], ['127.0.0.1', '10.0.0.5', '203.0.113.5'], { minPort: 40000, maxPort: 40999, listeningPorts: [3478, 40500] });
+    // CreatePermission (by IP, RFC 8656 §9).
+    expect(p.check('127.0.0.1')).toEqual({ allowed: true, own: true });
+    expect(p.check('10.0.0.5')).toEqual({ allowed: true, own: true });
+    expect(p.check('127.0.0.2')).toEqual({ allowed: false, reason: 'loopback' });
+    expect(p.check('10.0.0.6')).toEqual({ allowed: false, reason: 'private' });
+    // ChannelBind / Send: the port must be a relay port and not a listening port.
+    const table: Array<[string, number, string | true]> = [
+      ['127.0.0.1', 40000, true],
+      ['127.0.0.1', 40999, true],
+      ['10.0.0.5', 40123, true],
+      ['::ffff:127.0.0.1', 40001, true],
+      ['203.0.113.5', 40002, true],
+      ['127.0.0.1', 39999, 'own_address_port'],
+      ['127.0.0.1', 41000, 'own_address_port'],
+      ['127.0.0.1', 8443, 'own_address_port'],
+      ['127.0.0.1', 22, 'own_address_port'],
+      ['127.0.0.1', 3478, 'own_address_port'],
+      ['127.0.0.1', 40500, 'own_address_port'], // a listening port inside the relay range
+      ['203.0.113.5', 443, 'own_address_port'],
+      ['127.0.0.2', 40000, 'loopback'],
+      ['8.8.8.8', 53, true],
+    ];
+    for (const [address, port, expected] of table) {
+      const d = p.checkTransport(address, port);
+      if (expected === true) expect(d.allowed, `${address}:${port}`).toBe(true);
+      else expect(d, `${address}:${port}`).toEqual({ allowed: false, reason: expected });
+    }
+    expect(p.ownPortAllowed(40000)).toBe(true);
+    expect(p.ownPortAllowed(40500)).toBe(false);
+    // Without a port rule no port of an own address is a relay port.
+    expect(new PeerAddressPolicy([], ['127.0.0.1']).checkTransport('127.0.0.1', 40000)).toEqual({ allowed: false, reason: 'own_address_port' });
+    // An allowed CIDR covering an own address is an explicit opt-in: any port.
+    const open = new PeerAddressPolicy(['127.0.0.0/8'], ['127.0.0.1'], { minPort: 40000, maxPort: 40999 });
+    expect(open.checkTransport('127.0.0.1', 8443)).toEqual({ allowed: true });
   });
 
   it('allowedPeers override the refusals (also for own addresses and mapped forms)', () => {

@@ -42,8 +42,8 @@ export class Allocation {
   expiresAt: number;
   /** Cached success response to the Allocate, resent for a retransmission (same transaction id). */
   allocateResponse: Buffer | undefined;
-  /** Cache of encoded XOR-PEER-ADDRESS attributes (header included) for Data indications, by peer key. */
-  readonly peerAttrCache = new Map<string, Buffer>();
+  /** Cache of encoded XOR-PEER-ADDRESS attributes (header included) for Data indications: peer IP → port → attribute. */
+  readonly peerAttrCache = new Map<string, Map<number, Buffer>>();
   /** Transaction id used for this allocation's Data indications. */
   readonly dataTransactionId: Buffer;
   closed = false;

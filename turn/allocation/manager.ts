@@ -62,6 +62,8 @@ export class ReservationError extends Error {
 /** Allocation registry. */
 export class AllocationManager {
   readonly allocations = new Map<string, Allocation>();
+  /** Live allocations by relay port (ports are unique across relay IPs in this pool). */
+  readonly byRelayPort = new Map<number, Allocation>();
   private readonly perUser = new Map<string, number>();
   /** Allocations being created (relay socket bind in progress), counted against the quotas. */
   private pending = 0;
@@ -81,6 +83,8 @@ export class AllocationManager {
     private readonly totalQuota: number,
     private readonly onPeerPacket: (allocation: Allocation, msg: Buffer, rinfo: RemoteInfo) => void,
     private readonly onEnd: (allocation: Allocation, reason: EndReason) => void,
+    /** Called for an 'error' event on a relay socket (counted by the server; never affects another allocation). */
+    private readonly onRelayError: (err: Error) => void = () => {},
   ) {
     this.ports = new RelayPortPool(minPort, maxPort);
   }
@@ -128,8 +132,9 @@ export class AllocationManager {
     const allocation = new Allocation(id, p.client, p.username, p.key, p.transactionIdHex, socket, relayed, advertised, p.lifetimeMs, randomBytes(12));
     socket.on('message', (msg, rinfo) => this.onPeerPacket(allocation, msg, rinfo));
     // Errors on the relay socket (e.g. ICMP-induced ECONNREFUSED on some systems) affect no one else.
-    socket.on('error', () => {});
+    socket.on('error', this.onRelayError);
     this.allocations.set(id, allocation);
+    this.byRelayPort.set(port, allocation);
     this.perUser.set(p.username, (this.perUser.get(p.username) ?? 0) + 1);
     allocation.reservationToken = reservationToken;
     return allocation;
@@ -140,6 +145,7 @@ export class AllocationManager {
     if (allocation.closed) return;
     allocation.closed = true;
     this.allocations.delete(allocation.id);
+    if (this.byRelayPort.get(allocation.relayed.port) === allocation) this.byRelayPort.delete(allocation.relayed.port);
     const n = (this.perUser.get(allocation.username) ?? 1) - 1;
     if (n > 0) this.perUser.set(allocation.username, n);
     else this.perUser.delete(allocation.username);
@@ -170,6 +176,7 @@ export class AllocationManager {
       a.permissions.sweep(nowMs);
       a.channels.sweep(nowMs);
       if (a.peerAttrCache.size > 256) a.peerAttrCache.clear();
+      for (const [ip, ports] of a.peerAttrCache) if (ports.size > 256) a.peerAttrCache.delete(ip);
     }
   }
 

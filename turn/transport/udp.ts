@@ -2,11 +2,12 @@
  * UDP listening sockets (RFC 8656 §3.1 over UDP). One socket per local address, so the relay
  * always knows which of its addresses a datagram arrived on (used for the relayed address when no
  * relay IP is configured, and for the five-tuple). Each listener keeps the allocations of its
- * five-tuples in a Map keyed by the client's `ip:port`.
+ * five-tuples in an {@link AddressMap} keyed by the client's IP and port (no per-packet string building).
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { Allocation } from '../allocation/allocation.js';
 import { normalizeAddress, type TransportAddress } from '../stun/address.js';
+import { AddressMap } from './addressMap.js';
 import type { ClientConnection } from './connection.js';
 import { literalLookup } from './lookup.js';
 
@@ -21,8 +22,8 @@ export class UdpListener {
   readonly socket: Socket;
   /** Bound address (valid after {@link start}). */
   local: TransportAddress;
-  /** Allocations on this socket by client `ip:port`. */
-  readonly allocations = new Map<string, Allocation>();
+  /** Allocations on this socket by client IP and port (as Node reports them in `rinfo`). */
+  readonly allocations = new AddressMap<Allocation>();
 
   constructor(
     address: string,
@@ -83,17 +84,15 @@ export class UdpClient implements ClientConnection {
   readonly stream = false;
   readonly open = true;
   readonly remote: TransportAddress;
-  /** Key in the listener's allocation map. */
-  readonly key: string;
 
   constructor(
     readonly listener: UdpListener,
-    address: string,
+    /** The source address exactly as Node reported it (the listener's allocation map key). */
+    private readonly rawAddress: string,
     port: number,
   ) {
-    const n = normalizeAddress(address);
+    const n = normalizeAddress(rawAddress);
     this.remote = { family: n.family, address: n.address, port };
-    this.key = `${address}:${port}`;
   }
 
   get local(): TransportAddress {
@@ -104,16 +103,17 @@ export class UdpClient implements ClientConnection {
     return `udp ${this.remote.address}:${this.remote.port}->${this.listener.local.address}:${this.listener.local.port}`;
   }
 
+  /** Send without offset/length (Node then skips a per-call Buffer view) and without callback (no per-packet nextTick). */
   send(buf: Buffer): void {
-    this.listener.socket.send(buf, 0, buf.length, this.remote.port, this.remote.address);
+    this.listener.socket.send(buf, this.remote.port, this.remote.address);
   }
 
   getAllocation(): Allocation | undefined {
-    return this.listener.allocations.get(this.key);
+    return this.listener.allocations.get(this.rawAddress, this.remote.port);
   }
 
   setAllocation(allocation: Allocation | undefined): void {
-    if (allocation) this.listener.allocations.set(this.key, allocation);
-    else this.listener.allocations.delete(this.key);
+    if (allocation) this.listener.allocations.set(this.rawAddress, this.remote.port, allocation);
+    else this.listener.allocations.delete(this.rawAddress, this.remote.port);
   }
 }

@@ -21,8 +21,8 @@
  * far above the 2 × (1 + candidates) events per interval a bench socket sends; only the fd limit
  * is raised (`ulimit -n 65536` for the server and the clients; needs root or a high hard limit).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect as netConnect, createServer } from 'node:net';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
@@ -45,6 +45,7 @@ const program = new Command()
   .option('--clients <n>', 'load-generator processes', '2')
   .option('--batch <n>', 'rooms set up concurrently per client process', '250')
   .option('--max-minutes <n>', 'hard limit for the whole run', '20')
+  .option('--server-output <file>', 'append the server processes\' stdout/stderr to this file', '')
   .option('--server-node-args <args>', 'extra node arguments for the server process(es), e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"', '')
   .parse();
 const opts = program.opts<{
@@ -57,11 +58,14 @@ const opts = program.opts<{
   batch: string;
   maxMinutes: string;
   serverNodeArgs: string;
+  serverOutput: string;
 }>();
 
 const children = new Set<ChildProcess>();
+const tempDirs = new Set<string>();
 function killAll(): void {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
 }
 process.on('exit', killAll);
 process.on('SIGINT', () => process.exit(130));
@@ -140,6 +144,7 @@ interface Node {
 
 async function startNode(extraEnv: Record<string, string>): Promise<Node> {
   const dir = mkdtempSync(path.join(tmpdir(), 'webrtc-call-bench-'));
+  tempDirs.add(dir);
   const port = await freePort();
   const env = {
     PATH: process.env.PATH,
@@ -154,8 +159,12 @@ async function startNode(extraEnv: Record<string, string>): Promise<Node> {
   };
   const proc = spawnWithFds([process.execPath, ...opts.serverNodeArgs.split(' ').filter(Boolean), SERVER_MAIN], env);
   let out = '';
-  proc.stdout!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
-  proc.stderr!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
+  const keep = (d: Buffer) => {
+    out = (out + d.toString()).slice(-20_000);
+    if (opts.serverOutput) appendFileSync(opts.serverOutput, d);
+  };
+  proc.stdout!.on('data', keep);
+  proc.stderr!.on('data', keep);
   const url = `https://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   while ((await get(`${url}/readyz`)) !== 200) {
@@ -173,6 +182,7 @@ async function stopNode(n: Node): Promise<void> {
     clearTimeout(t);
   }
   rmSync(n.dir, { recursive: true, force: true });
+  tempDirs.delete(n.dir);
 }
 
 async function startRedis(): Promise<{ url: string; proc: ChildProcess }> {
@@ -317,8 +327,24 @@ async function runOnce(rooms: number): Promise<Row> {
   }
 }
 
+/** The fd limit a spawned process really gets (raising the hard limit needs CAP_SYS_RESOURCE). */
+function effectiveFdLimit(): number {
+  try {
+    return Number(execFileSync('sh', ['-c', `ulimit -n ${FD_LIMIT} 2>/dev/null || ulimit -n $(ulimit -Hn); ulimit -n`], { encoding: 'utf8' }).trim());
+  } catch {
+    return NaN;
+  }
+}
+
 async function main(): Promise<void> {
   const counts = opts.rooms.split(',').map((s) => Number(s.trim())).filter((n) => Number.isInteger(n) && n > 0);
+  const fds = effectiveFdLimit();
+  const perNode = (rooms: number) => (opts.redis ? rooms : rooms * 2);
+  if (counts.some((r) => perNode(r) > fds - 50)) {
+    console.log(
+      `NOTE: open-file limit here is ${fds} (ulimit -n ${FD_LIMIT} refused: the hard limit cannot be raised without CAP_SYS_RESOURCE); a node holds at most ~${fds - 50} sockets, so larger runs see refused connections (EMFILE) and a server that cannot accept its /metrics scrape.`,
+    );
+  }
   console.log(
     `bench:signaling — ${opts.redis ? 'TWO nodes on Redis (peer A on node 1, peer B on node 2)' : 'one node'}; each room: offer + answer + ${opts.candidates}+${opts.candidates} candidates every ${opts.interval} s; ${opts.duration} s measured; ${opts.clients} load-generator process(es) on the same machine`,
   );

@@ -5,7 +5,9 @@
  * the load (utime+stime from /proc/PID/stat), the CPU ratio ours/coturn and peak RSS (VmHWM).
  *
  * Run: `npm run bench:turn` (builds first). Needs coturn's binaries (`apt-get install coturn`).
- * Goal: 0 % loss, CPU ≤ 1.25 × coturn.
+ * Goal: 0 % loss, CPU ≤ 1.25 × coturn. When packets were lost, it also prints which sockets'
+ * receive buffers overflowed (relay listening port, relay ports, echo peer, other = load client).
+ * The machine is shared: repeat runs and compare medians (the ratio varies ±15 % run to run).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -71,6 +73,25 @@ function udpRcvbufErrors(): number {
   return Number(values[names.indexOf('RcvbufErrors')]);
 }
 
+/**
+ * Receive-buffer drops per open UDP socket on 127.0.0.1 right now (/proc/net/udp `drops`), grouped:
+ * the relay's listening port, its relay port range, the echo peer, and everything else (the load
+ * client's sockets, other processes). Tells WHO could not keep up when packets were lost.
+ */
+function socketDrops(listenPort: number, range: [number, number], peerPort: number): Record<string, number> {
+  const out: Record<string, number> = { listening: 0, relayPorts: 0, peer: 0, other: 0 };
+  for (const line of readFileSync('/proc/net/udp', 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 13) continue;
+    const drops = Number(f.at(-1));
+    if (!drops) continue;
+    const port = parseInt(f[1]!.split(':')[1]!, 16);
+    const k = port === listenPort ? 'listening' : port >= range[0] && port <= range[1] ? 'relayPorts' : port === peerPort ? 'peer' : 'other';
+    out[k]! += drops;
+  }
+  return out;
+}
+
 interface Result {
   name: string;
   rcvbufErrors: number;
@@ -80,12 +101,15 @@ interface Result {
   cpuS: number;
   rssMb: number;
   wallS: number;
+  /** Socket receive-buffer drops by socket group, counted at the end of the load (see socketDrops). */
+  drops: Record<string, number>;
 }
 
-async function measure(name: string, server: ChildProcess, port: number, peerPort: number): Promise<Result> {
+async function measure(name: string, server: ChildProcess, port: number, peerPort: number, range: [number, number]): Promise<Result> {
   await waitForUdpPort(port);
   await new Promise((r) => setTimeout(r, 300));
   const pid = server.pid!;
+  const sockDrops0 = socketDrops(port, range, peerPort);
   const cpu0 = cpuSeconds(pid);
   const drops0 = udpRcvbufErrors();
   const t0 = Date.now();
@@ -94,10 +118,12 @@ async function measure(name: string, server: ChildProcess, port: number, peerPor
   const cpuS = cpuSeconds(pid) - cpu0;
   const rcvbufErrors = udpRcvbufErrors() - drops0;
   const rssMb = peakRssMb(pid);
+  const sockDrops1 = socketDrops(port, range, peerPort);
+  const drops = Object.fromEntries(Object.keys(sockDrops1).map((k) => [k, sockDrops1[k]! - (sockDrops0[k] ?? 0)]));
   const loss = /Total lost packets (\d+) \(([\d.]+)%\)/.exec(out);
   const totals = [...out.matchAll(/tot_send_msgs=(\d+), tot_recv_msgs=(\d+)\s*$/gm)].at(-1);
   if (!loss || !totals) throw new Error(`${name}: cannot parse turnutils_uclient output:\n${out.slice(-2000)}`);
-  return { name, rcvbufErrors, lost: Number(loss[1]), lostPercent: Number(loss[2]), received: Number(totals[2]), cpuS, rssMb, wallS };
+  return { name, rcvbufErrors, lost: Number(loss[1]), lostPercent: Number(loss[2]), received: Number(totals[2]), cpuS, rssMb, wallS, drops };
 }
 
 function stop(p: ChildProcess): Promise<void> {
@@ -144,7 +170,7 @@ async function main(): Promise<void> {
       },
     });
     children.push(ours);
-    results.push(await measure('ours', ours, ourPort, peerPort));
+    results.push(await measure('ours', ours, ourPort, peerPort, [40000, 40999]));
     await stop(ours);
 
     // coturn with the same settings.
@@ -171,7 +197,7 @@ async function main(): Promise<void> {
       { stdio: 'ignore' },
     );
     children.push(coturn);
-    results.push(await measure('coturn', coturn, coturnPort, peerPort));
+    results.push(await measure('coturn', coturn, coturnPort, peerPort, [41000, 41999]));
     await stop(coturn);
   } finally {
     for (const c of children) await stop(c);
@@ -185,6 +211,9 @@ async function main(): Promise<void> {
     console.log(
       `${r.name.padEnd(8)} ${`${r.lost} (${r.lostPercent}%)`.padEnd(18)} ${String(r.received).padEnd(10)} ${r.cpuS.toFixed(2).padEnd(14)} ${r.rssMb.toFixed(1).padEnd(13)} ${r.wallS.toFixed(1).padEnd(8)} ${r.rcvbufErrors}`,
     );
+  }
+  for (const r of results) {
+    if (r.rcvbufErrors > 0) console.log(`${r.name}: receive-buffer drops by socket: ${JSON.stringify(r.drops)} (other = load client or other processes)`);
   }
   const ratio = ours.cpuS / coturn.cpuS;
   console.log(`\nCPU ratio ours/coturn: ${ratio.toFixed(2)} (goal <= 1.25)`);

@@ -10,6 +10,9 @@
  * `_relay_ports_in_use`, `_connections_total{transport}`, `_requests_total{method}`,
  * `_error_responses_total{code}`, `_auth_total{result,reason}`, `_relayed_packets_total{direction}`,
  * `_relayed_bytes_total{direction}`, `_dropped_total{reason}`, `_internal_errors_total`.
+ * Cluster (only with REDIS_URL): `webrtc_cluster_heartbeats_total{result="ok|error"}`,
+ * `_reclaimed_nodes_total`, `_reclaimed_seats_total` (counters); the signaling room/seat gauges
+ * then count this node's seats.
  * Process: prom-client default metrics with prefix `webrtc_` (CPU, memory, event loop lag, fds...).
  */
 import type express from 'express';
@@ -17,6 +20,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { TurnStats } from '../turn/stats.js';
 import { hasBearer } from './auth.js';
 import type { RelaySupervisor } from './relay.js';
+import { RedisSeatStore } from './signaling/redisSeatStore.js';
 import type { SignalingServer } from './signaling/server.js';
 
 type Labels = Record<string, string>;
@@ -107,6 +111,18 @@ export function createMetrics(options: MetricsOptions): Metrics {
   counter('webrtc_signaling_refused_by_event_total', 'Refused requests by event (join, leave, message, other)', ['event'], () =>
     Object.entries(s.refusedByEvent).map(([event, v]): Sample => [{ event }, v]),
   );
+
+  // Scale-out (REDIS_URL): this node's view of the cluster.
+  const seats = signaling.seats;
+  if (seats instanceof RedisSeatStore) {
+    const c = seats.counters;
+    counter('webrtc_cluster_heartbeats_total', 'Cluster heartbeats, by result', ['result'], () => [
+      [{ result: 'ok' }, c.heartbeats],
+      [{ result: 'error' }, c.heartbeatErrors],
+    ]);
+    counter('webrtc_cluster_reclaimed_nodes_total', 'Dead nodes whose seats this node reclaimed', [], () => [[{}, c.reclaimedNodes]]);
+    counter('webrtc_cluster_reclaimed_seats_total', 'Seats this node reclaimed from dead nodes', [], () => [[{}, c.reclaimedSeats]]);
+  }
 
   if (relay) {
     const rs = () => relayStats;

@@ -771,6 +771,11 @@ class TurnServerImpl implements TurnServer {
         this.sendError(conn, msg, 443, auth);
         return undefined;
       }
+      if (withPort && p.port === 0) {
+        // Node refuses to send to port 0; a channel to it could never carry data.
+        this.sendError(conn, msg, 400, auth, [], 'XOR-PEER-ADDRESS port 0');
+        return undefined;
+      }
       const decision = withPort ? this.policy.checkTransport(p.address, p.port) : this.policy.check(p.address);
       if (!decision.allowed) {
         this.counters.drop(`peer_refused_${decision.reason}`);
@@ -836,7 +841,7 @@ class TurnServerImpl implements TurnServer {
       return;
     }
     const peer = decodeXorAddressChecked(pv, msg.transactionId);
-    if (!peer) {
+    if (!peer || peer.port === 0) {
       this.counters.drop('bad_attribute');
       return;
     }

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeServerDirs, startServer, type RunningServer } from '../helpers/server.js';
+import { httpsGet, removeServerDirs, startServer, type RunningServer } from '../helpers/server.js';
 import { nextEvent, recordEvents, sleep, type ClientSocket } from '../signaling/harness.js';
 import { connectTo, haveRedis, startRedis, startRedisOnPort, type TestRedis } from './redis-server.js';
 
@@ -275,8 +275,14 @@ describe.skipIf(!haveRedis)('signaling on two nodes sharing Redis', () => {
       const [, , info] = await join(c, room);
       expect(info).toEqual({ polite: true, members: 2 });
     }
-    // The dead node is forgotten.
+    // The dead node is forgotten, and node 1 counted what it reclaimed.
     expect(await redis.command('SCARD', `${PREFIX}:nodes`)).toBe(':1\r\n');
+    const metrics = (await httpsGet(`${n1.url}/metrics`)).body;
+    const cluster = metrics.split('\n').filter((l) => l.startsWith('webrtc_cluster_'));
+    // b, b2, and the seats still held by node 2's sockets from the tests above.
+    const reclaimed = Number(/^webrtc_cluster_reclaimed_seats_total (\d+)$/m.exec(metrics)?.[1]);
+    expect(reclaimed, cluster.join('\n')).toBeGreaterThanOrEqual(2);
+    expect(cluster.find((l) => l.startsWith('webrtc_cluster_heartbeats_total{result="ok"}'))).toMatch(/ [1-9]\d*$/);
   });
 });
 

@@ -226,6 +226,19 @@ describe('relaying over UDP', () => {
     }
   });
 
+  it('peer port 0: ChannelBind gets 400, a Send indication is dropped and counted (no internal error)', async () => {
+    const c = await client();
+    await c.allocateOk();
+    const zero = { family: 4 as const, address: '127.0.0.1', port: 0 };
+    expect((await c.createPermission(zero)).cls).toBe(StunClass.SuccessResponse); // by IP: the port is ignored
+    expect((await c.channelBind(0x4009, zero)).getErrorCode()?.code).toBe(400);
+    const before = relay.stats().dropped.bad_attribute ?? 0;
+    c.sendIndication(zero, Buffer.from('to port 0'));
+    await sleep(150);
+    expect(relay.stats().dropped.bad_attribute).toBe(before + 1);
+    expect(relay.stats().internalErrors).toBe(0);
+  });
+
   it('a request with MESSAGE-INTEGRITY but no NONCE gets 400', async () => {
     const c = await client();
     await c.allocate(); // learns nonce and key

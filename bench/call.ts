@@ -19,16 +19,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import https from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { launchPeer } from '../test/helpers/browser.js';
+import { freeTcpPort } from '../test/helpers/ports.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SERVER_MAIN = path.resolve(here, '../server/main.js');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 const opts = new Command()
   .name('bench:call')
@@ -44,17 +44,6 @@ setTimeout(() => {
   void Promise.allSettled(cleanups.map((c) => c())).then(() => process.exit(2));
 }, Number(opts.maxMinutes) * 60_000).unref();
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 function get(url: string): Promise<number> {
   return new Promise((resolve) => {
     const req = https.get(url, { rejectUnauthorized: false, timeout: 1000 }, (res) => {
@@ -68,7 +57,7 @@ function get(url: string): Promise<number> {
 
 async function startServer(): Promise<{ url: string; proc: ChildProcess; dir: string }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'webrtc-call-bench-'));
-  const port = await freePort();
+  const port = await freeTcpPort();
   const min = 20000 + Math.floor(Math.random() * 100) * 200;
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
@@ -76,8 +65,8 @@ async function startServer(): Promise<{ url: string; proc: ChildProcess; dir: st
     HTTPS_PORT: String(port),
     TURN_ENABLED: opts.turn ? 'true' : 'false',
     TURN_LISTEN: '127.0.0.1',
-    TURN_PORT: String(await freePort()),
-    TURN_TLS_PORT: String(await freePort()),
+    TURN_PORT: String(await freeTcpPort()),
+    TURN_TLS_PORT: String(await freeTcpPort()),
     TURN_MIN_PORT: String(min),
     TURN_MAX_PORT: String(min + 199),
     TURN_ALLOWED_PEERS: '127.0.0.0/8',
@@ -97,69 +86,6 @@ async function startServer(): Promise<{ url: string; proc: ChildProcess; dir: st
     await new Promise((r) => setTimeout(r, 200));
   }
   return { url, proc, dir };
-}
-
-/** Playwright's own disabled features plus WebRtcHideLocalIpsWithMdns, in ONE switch (see shared notes). */
-const DISABLED_FEATURES = [
-  'AvoidUnnecessaryBeforeUnloadCheckSync',
-  'DestroyProfileOnBrowserClose',
-  'HttpsUpgrades',
-  'HttpsFirstBalancedModeAutoEnable',
-  'LensOverlay',
-  'MediaRouter',
-  'PaintHolding',
-  'ThirdPartyStoragePartitioning',
-  'AvoidCorsURLLoaderRestartOnRedirect',
-  'TcpPortRandomizationWin',
-  'OptimizationHints',
-  'NetworkTimeServiceQuerying',
-  'AimEnabled',
-  'PreconnectToSearch',
-  'WebRtcHideLocalIpsWithMdns',
-];
-
-const RECORD_PCS = `(() => {
-  const Native = window.RTCPeerConnection;
-  if (!Native || Native.__recorded) return;
-  window.__pcs = [];
-  const Recorded = function (...args) { const pc = new Native(...args); window.__pcs.push(pc); return pc; };
-  Recorded.prototype = Native.prototype;
-  Object.setPrototypeOf(Recorded, Native);
-  Recorded.__recorded = true;
-  window.RTCPeerConnection = Recorded;
-})();`;
-
-async function launch(): Promise<{ context: BrowserContext; page: Page; close: () => Promise<void> }> {
-  const profile = mkdtempSync(path.join(tmpdir(), 'webrtc-call-bench-chromium-'));
-  const context = await chromium.launchPersistentContext(path.join(profile, 'p'), {
-    executablePath: CHROMIUM,
-    headless: true,
-    ignoreHTTPSErrors: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--use-fake-ui-for-media-stream',
-      '--use-fake-device-for-media-stream',
-      '--autoplay-policy=no-user-gesture-required',
-      '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , EXCLUDE 127.0.0.1',
-      `--disable-features=${DISABLED_FEATURES.join(',')}`,
-    ],
-  });
-  await context.addInitScript(RECORD_PCS);
-  const page = context.pages()[0] ?? (await context.newPage());
-  return {
-    context,
-    page,
-    close: async () => {
-      await context.close().catch(() => undefined);
-      rmSync(profile, { recursive: true, force: true });
-    },
-  };
 }
 
 /** Start polling (every 10 ms) for the first decoded remote video frame; resolves with Date.now() then. */
@@ -264,7 +190,7 @@ async function main(): Promise<void> {
     server.proc.kill('SIGKILL');
     rmSync(server.dir, { recursive: true, force: true });
   });
-  const [a, b] = await Promise.all([launch(), launch()]);
+  const [a, b] = await Promise.all([launchPeer({ captureConsole: false }), launchPeer({ captureConsole: false })]);
   cleanups.push(a.close, b.close);
   try {
     console.log(`bench:call — ${runs} calls, server ${server.url} (TURN relay ${opts.turn ? 'on' : 'off'}), two headless Chromium processes on one shared 2-core machine`);

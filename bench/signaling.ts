@@ -22,13 +22,15 @@
  * is raised (`ulimit -n 65536` for the server and the clients; needs root or a high hard limit).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { connect as netConnect, createServer } from 'node:net';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { connect as netConnect } from 'node:net';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
+import { freeTcpPort } from '../test/helpers/ports.js';
+import { cpuSeconds, rssMb as rssOf } from './proc.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SERVER_MAIN = path.resolve(here, '../server/main.js');
@@ -73,31 +75,6 @@ setTimeout(() => {
   console.error(`bench:signaling: --max-minutes ${opts.maxMinutes} reached; stopping`);
   process.exit(2);
 }, Number(opts.maxMinutes) * 60_000).unref();
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** CPU seconds (utime+stime) of a process, from /proc/PID/stat. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100; // CLK_TCK = 100
-}
-
-/** [current RSS, peak RSS] in MB. */
-function rssMb(pid: number): [number, number] {
-  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const v = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(s)?.[1] ?? NaN) / 1024;
-  return [v('VmRSS'), v('VmHWM')];
-}
 
 /** Spawn `cmd` with the fd limit raised (through sh: `ulimit -n`). */
 function spawnWithFds(cmd: string[], env: NodeJS.ProcessEnv, ipc = false): ChildProcess {
@@ -145,7 +122,7 @@ interface Node {
 async function startNode(extraEnv: Record<string, string>): Promise<Node> {
   const dir = mkdtempSync(path.join(tmpdir(), 'webrtc-call-bench-'));
   tempDirs.add(dir);
-  const port = await freePort();
+  const port = await freeTcpPort();
   const env = {
     PATH: process.env.PATH,
     HTTPS_HOST: '127.0.0.1',
@@ -186,7 +163,7 @@ async function stopNode(n: Node): Promise<void> {
 }
 
 async function startRedis(): Promise<{ url: string; proc: ChildProcess }> {
-  const port = await freePort();
+  const port = await freeTcpPort();
   const proc = spawnWithFds(['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxclients', '1000'], { PATH: process.env.PATH });
   const deadline = Date.now() + 10_000;
   for (;;) {
@@ -293,7 +270,7 @@ async function runOnce(rooms: number): Promise<Row> {
     const clientCpu = clients.map((c, i) => (cpuSeconds(c.pid!) - clientCpu0[i]!) / wall);
     const serverLag = await Promise.all(nodes.map((n) => serverLoopLag(n.url)));
     const res = await Promise.all(results);
-    const rss = nodes.map((n) => rssMb(n.proc.pid!));
+    const rss = nodes.map((n) => rssOf(n.proc.pid!));
     const all = new Float64Array(res.reduce((a, r) => a + r.latencies.length, 0));
     let k = 0;
     for (const r of res) for (const v of r.latencies) all[k++] = v;
@@ -312,7 +289,7 @@ async function runOnce(rooms: number): Promise<Row> {
       msgsPerS: received / (durationMs / 1000),
       lost: sent - received,
       cpu: cpu.map((c) => `${(c * 100).toFixed(0)}%`).join(' + ') + (redis ? ` (redis ${(redisCpu * 100).toFixed(0)}%)` : ''),
-      rss: rss.map(([now, peak]) => `${now.toFixed(0)}/${peak.toFixed(0)}`).join(' + '),
+      rss: rss.map(({ now, peak }) => `${now.toFixed(0)}/${peak.toFixed(0)}`).join(' + '),
       clientCpu: clientCpu.map((c) => `${(c * 100).toFixed(0)}%`).join(' + '),
       loop: `server ${serverLag.map(([p99, max]) => `${p99.toFixed(0)}/${max.toFixed(0)}`).join(' + ')}, load generators ${Math.max(...res.map((r) => r.loopP99)).toFixed(0)}/${Math.max(...res.map((r) => r.loopMax)).toFixed(0)}`,
     };

@@ -11,42 +11,17 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hmacKey } from '../turn/auth/userStore.js';
+import { freeTcpPort } from '../test/helpers/ports.js';
+import { cpuSeconds, rssMb as rssOf } from './proc.js';
 
 const REALM = 'bench.test';
 const USER = 'alice';
 const PASSWORD = 'secret';
 const LOAD = ['-c', '-m', '100', '-n', '1000', '-z', '5', '-l', '1000'];
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** CPU seconds (utime+stime) of a process, from /proc/PID/stat. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // fields[0] is field 3 (state): utime is field 14, stime field 15.
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return ticks / 100; // CLK_TCK is 100 on Linux
-}
-
-/** Peak resident set size, MB (VmHWM). */
-function peakRssMb(pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
 
 function run(cmd: string, args: string[]): Promise<string> {
   return new Promise((resolve) => execFile(cmd, args, { timeout: 300_000, maxBuffer: 64 * 1024 * 1024 }, (err, out, errOut) => resolve(`${out}${errOut}${err ? `\n[${err.message}]` : ''}`)));
@@ -117,7 +92,7 @@ async function measure(name: string, server: ChildProcess, port: number, peerPor
   const wallS = (Date.now() - t0) / 1000;
   const cpuS = cpuSeconds(pid) - cpu0;
   const rcvbufErrors = udpRcvbufErrors() - drops0;
-  const rssMb = peakRssMb(pid);
+  const rssMb = rssOf(pid).peak;
   const sockDrops1 = socketDrops(port, range, peerPort);
   const drops = Object.fromEntries(Object.keys(sockDrops1).map((k) => [k, sockDrops1[k]! - (sockDrops0[k] ?? 0)]));
   const loss = /Total lost packets (\d+) \(([\d.]+)%\)/.exec(out);
@@ -141,13 +116,13 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'turn-bench-'));
   const usersFile = path.join(dir, 'users.json');
   writeFileSync(usersFile, JSON.stringify({ version: 1, users: [{ name: USER, realm: REALM, key: hmacKey(USER, REALM, PASSWORD) }], secrets: [] }));
-  const peerPort = await freePort();
+  const peerPort = await freeTcpPort();
   const peer = spawn('turnutils_peer', ['-L', '127.0.0.1', '-p', String(peerPort)], { stdio: 'ignore' });
   const children: ChildProcess[] = [peer];
   const results: Result[] = [];
   try {
     // Ours.
-    const ourPort = await freePort();
+    const ourPort = await freeTcpPort();
     const ours = spawn(process.execPath, [relayMain], {
       stdio: ['ignore', 'inherit', 'inherit'],
       env: {
@@ -174,7 +149,7 @@ async function main(): Promise<void> {
     await stop(ours);
 
     // coturn with the same settings.
-    const coturnPort = await freePort();
+    const coturnPort = await freeTcpPort();
     const coturn = spawn(
       'turnserver',
       [

@@ -1,0 +1,76 @@
+/**
+ * Issue 3, end to end: two headless Chromium peers open the real call page with `?relay=1` and
+ * talk through the embedded relay that `npm start` runs. The allocation lifetime is shortened to
+ * 10 s (Chromium refreshes at half the lifetime when it is under 2 minutes), and the call runs for
+ * 25 s: frames must keep being decoded in every 5 s window, so every Refresh along the way kept the
+ * allocations alive. `TURN_ALLOWED_PEERS` is empty: the browsers' relay↔relay pair passes by the
+ * relay's own-address rule alone, as in production. Run `npm run build` first.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { AllocationInfo } from '../../turn/allocation/allocation.js';
+import { expectMediaFlowing, haveChromium, mediaStats, type Peer } from '../helpers/browser.js';
+import { httpsGet, removeServerDirs, startServer, type RunningServer } from '../helpers/server.js';
+import { connectedPair } from './call-helpers.js';
+
+const LIFETIME_S = 10;
+const CALL_MS = 25_000;
+const WINDOW_MS = 5_000;
+const ADMIN_TOKEN = 'call-relay-test-admin-token';
+
+let server: RunningServer | undefined;
+const peers: Peer[] = [];
+
+async function allocations(): Promise<AllocationInfo[]> {
+  const res = await httpsGet(`${server!.url}/api/admin/relay/allocations`, { authorization: `Bearer ${ADMIN_TOKEN}` });
+  expect(res.status).toBe(200);
+  return (JSON.parse(res.body) as { allocations: AllocationInfo[] }).allocations;
+}
+
+describe.skipIf(!haveChromium)('call page through the embedded relay (issue 3)', () => {
+  beforeAll(async () => {
+    server = await startServer({
+      env: { TURN_DEFAULT_LIFETIME: String(LIFETIME_S), TURN_ALLOWED_PEERS: '', ADMIN_TOKEN },
+    });
+  });
+  afterEach(async () => {
+    await Promise.all(peers.splice(0).map((p) => p.close()));
+  });
+  afterAll(async () => {
+    if (server) {
+      await server.stop();
+      removeServerDirs(server);
+    }
+  });
+
+  it(`?relay=1: relay/relay pair, frames decoded for ${CALL_MS / 1000} s across refreshes of a ${LIFETIME_S} s allocation`, async () => {
+    const { a, b } = await connectedPair(peers, server!.url, 'relay=1');
+    await Promise.all([expectMediaFlowing(a), expectMediaFlowing(b)]);
+    for (const p of [a, b]) {
+      const s = await mediaStats(p.page);
+      expect(s.localCandidateType).toBe('relay');
+      expect(s.remoteCandidateType).toBe('relay');
+    }
+    const started = Date.now();
+    const first = await allocations();
+    expect(first.length).toBeGreaterThanOrEqual(2);
+
+    let last = await Promise.all([mediaStats(a.page), mediaStats(b.page)]);
+    while (Date.now() - started < CALL_MS) {
+      await new Promise((r) => setTimeout(r, WINDOW_MS));
+      const now = await Promise.all([mediaStats(a.page), mediaStats(b.page)]);
+      const t = ((Date.now() - started) / 1000).toFixed(0);
+      expect(now[0].videoFramesDecoded, `A decodes frames at ${t} s`).toBeGreaterThan(last[0].videoFramesDecoded);
+      expect(now[1].videoFramesDecoded, `B decodes frames at ${t} s`).toBeGreaterThan(last[1].videoFramesDecoded);
+      expect(now[0].localCandidateType).toBe('relay');
+      last = now;
+    }
+
+    // The allocations carrying the call (one per browser; Chromium also allocates over the other
+    // TURN URLs, and those stay idle) outlived two lifetimes: they were refreshed, not replaced.
+    const known = new Set(first.map((x) => x.id));
+    const carrying = (await allocations()).filter(
+      (x) => known.has(x.id) && Date.now() - Date.parse(x.createdAt) >= 2 * LIFETIME_S * 1000 && x.counters.packetsToPeer > 100,
+    );
+    expect(carrying.length).toBeGreaterThanOrEqual(2);
+  });
+});

@@ -34,7 +34,7 @@
 import type { JoinedInfo, MediaStateMessage, MessageData, SignalingError } from '../../server/signaling/protocol.js';
 import { fetchIceServers } from './iceServers.js';
 import { MediaError, openCamera, openCameraAndMicrophone, openMicrophone, openScreen, stopStream } from './media.js';
-import { PeerSession, sdpSessionId, type NegotiationCounters } from './peer.js';
+import { PeerSession, sdpSessionId, zeroNegotiationCounters, type NegotiationCounters } from './peer.js';
 import { Signaling, sessionToken } from './signaling.js';
 
 /** Status severities, for styling. */
@@ -167,19 +167,7 @@ export class Call {
   readonly mediaState: LocalMediaState = { audioMuted: false, videoOff: false, screen: false };
   /** Negotiation counters summed over every peer connection of this page. */
   readonly totals: NegotiationCounters & { peerConnections: number; rebuilds: number } = {
-    offersSent: 0,
-    answersSent: 0,
-    offersReceived: 0,
-    answersReceived: 0,
-    candidatesSent: 0,
-    candidatesReceived: 0,
-    candidatesQueued: 0,
-    offersIgnored: 0,
-    rollbacks: 0,
-    iceRestarts: 0,
-    offersResent: 0,
-    staleAnswers: 0,
-    errors: 0,
+    ...zeroNegotiationCounters(),
     peerConnections: 0,
     rebuilds: 0,
   };

@@ -48,6 +48,25 @@ export interface NegotiationCounters {
   errors: number;
 }
 
+/** A fresh set of {@link NegotiationCounters}, all zero. */
+export function zeroNegotiationCounters(): NegotiationCounters {
+  return {
+    offersSent: 0,
+    answersSent: 0,
+    offersReceived: 0,
+    answersReceived: 0,
+    candidatesSent: 0,
+    candidatesReceived: 0,
+    candidatesQueued: 0,
+    offersIgnored: 0,
+    rollbacks: 0,
+    iceRestarts: 0,
+    offersResent: 0,
+    staleAnswers: 0,
+    errors: 0,
+  };
+}
+
 /** Options of {@link PeerSession}. */
 export interface PeerSessionOptions {
   configuration: RTCConfiguration;
@@ -90,21 +109,7 @@ export class PeerSession {
   polite: boolean;
   readonly chat: RTCDataChannel;
   readonly remote = new MediaStream();
-  readonly counters: NegotiationCounters = {
-    offersSent: 0,
-    answersSent: 0,
-    offersReceived: 0,
-    answersReceived: 0,
-    candidatesSent: 0,
-    candidatesReceived: 0,
-    candidatesQueued: 0,
-    offersIgnored: 0,
-    rollbacks: 0,
-    iceRestarts: 0,
-    offersResent: 0,
-    staleAnswers: 0,
-    errors: 0,
-  };
+  readonly counters: NegotiationCounters = zeroNegotiationCounters();
   /** Signaling states this connection went through, in order (for tests and debugging). */
   readonly signalingHistory: RTCSignalingState[] = ['stable'];
   /** `o=` session id of the remote description, once there is one. */

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpsGet, removeServerDirs, startServer, type RunningServer } from '../helpers/server.js';
-import { nextEvent, recordEvents, sleep, type ClientSocket } from '../signaling/harness.js';
+import { nextEvent, raceJoin, recordEvents, sleep, type ClientSocket } from '../signaling/harness.js';
 import { connectTo, haveRedis, startRedis, startRedisOnPort, type TestRedis } from './redis-server.js';
 
 if (!haveRedis) {
@@ -123,16 +123,7 @@ describe.skipIf(!haveRedis)('signaling on two nodes sharing Redis', () => {
     for (let round = 0; round < 5; round++) {
       const room = newRoom();
       const joiners = await Promise.all(Array.from({ length: 20 }, (_, i) => on(i % 2 === 0 ? n1 : n2)));
-      const outcomes = await Promise.all(
-        joiners.map(
-          (s) =>
-            new Promise<string>((resolve) => {
-              s.once('joined', () => resolve('joined'));
-              s.once('full', () => resolve('full'));
-              s.emit('join', room);
-            }),
-        ),
-      );
+      const outcomes = await raceJoin(joiners, room);
       expect(outcomes.filter((o) => o === 'joined')).toHaveLength(2);
       expect(outcomes.filter((o) => o === 'full')).toHaveLength(18);
       const seats = await storedSeats(room);

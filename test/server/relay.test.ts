@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Logger } from 'log4js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RelaySupervisor, relayPort } from '../../server/relay.js';
+import { alive } from '../signaling/harness.js';
 
 const fakeRelay = path.resolve('test/server/fixtures/fake-relay.mjs');
 const started: RelaySupervisor[] = [];
@@ -25,14 +26,6 @@ function supervisor(env: Record<string, string> = {}, modulePath = fakeRelay, ex
   return { s, lines };
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const waitFor = async (cond: () => boolean, ms = 5000) => {
   const end = Date.now() + ms;

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { io as ioClient } from 'socket.io-client';
 import { describe, expect, it } from 'vitest';
-import { nextEvent, startTestServer, type ClientSocket } from '../signaling/harness.js';
+import { alive, nextEvent, startTestServer, type ClientSocket } from '../signaling/harness.js';
 import { freeTcpPort } from '../helpers/ports.js';
 import { httpsGet } from './httpGet.js';
 
@@ -20,14 +20,6 @@ const canBind = (port: number) =>
     s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
   });
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('in-process close()', () => {
   it('sends restarting to every client, disconnects them, frees the port and stops the relay child', async () => {

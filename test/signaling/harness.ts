@@ -114,3 +114,30 @@ export function emitRaw(socket: ClientSocket, event: string, ...args: unknown[])
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Emit `join(room)` from every socket at once and collect what each got back.
+ * @returns one outcome per socket, in order: `'joined'` or `'full'`.
+ */
+export function raceJoin(sockets: ClientSocket[], room: string): Promise<Array<'joined' | 'full'>> {
+  return Promise.all(
+    sockets.map(
+      (s) =>
+        new Promise<'joined' | 'full'>((resolve) => {
+          s.once('joined', () => resolve('joined'));
+          s.once('full', () => resolve('full'));
+          s.emit('join', room);
+        }),
+    ),
+  );
+}
+
+/** True while process `pid` exists (signal 0 probe). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

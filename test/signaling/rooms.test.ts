@@ -3,7 +3,7 @@
  * (also under 20 concurrent joiners), leave, disconnect, re-join, one room per socket.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { emitAck, emitRaw, nextEvent, recordEvents, sleep, startTestServer, type ClientSocket, type TestServer } from './harness.js';
+import { emitAck, emitRaw, nextEvent, raceJoin, recordEvents, sleep, startTestServer, type ClientSocket, type TestServer } from './harness.js';
 
 let t: TestServer;
 let roomSeq = 100_000;
@@ -76,16 +76,7 @@ describe('join', () => {
   it('of 20 concurrent joiners exactly 2 are seated and 18 get full', async () => {
     const room = newRoom();
     const sockets = await Promise.all(Array.from({ length: 20 }, () => t.connect()));
-    const outcomes = await Promise.all(
-      sockets.map(
-        (s) =>
-          new Promise<string>((resolve) => {
-            s.once('joined', () => resolve('joined'));
-            s.once('full', () => resolve('full'));
-            s.emit('join', room);
-          }),
-      ),
-    );
+    const outcomes = await raceJoin(sockets, room);
     expect(outcomes.filter((o) => o === 'joined')).toHaveLength(2);
     expect(outcomes.filter((o) => o === 'full')).toHaveLength(18);
     const snap = t.server.signaling.registry.snapshot().find((r) => r.room === room);

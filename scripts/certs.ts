@@ -5,7 +5,7 @@
  */
 import { Command } from 'commander';
 import { ensureCertificates } from '../server/certs.js';
-import { ConfigError, loadConfig } from '../server/config.js';
+import { ConfigError, loadConfig } from '../contracts/config.js';
 
 const program = new Command()
   .name('certs')

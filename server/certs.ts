@@ -12,7 +12,7 @@ import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'n
 import { hostname, networkInterfaces } from 'node:os';
 import path from 'node:path';
 import { generate } from 'selfsigned';
-import type { Env } from './config.js';
+import type { Env } from '../contracts/config.js';
 
 /** A self-signed certificate is renewed when it expires within this many ms (7 days). */
 export const RENEW_BEFORE_MS = 7 * 24 * 3600 * 1000;

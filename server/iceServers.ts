@@ -6,21 +6,10 @@
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { makeRestCredential } from '../turn/auth/restCredentials.js';
-import type { Env } from './config.js';
+import type { Env } from '../contracts/config.js';
+import type { IceServer, IceServersResponse } from '../contracts/http.js';
 
-/** One entry of `RTCConfiguration.iceServers`. */
-export interface IceServer {
-  urls: string[];
-  username?: string;
-  credential?: string;
-}
-
-/** Body of `GET /api/ice-servers`. */
-export interface IceServersResponse {
-  iceServers: IceServer[];
-  /** Seconds the credentials stay valid (`TURN_CREDENTIAL_TTL`). */
-  ttl: number;
-}
+export type { IceServer, IceServersResponse };
 
 /** Where the embedded relay listens, as reported by its `ready` message. */
 export interface RelayEndpoints {

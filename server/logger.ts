@@ -14,7 +14,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import log4js from 'log4js';
-import type { Env } from './config.js';
+import type { Env } from '../contracts/config.js';
 
 export type LogCategory = 'http' | 'signaling' | 'turn' | 'server' | 'admin';
 

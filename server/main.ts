@@ -7,7 +7,7 @@
  * Exit code 1 on invalid configuration (the message names each bad variable; no stack trace) or
  * when the server cannot start (e.g. port in use).
  */
-import { ConfigError, loadConfig, type Env } from './config.js';
+import { ConfigError, loadConfig, type Env } from '../contracts/config.js';
 import { getLogger, shutdownLogging } from './logger.js';
 import { startServer, type RunningServer } from './server.js';
 

@@ -3,7 +3,7 @@
  * `child_process.fork`) so a relay crash never takes the web server down and the relay's hot path
  * does not share the event loop with HTTPS/Socket.IO.
  *
- * IPC (JSON over the fork channel; message types are in `turn/ipc.ts`, child side `turn/main.ts`):
+ * IPC (JSON over the fork channel; message types are in `contracts/relayIpc.ts`, child side `turn/main.ts`):
  * - child → parent `{type:'ready', udp:['ip:port'...], tcpPort, tlsPort}` once listening;
  *   `{type:'error', message}` when the relay cannot start (it then exits 1 and is restarted).
  * - parent → child `{type:'stats'}` → `{type:'stats', stats}`; `{type:'allocations'}` →
@@ -19,7 +19,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Logger } from 'log4js';
 import type { AllocationInfo } from '../turn/allocation/allocation.js';
-import type { TurnChildMessage, TurnParentMessage, TurnReadyMessage } from '../turn/ipc.js';
+import type { TurnChildMessage, TurnParentMessage, TurnReadyMessage } from '../contracts/relayIpc.js';
 
 export const RESTART_MIN_MS = 500;
 export const RESTART_MAX_MS = 30_000;

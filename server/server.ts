@@ -14,7 +14,7 @@ import { createAdminRouter } from './admin.js';
 import { connectCluster, type Cluster } from './cluster.js';
 import { createApp, type ReadinessChecks } from './app.js';
 import { ensureCertificates, type TlsMaterial } from './certs.js';
-import { ConfigError, type Env } from './config.js';
+import { ConfigError, type Env } from '../contracts/config.js';
 import { buildIceServers, normalizeHost, validateTurnUrls } from './iceServers.js';
 import { configureLogging, getLogger, isLoggingConfigured } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';

@@ -1,7 +1,7 @@
 /**
  * Standalone relay: `npm run turn` (node dist/turn/main.js). Reads TURN_* settings with
- * `loadConfig()` (see server/config.ts), logs with log4js category `turn` to the console, and,
- * when started with `child_process.fork`, talks to its parent over IPC (see `turn/ipc.ts`):
+ * `loadConfig()` (see contracts/config.ts), logs with log4js category `turn` to the console, and,
+ * when started with `child_process.fork`, talks to its parent over IPC (see `contracts/relayIpc.ts`):
  * sends `ready` after start, answers `stats`/`allocations`/`end-allocation`, and stops on `stop`,
  * SIGTERM, SIGINT or when the parent disconnects (exit code 0).
  *
@@ -11,9 +11,9 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import log4js from 'log4js';
-import { loadConfig, type Env } from '../server/config.js';
+import { loadConfig, type Env } from '../contracts/config.js';
 import { loadOrCreateSecrets } from './auth/secretStore.js';
-import { isTurnParentMessage, type TurnChildMessage } from './ipc.js';
+import { isTurnParentMessage, type TurnChildMessage } from '../contracts/relayIpc.js';
 import { createTurnServer, type TurnServer } from './server.js';
 import type { TurnTlsOptions } from './options.js';
 

@@ -5,32 +5,9 @@
  * addresses on a port that is not a relay port), `no_allocation`, `rate_limited`, `relay_socket_error`.
  */
 
-/** A snapshot of the counters (plain JSON). */
-export interface TurnStats {
-  startedAt: string;
-  uptimeS: number;
-  allocations: { current: number; created: number; expired: number; deleted: number; closedWithConnection: number; ended: number };
-  permissions: number;
-  channels: number;
-  connections: { tcp: number; tls: number; total: number };
-  /** Requests received, by method name. */
-  requests: Record<string, number>;
-  /** Success responses sent. */
-  successResponses: number;
-  /** Error responses sent, by code. */
-  errorResponses: Record<string, number>;
-  auth: { success: number; failures: Record<string, number> };
-  relayed: {
-    /** `viaChannel`: packets carried as ChannelData (the rest as Send/Data indications). */
-    clientToPeer: { packets: number; bytes: number; viaChannel: number };
-    peerToClient: { packets: number; bytes: number; viaChannel: number };
-  };
-  /** Dropped input, by reason. */
-  dropped: Record<string, number>;
-  /** Exceptions caught in socket handlers (should stay 0). */
-  internalErrors: number;
-  relayPortsInUse: number;
-}
+import type { TurnStats } from '../contracts/relay.js';
+
+export type { TurnStats };
 
 /** Mutable counters owned by the server. */
 export class StatsCollector {

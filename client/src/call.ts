@@ -31,7 +31,7 @@
  *   after the re-join (signaling.ts); when the other person re-joins, an offer of ours still
  *   waiting for its answer is sent again (it may have been relayed to nobody).
  */
-import type { JoinedInfo, MediaStateMessage, MessageData, SignalingError } from '../../server/signaling/protocol.js';
+import type { JoinedInfo, MediaStateMessage, MessageData, SignalingError } from '../../contracts/signaling.js';
 import { fetchIceServers } from './iceServers.js';
 import { MediaError, openCamera, openCameraAndMicrophone, openMicrophone, openScreen, stopStream } from './media.js';
 import { PeerSession, sdpSessionId, zeroNegotiationCounters, type NegotiationCounters } from './peer.js';

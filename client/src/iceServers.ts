@@ -2,6 +2,7 @@
  * ICE server configuration from the server's `GET /api/ice-servers`
  * (`{ iceServers: RTCIceServer[], ttl }`, fresh TURN REST credentials for the embedded relay).
  */
+import { parseIceServersResponse } from '../../contracts/http.js';
 
 /** Result of {@link fetchIceServers}: the servers, and a warning sentence when none could be fetched. */
 export interface IceServersResult {
@@ -9,12 +10,6 @@ export interface IceServersResult {
   /** Seconds the credentials stay valid (0 when unknown). */
   ttl: number;
   warning?: string;
-}
-
-function isIceServer(v: unknown): v is RTCIceServer {
-  if (typeof v !== 'object' || v === null) return false;
-  const urls = (v as RTCIceServer).urls;
-  return typeof urls === 'string' || (Array.isArray(urls) && urls.every((u) => typeof u === 'string'));
 }
 
 /**
@@ -28,10 +23,7 @@ export async function fetchIceServers(url = '/api/ice-servers', timeoutMs = 5000
   try {
     const res = await fetch(url, { cache: 'no-store', signal: ctrl.signal, headers: { accept: 'application/json' } });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    const body = (await res.json()) as { iceServers?: unknown; ttl?: unknown };
-    if (!Array.isArray(body.iceServers)) throw new Error('no iceServers in the answer');
-    const iceServers = body.iceServers.filter(isIceServer);
-    return { iceServers, ttl: typeof body.ttl === 'number' ? body.ttl : 0 };
+    return parseIceServersResponse(await res.json());
   } catch (err) {
     const why = err instanceof Error ? (err.name === 'AbortError' ? 'timed out' : err.message) : String(err);
     return {

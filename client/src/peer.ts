@@ -7,7 +7,7 @@
  * candidates that arrive before the remote description, the chat data channel (negotiated, id 0,
  * so both sides have it without extra signaling) and counters the tests and the stats panel read.
  */
-import type { CandidateMessage, MessageData, SessionDescriptionMessage } from '../../server/signaling/protocol.js';
+import type { CandidateMessage, MessageData, SessionDescriptionMessage } from '../../contracts/signaling.js';
 
 /** What a {@link PeerSession} tells its owner. */
 export interface PeerCallbacks {

@@ -1,5 +1,5 @@
 /**
- * Typed Socket.IO signaling for the call page (protocol: `server/signaling/protocol.ts`).
+ * Typed Socket.IO signaling for the call page (protocol: `contracts/signaling.ts`).
  *
  * - Connects to the page's own origin (the server serves the page and Socket.IO together).
  * - Validates every incoming `message` payload with the protocol's zod schemas; invalid payloads
@@ -27,7 +27,7 @@ import {
   type MessageData,
   type ServerToClientEvents,
   type SignalingError,
-} from '../../server/signaling/protocol.js';
+} from '../../contracts/signaling.js';
 
 /** A socket typed with the shared protocol. */
 export type SignalingSocket = Socket<ServerToClientEvents, ClientToServerEvents>;

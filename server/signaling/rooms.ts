@@ -3,7 +3,7 @@
  * is atomic: Socket.IO handlers run one at a time on the event loop, and of N sockets that join
  * the same room "at once" exactly {@link ROOM_CAPACITY} are seated.
  *
- * Rules (see `protocol.ts` for the wire events):
+ * Rules (see `contracts/signaling.ts` for the wire events):
  * - A room holds at most two seats. A socket holds at most one seat in total: joining a second
  *   room while seated is refused (`already-joined`); the client must `leave` first.
  * - Re-joining the room the socket already sits in is idempotent (same seat, no duplicate).

@@ -1,6 +1,6 @@
 /**
  * Socket.IO signaling handlers: rooms of at most two members relaying offer/answer/ICE
- * candidates. Events, argument order and payload schemas are in `protocol.ts`; seat rules are in
+ * candidates. Events, argument order and payload schemas are in `contracts/signaling.ts`; seat rules are in
  * `rooms.ts`.
  *
  * Behaviour chosen here:
@@ -44,7 +44,7 @@ import {
   type MessageData,
   type ServerToClientEvents,
   type SignalingError,
-} from './protocol.js';
+} from '../../contracts/signaling.js';
 import { RoomRegistry } from './rooms.js';
 import { MemorySeatStore, type SeatStore } from './seatStore.js';
 import { createSignalingStats, type RefusalCode, type SignalingStats } from './stats.js';

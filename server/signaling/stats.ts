@@ -2,7 +2,7 @@
  * Counters of the signaling server, read by `/metrics` and tests. Plain numbers (monotonic
  * counters unless noted), so they cost nothing on the hot path.
  */
-import type { SignalingError } from './protocol.js';
+import type { SignalingError } from '../../contracts/signaling.js';
 
 export type RefusalCode = SignalingError['code'] | 'unknown-event' | 'internal';
 

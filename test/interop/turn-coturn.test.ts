@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { generate } from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TurnChildMessage, TurnStatsMessage } from '../../turn/ipc.js';
+import type { TurnChildMessage, TurnStatsMessage } from '../../contracts/relayIpc.js';
 import { hmacKey } from '../../turn/auth/userStore.js';
 import { freeUdpTcpPort, randomRelayRange } from '../helpers/ports.js';
 

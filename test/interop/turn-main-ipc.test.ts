@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { TurnChildMessage } from '../../turn/ipc.js';
+import type { TurnChildMessage } from '../../contracts/relayIpc.js';
 import { freeUdpTcpPort, randomRelayRange } from '../helpers/ports.js';
 
 const MAIN = path.resolve('dist/turn/main.js');

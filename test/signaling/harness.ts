@@ -7,9 +7,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { io as ioClient, type Socket } from 'socket.io-client';
-import { loadConfig, type Env } from '../../server/config.js';
+import { loadConfig, type Env } from '../../contracts/config.js';
 import { startServer, type RunningServer, type StartServerOptions } from '../../server/server.js';
-import type { ClientToServerEvents, ServerToClientEvents } from '../../server/signaling/protocol.js';
+import type { ClientToServerEvents, ServerToClientEvents } from '../../contracts/signaling.js';
 import { freeTcpPort } from '../helpers/ports.js';
 
 export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;

@@ -4,7 +4,7 @@
  * receive anything, malformed payloads are refused with a reason and the server keeps serving.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MAX_MESSAGE_BYTES, MAX_SDP_LENGTH } from '../../server/signaling/protocol.js';
+import { MAX_MESSAGE_BYTES, MAX_SDP_LENGTH } from '../../contracts/signaling.js';
 import { httpsGet } from '../server/httpGet.js';
 import { emitAck, emitRaw, nextEvent, recordEvents, sleep, startTestServer, type ClientSocket, type TestServer } from './harness.js';
 

@@ -6,31 +6,11 @@
 import type { Socket } from 'node:dgram';
 import type { TransportAddress } from '../stun/address.js';
 import type { ClientConnection } from '../transport/connection.js';
+import type { AllocationCounters, AllocationInfo } from '../../contracts/relay.js';
 import { Channels } from './channels.js';
 import { Permissions } from './permissions.js';
 
-/** Byte and packet counters of one allocation. */
-export interface AllocationCounters {
-  packetsToPeer: number;
-  bytesToPeer: number;
-  packetsFromPeer: number;
-  bytesFromPeer: number;
-}
-
-/** Admin view of an allocation (see `TurnServer.listAllocations()`). */
-export interface AllocationInfo {
-  id: string;
-  username: string;
-  transport: string;
-  client: string;
-  relayed: string;
-  advertised: string;
-  createdAt: string;
-  expiresAt: string;
-  permissions: string[];
-  channels: Array<{ number: number; peer: string }>;
-  counters: AllocationCounters;
-}
+export type { AllocationCounters, AllocationInfo };
 
 /** A live allocation. Created and destroyed by the {@link AllocationManager}. */
 export class Allocation {

@@ -3,7 +3,7 @@
  * one-line fatal errors with exit code 1, and commander argument parsers for numbers.
  */
 import { InvalidArgumentError } from 'commander';
-import { ConfigError, loadConfig, type Env } from '../../server/config.js';
+import { ConfigError, loadConfig, type Env } from '../../contracts/config.js';
 
 /** An error meant for the user: printed as one line `<prog>: <message>`, exit code 1. */
 export class CliError extends Error {

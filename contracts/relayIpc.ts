@@ -13,8 +13,7 @@
  * - `{ type: 'stats' }`, `{ type: 'allocations' }`, `{ type: 'end-allocation', id }`.
  * - `{ type: 'stop' }`: stop the relay and exit 0 (as do SIGTERM, SIGINT and the IPC channel closing).
  */
-import type { AllocationInfo } from './allocation/allocation.js';
-import type { TurnStats } from './stats.js';
+import type { AllocationInfo, TurnStats } from './relay.js';
 
 /** Sent by the relay child once listening. */
 export interface TurnReadyMessage {

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { makeRestCredential } from '../turn/auth/restCredentials.js';
+import { hostForUrl } from '../common/hostPort.js';
 import type { Env } from '../contracts/config.js';
 import type { IceServer, IceServersResponse } from '../contracts/http.js';
 
@@ -61,11 +62,6 @@ export function hostFromHeader(header: string | undefined): string | undefined {
   }
   if (rest !== '' && !/^:\d{1,5}$/.test(rest)) return undefined;
   return normalizeHost(host);
-}
-
-/** `host` formatted for a URI authority: IPv6 literals in brackets. */
-export function hostForUrl(host: string): string {
-  return isIP(host) === 6 ? `[${host}]` : host;
 }
 
 /**

@@ -20,6 +20,7 @@ import { configureLogging, getLogger, isLoggingConfigured } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { RelaySupervisor, relayPort } from './relay.js';
 import { createSignalingServer, type SignalingServer } from './signaling/server.js';
+import { formatHostPort } from '../common/hostPort.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** True when running compiled from `dist/server/`, false when running the TypeScript source (tests). */
@@ -196,7 +197,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   https.on('tlsClientError', (err) => getLogger('http').debug(`TLS handshake failed: ${err.message}`));
   const port = (https.address() as AddressInfo).port;
   const host = ['0.0.0.0', '::', ''].includes(config.HTTPS_HOST) ? '127.0.0.1' : config.HTTPS_HOST;
-  const url = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const url = `https://${formatHostPort(host, port)}`;
   log.info(`listening on ${config.HTTPS_HOST}:${port} (${url})`);
 
   if (relay) {

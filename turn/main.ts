@@ -16,6 +16,7 @@ import { loadOrCreateSecrets } from './auth/secretStore.js';
 import { isTurnParentMessage, type TurnChildMessage } from '../contracts/relayIpc.js';
 import { createTurnServer, type TurnServer } from './server.js';
 import type { TurnTlsOptions } from './options.js';
+import { formatHostPort } from '../common/hostPort.js';
 
 function tlsMaterial(cfg: Env, warn: (m: string) => void): TurnTlsOptions | undefined {
   if (cfg.TURN_TLS_CERT && cfg.TURN_TLS_KEY) return { cert: cfg.TURN_TLS_CERT, key: cfg.TURN_TLS_KEY };
@@ -99,7 +100,7 @@ async function main(): Promise<void> {
     });
   }
   const a = relay.addresses();
-  send({ type: 'ready', udp: a.udp.map((u) => (u.family === 6 ? `[${u.address}]:${u.port}` : `${u.address}:${u.port}`)), tcpPort: a.tcpPort ?? null, tlsPort: a.tlsPort ?? null });
+  send({ type: 'ready', udp: a.udp.map((u) => formatHostPort(u.address, u.port)), tcpPort: a.tcpPort ?? null, tlsPort: a.tlsPort ?? null });
 }
 
 main().catch((err: unknown) => {

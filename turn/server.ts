@@ -22,7 +22,7 @@ import { NoRelayPortError } from './allocation/relayPorts.js';
 import { noopLogger, type TurnLogger } from './logger.js';
 import { resolveOptions, type ResolvedTurnOptions, type TurnServerOptions } from './options.js';
 import { PeerAddressPolicy } from './policy/peerAddress.js';
-import { SourceRateLimiter } from './policy/rateLimit.js';
+import { KeyedRateLimiter } from '../common/tokenBucket.js';
 import { StatsCollector, type TurnStats } from './stats.js';
 import { normalizeAddress, type TransportAddress } from './stun/address.js';
 import {
@@ -123,7 +123,7 @@ class TurnServerImpl implements TurnServer {
   private readonly counters = new StatsCollector();
   private readonly nonces: NonceManager;
   private readonly users: UserStore;
-  private readonly limiter: SourceRateLimiter;
+  private readonly limiter: KeyedRateLimiter;
   private readonly manager: AllocationManager;
   private readonly sources: CredentialSources;
   private policy: PeerAddressPolicy;
@@ -156,7 +156,7 @@ class TurnServerImpl implements TurnServer {
     this.o = resolveOptions(options, this.log);
     this.nonces = new NonceManager(this.o.nonceLifetime);
     this.users = new UserStore(this.o.usersFile, this.o.realm, this.log, this.o.usersFilePollMs);
-    this.limiter = new SourceRateLimiter(this.o.unauthBurst, this.o.unauthPerSecond);
+    this.limiter = new KeyedRateLimiter(this.o.unauthBurst, this.o.unauthPerSecond);
     const configured = this.o.secrets;
     this.sources = {
       realm: this.o.realm,

@@ -48,6 +48,7 @@ import {
 import { RoomRegistry } from './rooms.js';
 import { MemorySeatStore, type SeatStore } from './seatStore.js';
 import { createSignalingStats, type RefusalCode, type SignalingStats } from './stats.js';
+import { TokenBucket } from '../../common/tokenBucket.js';
 
 /** Token bucket size per socket (events). */
 export const RATE_BURST = 200;
@@ -327,18 +328,13 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
   io.on('connection', (socket) => {
     stats.connections++;
     logger.debug(`connected socket=${socket.id} from ${socket.handshake.address}`);
-    let tokens = burst;
-    let last = Date.now();
+    const bucket = new TokenBucket(burst, refill);
     const guarded = (event: string, handler: (socket: TypedSocket, args: unknown[]) => void | Promise<void>) => {
       (socket as unknown as { on(ev: string, fn: (...args: unknown[]) => void): void }).on(event, (...args: unknown[]) => {
-        const now = Date.now();
-        tokens = Math.min(burst, tokens + ((now - last) / 1000) * refill);
-        last = now;
-        if (tokens < 1) {
+        if (!bucket.take()) {
           const { ack } = splitArgs(args);
           return refuse(socket, event, 'rate-limited', `more than ${refill} events/s`, undefined, ack);
         }
-        tokens -= 1;
         serialize(
           socket,
           () => handler(socket, args),

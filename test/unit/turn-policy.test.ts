@@ -1,7 +1,7 @@
 /** Peer-address policy table (RFC 8656 §21.3 / coturn defaults) and the unauthenticated-request token bucket. */
 import { describe, expect, it } from 'vitest';
 import { PeerAddressPolicy } from '../../turn/policy/peerAddress.js';
-import { SourceRateLimiter } from '../../turn/policy/rateLimit.js';
+import { KeyedRateLimiter } from '../../common/tokenBucket.js';
 
 describe('peer address policy', () => {
   const strict = new PeerAddressPolicy([], ['203.0.113.5']);
@@ -102,7 +102,7 @@ describe('peer address policy', () => {
 
 describe('source rate limiter', () => {
   it('allows a burst, refills over time, per source, with bounded memory', () => {
-    const l = new SourceRateLimiter(5, 10, 100);
+    const l = new KeyedRateLimiter(5, 10, 100);
     const t = 1_000_000;
     let ok = 0;
     for (let i = 0; i < 20; i++) if (l.take('a', t)) ok++;

@@ -9,6 +9,7 @@ import type { ClientConnection } from '../transport/connection.js';
 import type { AllocationCounters, AllocationInfo } from '../../contracts/relay.js';
 import { Channels } from './channels.js';
 import { Permissions } from './permissions.js';
+import { formatHostPort } from '../../common/hostPort.js';
 
 export type { AllocationCounters, AllocationInfo };
 
@@ -53,7 +54,7 @@ export class Allocation {
 
   /** Admin view. */
   info(): AllocationInfo {
-    const fmt = (a: TransportAddress) => (a.family === 6 ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`);
+    const fmt = (a: TransportAddress) => formatHostPort(a.address, a.port);
     return {
       id: this.id,
       username: this.username,

@@ -4,6 +4,7 @@
  */
 import { InvalidArgumentError } from 'commander';
 import { ConfigError, loadConfig, type Env } from '../../contracts/config.js';
+import { formatHostPort } from '../../common/hostPort.js';
 
 /** An error meant for the user: printed as one line `<prog>: <message>`, exit code 1. */
 export class CliError extends Error {
@@ -57,5 +58,5 @@ export const portArg = intArg(0, 65535);
 
 /** Format a transport address as `ip:port`, IPv6 as `[ip]:port`. */
 export function formatAddress(address: string, port: number): string {
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+  return formatHostPort(address, port);
 }

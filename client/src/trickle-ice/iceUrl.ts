@@ -3,6 +3,7 @@
  * `stun:host[:port]` (RFC 7064) and `turn:host[:port][?transport=udp|tcp]`,
  * `turns:host[:port][?transport=tcp]` (RFC 7065). Pure functions, no DOM: unit-tested in Node.
  */
+import { formatHostPort } from '../../../common/hostPort.js';
 
 /** Default ports (RFC 8489 §9 / RFC 8656 §4: 3478 for stun:/turn:, 5349 for turns:). */
 export const DEFAULT_PORT = { stun: 3478, turn: 3478, turns: 5349 } as const;
@@ -118,7 +119,7 @@ export function parseIceUrl(input: string): IceUrl {
 
 /** `host:port` with IPv6 in brackets, for comparisons and display. */
 export function endpointOf(u: Pick<IceUrl, 'host' | 'port'>): string {
-  return `${u.host.includes(':') ? `[${u.host}]` : u.host}:${u.port}`;
+  return formatHostPort(u.host, u.port);
 }
 
 /**

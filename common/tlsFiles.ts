@@ -37,10 +37,10 @@ export interface TlsPair extends TlsFiles {
 /** Settings {@link chooseTlsFiles} reads. */
 export type TlsFileSettings = Pick<Env, 'TLS_CERT' | 'TLS_KEY' | 'CERTS_DIR' | 'ACME_DOMAIN'> & Partial<Pick<Env, 'TURN_TLS_CERT' | 'TURN_TLS_KEY'>>;
 
-/** Files the ACME client keeps in `certsDir/acme/`: account key, certificate chain and its key. */
-export function acmePaths(certsDir: string): { dir: string; accountKey: string; cert: string; key: string } {
+/** Files the ACME client keeps in `certsDir/acme/`: account key, certificate chain, its key, and which directory issued it. */
+export function acmePaths(certsDir: string): { dir: string; accountKey: string; cert: string; key: string; meta: string } {
   const dir = path.join(certsDir, 'acme');
-  return { dir, accountKey: path.join(dir, 'account.key'), cert: path.join(dir, 'cert.pem'), key: path.join(dir, 'key.pem') };
+  return { dir, accountKey: path.join(dir, 'account.key'), cert: path.join(dir, 'cert.pem'), key: path.join(dir, 'key.pem'), meta: path.join(dir, 'order.json') };
 }
 
 /** The self-signed pair in `certsDir`. */

@@ -4,8 +4,10 @@
  *
  * - the account key (`CERTS_DIR/acme/account.key`, ECDSA P-256, 0600) is made once and reused;
  * - each order gets a new ECDSA P-256 certificate key; key (0600) and chain are written
- *   atomically (temp file, fsync, rename) to `CERTS_DIR/acme/key.pem` and `cert.pem`, then
- *   `onCertificate()` lets the TLS listeners pick them up;
+ *   atomically (temp file, fsync, rename) to `CERTS_DIR/acme/key.pem` and `cert.pem` (and the
+ *   issuing directory to `order.json`), then `onCertificate()` lets the TLS listeners pick them up;
+ * - a certificate from another directory than `ACME_DIRECTORY` (staging → production), or not
+ *   covering every name of `ACME_DOMAIN`, is replaced at once (and served until then);
  * - a certificate is renewed at two thirds of its lifetime (day 60 of Let's Encrypt's 90); a
  *   failed order is logged with the CA's reason and retried with exponential backoff while the
  *   last good certificate stays in service.
@@ -149,7 +151,8 @@ export class AcmeManager {
   private dueDate(): Date | undefined {
     try {
       const pair = readTlsPair({ cert: this.paths.cert, key: this.paths.key, source: 'acme' });
-      const problem = acmeCertProblem(pair.x509, this.o.domains);
+      const from = this.issuedBy();
+      const problem = from !== undefined && from !== this.o.directoryUrl ? `from another ACME directory (${from})` : acmeCertProblem(pair.x509, this.o.domains);
       if (problem) {
         this.o.logger.info(`acme: the certificate in ${this.paths.cert} is ${problem}: ordering a new one`);
         return undefined;
@@ -189,6 +192,16 @@ export class AcmeManager {
         `acme: could not obtain a certificate for ${this.o.domains.join(', ')} from ${this.o.directoryUrl} (failure ${this.st.consecutiveFailures}): ${this.st.lastError}; keeping the current certificate, retrying in ${Math.round(delay / 1000)} s`,
       );
       this.schedule(new Date(Date.now() + delay));
+    }
+  }
+
+  /** The directory that issued the certificate on disk (`acme/order.json`), if recorded. */
+  private issuedBy(): string | undefined {
+    try {
+      const meta = JSON.parse(readFileSync(this.paths.meta, 'utf8')) as { directory?: unknown };
+      return typeof meta.directory === 'string' ? meta.directory : undefined;
+    } catch {
+      return undefined;
     }
   }
 
@@ -241,6 +254,8 @@ export class AcmeManager {
     // Key first: a reader between the two renames sees a mismatching pair and keeps what it has.
     writeFileAtomic(this.paths.key, key.toString(), 0o600);
     writeFileAtomic(this.paths.cert, chain, 0o644);
+    // Which CA issued it: switching ACME_DIRECTORY (staging → production) orders anew at once.
+    writeFileAtomic(this.paths.meta, `${JSON.stringify({ directory: this.o.directoryUrl, domains: this.o.domains, issued: new Date().toISOString() })}\n`, 0o644);
     return x509;
   }
 }

@@ -183,6 +183,7 @@ describe.skipIf(!havePebble || !haveChromium)('trusted certificate from an ACME 
           if (!e.candidate) return resolve();
           const c = e.candidate as RTCIceCandidate & { relayProtocol?: string; url?: string };
           candidates.push({ type: c.type, relayProtocol: c.relayProtocol ?? null, url: c.url ?? null, address: c.address });
+          if (c.type === 'relay') setTimeout(resolve, 500); // a moment for more to trickle in
         });
         setTimeout(resolve, 15_000);
       });

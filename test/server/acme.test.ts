@@ -6,7 +6,7 @@
  */
 import { createServer, get, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -85,6 +85,27 @@ describe('AcmeManager', () => {
     const due = m.status().nextAttempt!.getTime();
     expect(Math.abs(due - (Date.now() - DAY + 60 * DAY))).toBeLessThan(5 * 60_000);
     expect(log.lines.some((l) => /^info acme: certificate for call\.example\.test is good; renewal due/.test(l))).toBe(true);
+  });
+
+  it('orders at once when the certificate on disk came from another ACME directory (staging → production)', async () => {
+    let hits = 0;
+    const port = await listen((_req, res) => {
+      hits++;
+      res.statusCode = 403;
+      res.end();
+    });
+    const certsDir = tmp();
+    const paths = acmePaths(certsDir);
+    writePair(paths.dir, await makePair(NAMES, new Date(Date.now() - DAY), new Date(Date.now() + 89 * DAY)));
+    writeFileSync(paths.meta, JSON.stringify({ directory: 'https://acme-staging-v02.api.letsencrypt.org/directory' }));
+    const log = recordingLogger();
+    const m = new AcmeManager({ domains: NAMES, directoryUrl: `http://127.0.0.1:${port}/dir`, certsDir, logger: log, onCertificate: () => undefined });
+    m.start();
+    const deadline = Date.now() + 10_000;
+    while (m.status().ordersFailed === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    m.stop();
+    expect(hits).toBeGreaterThan(0);
+    expect(log.lines.some((l) => l.includes('is from another ACME directory (https://acme-staging-v02.api.letsencrypt.org/directory): ordering a new one'))).toBe(true);
   });
 
   it('keeps the last good certificate when the CA fails, logs why and retries later', async () => {

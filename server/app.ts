@@ -1,5 +1,6 @@
 /**
- * The Express 5 application (HTTPS only; there is no plain-HTTP listener).
+ * The Express 5 application served over HTTPS (the optional plain-HTTP listener only answers ACME
+ * challenges and redirects here: see acmeHttp.ts).
  *
  * Routes:
  * - `GET /healthz` → 200 `{status:'ok'}` while the process serves requests (liveness).

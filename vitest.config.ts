@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 /**
  * Two projects: `unit` (unit + integration over loopback; files run in parallel) and `e2e`
- * (headless Chromium, coturn interop, NAT lab; one file at a time, since each starts browsers and
+ * (headless Chromium, coturn interop, NAT lab, ACME against pebble; one file at a time, since each starts browsers and
  * servers and the CI machine has 2 cores). `npm test` runs them one after the other.
  */
 export default defineConfig({
@@ -19,7 +19,7 @@ export default defineConfig({
       {
         test: {
           name: 'e2e',
-          include: ['test/browser/**/*.test.ts', 'test/interop/**/*.test.ts', 'test/natlab/**/*.test.ts'],
+          include: ['test/browser/**/*.test.ts', 'test/interop/**/*.test.ts', 'test/natlab/**/*.test.ts', 'test/acme/**/*.test.ts'],
           fileParallelism: false,
           testTimeout: 120_000,
           hookTimeout: 120_000,

@@ -39,6 +39,19 @@ const cidr = z.string().refine(
   { message: 'must be a CIDR like 127.0.0.0/8 or an address' },
 );
 
+/** A DNS name a public CA can issue for over HTTP-01: no wildcard, no IP literal, at least two labels. */
+const acmeName = z
+  .string()
+  .transform((v) => v.toLowerCase().replace(/\.$/, ''))
+  .refine((v) => /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/.test(v), {
+    message: 'must be DNS names like call.example.com (no wildcards, no IP addresses)',
+  });
+
+/** Let's Encrypt's production ACME directory (RFC 8555 §7.1.1), the default of ACME_DIRECTORY. */
+export const LETSENCRYPT_PRODUCTION = 'https://acme-v02.api.letsencrypt.org/directory';
+/** Let's Encrypt's staging directory: untrusted certificates, generous rate limits (for trying a setup). */
+export const LETSENCRYPT_STAGING = 'https://acme-staging-v02.api.letsencrypt.org/directory';
+
 const logLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'off']);
 
 /** The schema of the environment. Keys are variable names; defaults are the documented ones. */
@@ -61,6 +74,19 @@ export const EnvSchema = z
     METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').max(256).optional(),
     /** Bearer token of the admin API under /api/admin (unset: the admin API is disabled, 404). */
     ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').max(256).optional(),
+
+    // Trusted certificate from an ACME CA (Let's Encrypt), HTTP-01 challenges on HTTP_PORT
+    /** Names to obtain a certificate for, comma-separated (the first is the subject's common name). */
+    ACME_DOMAIN: csv.pipe(z.array(acmeName).max(100, 'at most 100 names')).optional(),
+    /** Contact address of the ACME account (optional). */
+    ACME_EMAIL: z.email('must be an e-mail address').optional(),
+    /** ACME directory URL (RFC 8555 §7.1.1). */
+    ACME_DIRECTORY: z.url({ protocol: /^https$/, message: 'must be an https:// URL' }).default(LETSENCRYPT_PRODUCTION),
+    /**
+     * Plain-HTTP listener: ACME HTTP-01 challenges, everything else redirected to HTTPS. `off`
+     * disables it; unset: 80 when ACME_DOMAIN is set, otherwise off.
+     */
+    HTTP_PORT: z.union([z.literal('off'), port]).optional(),
 
     // Scale-out of signaling (several server nodes sharing one Redis)
     /** Redis URL (`redis://[user:pass@]host:port[/db]`, `rediss://` for TLS). Unset: rooms stay in-process. */
@@ -116,10 +142,19 @@ export const EnvSchema = z
     if ((env.TURN_TLS_CERT === undefined) !== (env.TURN_TLS_KEY === undefined)) {
       ctx.addIssue({ code: 'custom', path: [env.TURN_TLS_CERT ? 'TURN_TLS_KEY' : 'TURN_TLS_CERT'], message: 'TURN_TLS_CERT and TURN_TLS_KEY must be set together' });
     }
+    if (env.ACME_DOMAIN && env.TLS_CERT) {
+      ctx.addIssue({ code: 'custom', path: ['ACME_DOMAIN'], message: 'ACME_DOMAIN and TLS_CERT/TLS_KEY are alternatives: set one of them' });
+    }
+    if (env.ACME_DOMAIN?.length === 0) ctx.addIssue({ code: 'custom', path: ['ACME_DOMAIN'], message: 'names no domain' });
     if (env.TURN_MIN_PORT > env.TURN_MAX_PORT) {
       ctx.addIssue({ code: 'custom', path: ['TURN_MIN_PORT'], message: `must not exceed TURN_MAX_PORT (${env.TURN_MAX_PORT})` });
     }
-  });
+  })
+  .transform(({ HTTP_PORT, ...env }) => ({
+    ...env,
+    /** Resolved plain-HTTP port: a number, or undefined for no listener. */
+    HTTP_PORT: HTTP_PORT === 'off' ? undefined : (HTTP_PORT ?? (env.ACME_DOMAIN ? 80 : undefined)),
+  }));
 
 export type Env = z.infer<typeof EnvSchema>;
 

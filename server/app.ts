@@ -1,11 +1,14 @@
 /**
- * The Express 5 application (HTTPS only; there is no plain-HTTP listener).
+ * The Express 5 application served over HTTPS (the optional plain-HTTP listener only answers ACME
+ * challenges and redirects here: see acmeHttp.ts).
  *
  * Routes:
  * - `GET /healthz` → 200 `{status:'ok'}` while the process serves requests (liveness).
  * - `GET /readyz`  → 200 `{status:'ready', checks}` when HTTPS, signaling and (if enabled) the
  *   relay are up, else 503 `{status:'not-ready', checks}`.
  * - `GET /api/ice-servers` → ICE servers with fresh TURN REST credentials (`Cache-Control: no-store`).
+ * - `GET /.well-known/acme-challenge/:token` → HTTP-01 key authorization while an ACME order runs
+ *   (when `acmeChallenge` is given; for a reverse proxy that forwards the path to HTTPS).
  * - any other `/api/*` → JSON 404.
  * - static files of the built client (`dist/client`), `index.html` for `/`, `.html` optional
  *   (`/trickle-ice` serves `trickle-ice.html`); never a directory listing.
@@ -18,6 +21,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import helmet from 'helmet';
 import { accessLogger, getLogger } from './logger.js';
 import { hostFromHeader, type IceServersResponse } from './iceServers.js';
+import { ACME_CHALLENGE_PATH, acmeChallengeHandler } from './acmeHttp.js';
 
 /** Readiness of each part; `relay: 'disabled'` when TURN_ENABLED is off (not required). */
 export interface ReadinessChecks {
@@ -37,6 +41,8 @@ export interface AppDeps {
    * @throws anything → 500 JSON.
    */
   iceServers: (requestHost: string) => IceServersResponse;
+  /** ACME HTTP-01 key authorization by token (when ACME_DOMAIN is set). */
+  acmeChallenge?: (token: string) => string | undefined;
   /** Extra routes (metrics, admin) mounted before the static files. */
   extraRoutes?: (app: express.Express) => void;
 }
@@ -93,6 +99,8 @@ export function createApp(deps: AppDeps): express.Express {
     }
     res.json(deps.iceServers(host));
   });
+
+  if (deps.acmeChallenge) app.get(`${ACME_CHALLENGE_PATH}:token`, acmeChallengeHandler(deps.acmeChallenge));
 
   deps.extraRoutes?.(app);
 

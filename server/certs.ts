@@ -1,5 +1,6 @@
 /**
- * TLS certificates for the HTTPS server.
+ * TLS certificates for the HTTPS server (which pair is served, ACME included, is decided by
+ * `common/tlsFiles.ts`; this file checks configured files and keeps the self-signed fallback).
  *
  * - `TLS_CERT` + `TLS_KEY` set: those PEM files are used as they are (a real certificate).
  * - Otherwise a self-signed certificate is kept in `CERTS_DIR` (`server.crt`, `server.key` with
@@ -10,8 +11,8 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { hostname, networkInterfaces } from 'node:os';
-import path from 'node:path';
 import { generate } from 'selfsigned';
+import { selfSignedPaths } from '../common/tlsFiles.js';
 import type { Env } from '../contracts/config.js';
 
 /** A self-signed certificate is renewed when it expires within this many ms (7 days). */
@@ -95,8 +96,7 @@ export async function generateSelfSigned(dir: string): Promise<TlsMaterial> {
       },
     ],
   });
-  const certPath = path.join(dir, 'server.crt');
-  const keyPath = path.join(dir, 'server.key');
+  const { cert: certPath, key: keyPath } = selfSignedPaths(dir);
   writeAtomic(keyPath, pems.private, 0o600);
   writeAtomic(certPath, pems.cert, 0o644);
   const x509 = new X509Certificate(pems.cert);
@@ -141,8 +141,7 @@ export async function ensureCertificates(
       generated: false,
     };
   }
-  const certPath = path.join(config.CERTS_DIR, 'server.crt');
-  const keyPath = path.join(config.CERTS_DIR, 'server.key');
+  const { cert: certPath, key: keyPath } = selfSignedPaths(config.CERTS_DIR);
   if (!options.forceRenew) {
     try {
       const m = readMaterial(certPath, keyPath);

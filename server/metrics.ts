@@ -13,6 +13,7 @@
  * Cluster (only with REDIS_URL): `webrtc_cluster_heartbeats_total{result="ok|error"}`,
  * `_reclaimed_nodes_total`, `_reclaimed_seats_total` (counters); the signaling room/seat gauges
  * then count this node's seats.
+ * TLS certificate and ACME: see tlsMetrics.ts (`webrtc_tls_certificate_expiry_seconds`, …).
  * Process: prom-client default metrics with prefix `webrtc_` (CPU, memory, event loop lag, fds...).
  */
 import type express from 'express';
@@ -32,6 +33,8 @@ export interface MetricsOptions {
   relay: RelaySupervisor | undefined;
   /** Bearer token required to scrape (optional). */
   token?: string;
+  /** More collectors to register (e.g. the TLS certificate's, see tlsMetrics.ts). */
+  collectors?: Array<(registry: Registry) => void>;
 }
 
 /** A metrics registry and the Express handler serving it. */
@@ -53,6 +56,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
   const { signaling, relay } = options;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'webrtc_' });
+  for (const register of options.collectors ?? []) register(registry);
 
   // Relay stats of the current scrape (fetched by the handler before collecting).
   let relayStats: Partial<TurnStats> | undefined;

@@ -4,6 +4,7 @@
  * configuration from `loadConfig()`; tests call it in-process with their own configuration.
  */
 import { existsSync } from 'node:fs';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -13,7 +14,10 @@ import type express from 'express';
 import { createAdminRouter } from './admin.js';
 import { connectCluster, type Cluster } from './cluster.js';
 import { createApp, type ReadinessChecks } from './app.js';
-import { ensureCertificates, type TlsMaterial } from './certs.js';
+import { AcmeManager } from './acme.js';
+import { createHttpApp } from './acmeHttp.js';
+import { TlsService } from './tlsService.js';
+import { tlsMetrics } from './tlsMetrics.js';
 import { ConfigError, type Env } from '../contracts/config.js';
 import { buildIceServers, normalizeHost, validateTurnUrls } from './iceServers.js';
 import { configureLogging, getLogger, isLoggingConfigured } from './logger.js';
@@ -52,10 +56,17 @@ export interface RunningServer {
   /** Bound HTTPS port (useful with HTTPS_PORT=0). */
   port: number;
   https: HttpsServer;
+  /** The plain-HTTP listener (HTTP_PORT: ACME challenges, redirect to HTTPS), if any. */
+  http: HttpServer | undefined;
+  /** Bound HTTP port, if any. */
+  httpPort: number | undefined;
   signaling: SignalingServer;
   relay: RelaySupervisor | undefined;
   metrics: Metrics;
-  tls: TlsMaterial;
+  /** The served certificate (swapped without a restart when its files change). */
+  tls: TlsService;
+  /** The ACME client, when ACME_DOMAIN is set. */
+  acme: AcmeManager | undefined;
   readiness(): ReadinessChecks;
   /**
    * Graceful stop: `restarting(reason)` to every client, close Socket.IO and HTTPS (open
@@ -90,10 +101,18 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   checkServerConfig(config);
   if (!isLoggingConfigured()) configureLogging(config);
   const log = getLogger('server');
-  const tls = await ensureCertificates(config);
-  log.info(
-    `${tls.selfSigned ? `self-signed certificate ${tls.generated ? 'generated' : 'reused'}` : 'certificate'} ${tls.certPath} (SHA-256 ${tls.fingerprint256}, valid to ${tls.validTo.toISOString()})`,
-  );
+  const tls = await TlsService.create(config, log);
+  const acme = config.ACME_DOMAIN
+    ? new AcmeManager({
+        domains: config.ACME_DOMAIN,
+        email: config.ACME_EMAIL,
+        directoryUrl: config.ACME_DIRECTORY,
+        certsDir: config.CERTS_DIR,
+        logger: log,
+        onCertificate: () => tls.checkNow(),
+      })
+    : undefined;
+  const keyAuthorization = acme && ((token: string) => acme.keyAuthorization(token));
 
   // Secrets are needed when we mint credentials: the embedded relay, or TURN_URLS of an external relay.
   const needSecret = config.TURN_ENABLED || (config.TURN_URLS?.length ?? 0) > 0;
@@ -120,6 +139,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const app = createApp({
     clientDir: options.clientDir ?? DEFAULT_CLIENT_DIR,
     readiness,
+    acmeChallenge: keyAuthorization,
     iceServers: (requestHost) => {
       // While the relay (re)starts, hand out its last known ports (or the configured port, without
       // turns:) so pages loaded meanwhile can use it as soon as it is back.
@@ -142,7 +162,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     },
   });
 
-  const https = createServer({ cert: tls.cert, key: tls.key }, app);
+  const https = createServer(tls.pem, app);
+  tls.attach(https);
   // Bound header/request times so slow clients cannot hold sockets forever.
   https.headersTimeout = 20_000;
   https.requestTimeout = 60_000;
@@ -169,7 +190,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     await cluster?.close();
     throw new Error(`cannot start the cluster seat store: ${(err as Error).message}`);
   }
-  metrics = createMetrics({ signaling, relay, token: config.METRICS_TOKEN });
+  metrics = createMetrics({ signaling, relay, token: config.METRICS_TOKEN, collectors: [tlsMetrics(tls, acme)] });
   if (config.ADMIN_TOKEN) {
     admin = createAdminRouter({
       token: config.ADMIN_TOKEN,
@@ -192,13 +213,40 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     await cluster?.close();
     throw err;
   });
+  const port = (https.address() as AddressInfo).port;
+
+  // Plain HTTP (HTTP_PORT): ACME challenges and a redirect to HTTPS. Needed before the first order.
+  let http: HttpServer | undefined;
+  if (config.HTTP_PORT !== undefined) {
+    const plain = createHttpServer(createHttpApp({ httpsPort: port, keyAuthorization }));
+    plain.headersTimeout = 20_000;
+    plain.requestTimeout = 60_000;
+    await new Promise<void>((resolve, reject) => {
+      plain.once('error', reject);
+      plain.listen(config.HTTP_PORT, config.HTTPS_HOST, () => {
+        plain.off('error', reject);
+        resolve();
+      });
+    }).catch(async (err: NodeJS.ErrnoException) => {
+      https.close();
+      await signaling?.close('start failed');
+      await cluster?.close();
+      const hint = err.code === 'EACCES' ? ' (ports below 1024 need root or CAP_NET_BIND_SERVICE; or set HTTP_PORT)' : '';
+      throw new Error(`HTTP_PORT ${config.HTTP_PORT}: ${err.message}${hint}`);
+    });
+    plain.on('error', (err) => log.error(`http: ${err.message}`));
+    http = plain;
+  }
+  const httpPort = http ? (http.address() as AddressInfo).port : undefined;
+  tls.start();
+  acme?.start();
+
   listening = true;
   https.on('error', (err) => log.error(`https: ${err.message}`));
   https.on('tlsClientError', (err) => getLogger('http').debug(`TLS handshake failed: ${err.message}`));
-  const port = (https.address() as AddressInfo).port;
   const host = ['0.0.0.0', '::', ''].includes(config.HTTPS_HOST) ? '127.0.0.1' : config.HTTPS_HOST;
   const url = `https://${formatHostPort(host, port)}`;
-  log.info(`listening on ${config.HTTPS_HOST}:${port} (${url})`);
+  log.info(`listening on ${config.HTTPS_HOST}:${port} (${url})${httpPort !== undefined ? `; plain HTTP on ${httpPort}${acme ? ' (ACME challenges, redirect)' : ' (redirect)'}` : ''}`);
 
   if (relay) {
     relay.start();
@@ -212,11 +260,15 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     closing ??= (async () => {
       log.info(`stopping: ${reason}`);
       listening = false;
+      tls.stop();
+      acme?.stop();
       // First tell every client (also long-polling ones, which need new requests), then close.
       await signaling!.close(reason);
       const httpsClosed = new Promise<void>((resolve) => https.close(() => resolve()));
       https.closeAllConnections();
-      await Promise.all([httpsClosed, relay?.stop()]);
+      const httpClosed = new Promise<void>((resolve) => (http ? http.close(() => resolve()) : resolve()));
+      http?.closeAllConnections();
+      await Promise.all([httpsClosed, httpClosed, relay?.stop()]);
       await cluster?.close();
       log.info('stopped');
     })().catch((err) => {
@@ -225,5 +277,5 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     return closing;
   };
 
-  return { url, port, https, signaling, relay, metrics, tls, readiness, close };
+  return { url, port, https, http, httpPort, signaling, relay, metrics, tls, acme, readiness, close };
 }

@@ -5,28 +5,28 @@
  * sends `ready` after start, answers `stats`/`allocations`/`end-allocation`, and stops on `stop`,
  * SIGTERM, SIGINT or when the parent disconnects (exit code 0).
  *
- * TLS material: TURN_TLS_CERT/TURN_TLS_KEY, else TLS_CERT/TLS_KEY, else `<CERTS_DIR>/server.crt` and
- * `server.key` when both exist, else no TLS listener (warning).
+ * TLS material: TURN_TLS_CERT/TURN_TLS_KEY, else the web server's choice (`chooseTlsFiles`: TLS_CERT/
+ * TLS_KEY, the ACME certificate, the self-signed pair), else no TLS listener (warning). The files are
+ * polled every {@link TLS_POLL_MS} ms; a renewed certificate is served without a restart.
  */
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import log4js from 'log4js';
 import { loadConfig, type Env } from '../contracts/config.js';
 import { loadOrCreateSecrets } from './auth/secretStore.js';
 import { isTurnParentMessage, type TurnChildMessage } from '../contracts/relayIpc.js';
 import { createTurnServer, type TurnServer } from './server.js';
-import type { TurnTlsOptions } from './options.js';
+import { candidateTlsFiles, chooseTlsFiles, type TlsPair } from '../common/tlsFiles.js';
+import { TlsFileWatcher } from '../common/tlsWatcher.js';
 import { formatHostPort } from '../common/hostPort.js';
 
-function tlsMaterial(cfg: Env, warn: (m: string) => void): TurnTlsOptions | undefined {
-  if (cfg.TURN_TLS_CERT && cfg.TURN_TLS_KEY) return { cert: cfg.TURN_TLS_CERT, key: cfg.TURN_TLS_KEY };
-  if (cfg.TLS_CERT && cfg.TLS_KEY) return { cert: cfg.TLS_CERT, key: cfg.TLS_KEY };
-  const cert = path.join(cfg.CERTS_DIR, 'server.crt');
-  const key = path.join(cfg.CERTS_DIR, 'server.key');
-  if (existsSync(cert) && existsSync(key)) return { cert, key };
-  warn(`no TLS certificate (TURN_TLS_CERT/KEY, TLS_CERT/KEY or ${cert}): TURN over TLS disabled`);
-  return undefined;
+function tlsMaterial(cfg: Env, warn: (m: string) => void): TlsPair | undefined {
+  const pair = chooseTlsFiles(cfg, 'relay');
+  if (!pair) warn(`no TLS certificate (TURN_TLS_CERT/KEY, TLS_CERT/KEY or ${path.join(cfg.CERTS_DIR, 'server.crt')}): TURN over TLS disabled`);
+  return pair;
 }
+
+/** How often the relay looks for a renewed certificate, ms. */
+const TLS_POLL_MS = 3000;
 
 function send(m: TurnChildMessage): void {
   if (process.send && process.connected) process.send(m);
@@ -40,9 +40,10 @@ async function main(): Promise<void> {
   });
   const logger = log4js.getLogger('turn');
   const secrets = loadOrCreateSecrets(cfg.TURN_SECRET, cfg.DATA_DIR);
-  const tls = tlsMaterial(cfg, (m) => logger.warn(m));
+  let tls: TlsPair | undefined;
   let relay: TurnServer;
   try {
+    tls = tlsMaterial(cfg, (m) => logger.warn(m));
     relay = createTurnServer({
       realm: cfg.TURN_REALM,
       secrets,
@@ -50,7 +51,7 @@ async function main(): Promise<void> {
       listen: cfg.TURN_LISTEN,
       port: cfg.TURN_PORT,
       tlsPort: cfg.TURN_TLS_PORT,
-      tls,
+      tls: tls && { cert: tls.certPem, key: tls.keyPem },
       minPort: cfg.TURN_MIN_PORT,
       maxPort: cfg.TURN_MAX_PORT,
       relayIp: cfg.TURN_RELAY_IP,
@@ -75,12 +76,25 @@ async function main(): Promise<void> {
     await log4js.shutdown();
     process.exit(1);
   }
+  const tlsWatcher = new TlsFileWatcher({
+    files: () => candidateTlsFiles(cfg, 'relay'),
+    load: () => chooseTlsFiles(cfg, 'relay'),
+    current: tls,
+    intervalMs: TLS_POLL_MS,
+    onChange: (p) => {
+      relay.setTls({ cert: p.certPem, key: p.keyPem });
+      logger.info(`TLS certificate reloaded: ${p.source} ${p.cert} (serial ${p.x509.serialNumber}, valid to ${new Date(p.x509.validTo).toISOString()})`);
+    },
+    onError: (err) => logger.warn(`TLS certificate not reloaded, keeping the current one: ${err.message}`),
+  });
+  if (tls) tlsWatcher.start();
   if (cfg.TURN_ALLOWED_PEERS.length > 0) logger.warn(`relaying allowed to otherwise refused peers in ${cfg.TURN_ALLOWED_PEERS.join(', ')}`);
 
   let stopping = false;
   const shutdown = async (why: string) => {
     if (stopping) return;
     stopping = true;
+    tlsWatcher.stop();
     logger.info(`stopping (${why})`);
     setTimeout(() => process.exit(0), 5000).unref();
     await relay.stop();

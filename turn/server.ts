@@ -20,7 +20,7 @@ import { isValidChannel } from './stun/channelData.js';
 import { AllocationManager, QuotaError, ReservationError, type EndReason } from './allocation/manager.js';
 import { NoRelayPortError } from './allocation/relayPorts.js';
 import { noopLogger, type TurnLogger } from './logger.js';
-import { resolveOptions, type ResolvedTurnOptions, type TurnServerOptions } from './options.js';
+import { resolveOptions, type ResolvedTurnOptions, type TurnServerOptions, type TurnTlsOptions } from './options.js';
 import { PeerAddressPolicy } from './policy/peerAddress.js';
 import { KeyedRateLimiter } from '../common/tokenBucket.js';
 import { StatsCollector, type TurnStats } from './stats.js';
@@ -69,6 +69,13 @@ export interface TurnServer {
   endAllocation(id: string): boolean;
   /** Listening addresses (valid after `start()`). */
   addresses(): TurnAddresses;
+  /**
+   * Serve a new certificate on every TLS listener without a restart (new handshakes only).
+   * @param tls  PEM text or file paths, like the `tls` option.
+   * @returns the number of TLS listeners updated (0 when TLS is off).
+   * @throws Error when the pair is unusable; the previous one stays in use.
+   */
+  setTls(tls: TurnTlsOptions): number;
 }
 
 /** Comprehension-required attributes this relay understands (RFC 8489 §14, RFC 8656 §18); others get 420. */
@@ -272,6 +279,13 @@ class TurnServerImpl implements TurnServer {
     const tcp = this.streams.find((s) => s.transport === 'tcp');
     const tls = this.streams.find((s) => s.transport === 'tls');
     return { udp: this.udp.map((l) => ({ ...l.local })), tcpPort: tcp?.port, tlsPort: tls?.port };
+  }
+
+  setTls(tls: TurnTlsOptions): number {
+    const pem = { cert: readPem(tls.cert), key: readPem(tls.key) };
+    const listeners = this.streams.filter((s) => s.transport === 'tls');
+    for (const s of listeners) s.setTls(pem);
+    return listeners.length;
   }
 
   stats(): TurnStats {

@@ -46,6 +46,15 @@ export interface PeerOptions {
   args?: string[];
   /** Collect console messages of the page (default true). */
   captureConsole?: boolean;
+  /** Resolve these names to these IPs (e.g. `{ 'call.acme.test': '127.0.0.1' }`); everything else stays hermetic. */
+  hostMap?: Record<string, string>;
+  /**
+   * Check HTTPS certificates like a user's browser (no `ignoreHTTPSErrors`, no certificate flags);
+   * default false (the self-signed test certificate is accepted).
+   */
+  verifyCertificates?: boolean;
+  /** HOME of the browser process (Chromium on Linux reads user-trusted roots from HOME/.pki/nssdb). */
+  home?: string;
 }
 
 /** One browser process with one page. */
@@ -61,6 +70,7 @@ export interface Peer {
 /** Command-line switches for a peer. */
 export function chromiumArgs(opts: PeerOptions = {}): string[] {
   const excludes = ['localhost', '127.0.0.1', ...(opts.hosts ?? [])].map((h) => `EXCLUDE ${h}`).join(' , ');
+  const maps = Object.entries(opts.hostMap ?? {}).map(([name, ip]) => `MAP ${name} ${ip} , `).join('');
   const fakeDevice =
     opts.displayMediaType && opts.displayMediaType !== 'monitor'
       ? `--use-fake-device-for-media-stream=display-media-type=${opts.displayMediaType}`
@@ -76,7 +86,7 @@ export function chromiumArgs(opts: PeerOptions = {}): string[] {
     '--use-fake-ui-for-media-stream',
     fakeDevice,
     '--autoplay-policy=no-user-gesture-required',
-    `--host-resolver-rules=MAP * ~NOTFOUND , ${excludes}`,
+    `--host-resolver-rules=${maps}MAP * ~NOTFOUND , ${excludes}`,
     `--disable-features=${[...PLAYWRIGHT_DISABLED_FEATURES, 'WebRtcHideLocalIpsWithMdns'].join(',')}`,
     ...(opts.args ?? []),
   ];
@@ -112,7 +122,8 @@ export async function launchPeer(opts: PeerOptions = {}): Promise<Peer> {
   const context = await chromium.launchPersistentContext(path.join(profile, 'profile'), {
     executablePath,
     headless: true,
-    ignoreHTTPSErrors: true,
+    ignoreHTTPSErrors: !opts.verifyCertificates,
+    ...(opts.home ? { env: { ...process.env, HOME: opts.home } } : {}),
     args: chromiumArgs(opts),
     // An 800x600 screen: Chromium's fake getDisplayMedia source follows it and yields 800x450 frames.
     viewport: { width: 800, height: 600 },

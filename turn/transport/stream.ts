@@ -5,7 +5,7 @@
  * without the magic cookie, an odd STUN length) is garbage and the connection is closed.
  */
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Allocation } from '../allocation/allocation.js';
 import { MAGIC_COOKIE } from '../stun/attributes.js';
 import { normalizeAddress, type TransportAddress } from '../stun/address.js';
@@ -217,6 +217,17 @@ export class StreamListener {
     }
     this.server.maxConnections = opts.maxConnections;
     this.server.on('error', () => {});
+  }
+
+  /**
+   * Replace the certificate chain and key of a TLS listener (a renewed certificate): new
+   * handshakes use them, established connections and their allocations are untouched.
+   * @throws Error on a TCP listener, or when the pair is unusable (e.g. the key does not match);
+   *         the previous pair then stays in use.
+   */
+  setTls(tls: { cert: string | Buffer; key: string | Buffer }): void {
+    if (this.transport !== 'tls') throw new Error('not a TLS listener');
+    (this.server as TlsServer).setSecureContext({ cert: tls.cert, key: tls.key });
   }
 
   /** Start listening. @throws the listen error. */

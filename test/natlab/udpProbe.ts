@@ -89,7 +89,7 @@ export interface ProbeOptions {
   size?: number;
   /** Ask for 8-byte acks instead of full echoes (default false). */
   ackOnly?: boolean;
-  /** ms to wait for late replies after the last send (default 1500). */
+  /** ms to wait for late replies after the last send (default 1000). */
   waitMs?: number;
 }
 
@@ -101,7 +101,7 @@ export interface ProbeOptions {
 export async function udpProbe(lab: NatLab, node: LabNode, host: string, opts: ProbeOptions = {}): Promise<ProbeResult> {
   const count = opts.count ?? 200;
   const intervalMs = opts.intervalMs ?? 10;
-  const waitMs = opts.waitMs ?? 1500;
+  const waitMs = opts.waitMs ?? 1000;
   const argv = [process.execPath, '-e', PROBER, host, String(ECHO_PORT), String(count), String(intervalMs), String(opts.size ?? 64), opts.ackOnly ? '1' : '0', String(waitMs)];
   const r = await lab.run(node, argv, { timeoutMs: count * intervalMs + waitMs + 15_000 });
   try {

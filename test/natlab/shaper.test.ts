@@ -7,8 +7,8 @@
  *
  * Tolerances: the shaper's own timing (how late each frame left against its due time, counted by
  * shaper.py) must be within a few ms; the round trips the prober sees also carry the prober's own
- * scheduling noise on a loaded machine, so their median is judged against the unimpaired one
- * ± DELAY_TOL_MS. Loss is judged on the shaper's counters and on the echoes (binomial, > 4 σ wide).
+ * scheduling noise on a loaded machine (which only ever adds time), so their 10th percentile is
+ * judged against the unimpaired one ± DELAY_TOL_MS. Loss is judged on the shaper's counters and on the echoes (binomial, > 4 σ wide).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LAB_ADDR, NatLab, labUnavailableReason, warnLabSkipped } from './lab.js';
@@ -19,7 +19,7 @@ const skipReason = labUnavailableReason() ?? shaperUnavailableReason();
 if (skipReason) warnLabSkipped(skipReason, 'NAT lab link shaper (test/natlab/shaper.test.ts)');
 
 const S = LAB_ADDR.server;
-/** How far the median added round trip (seen by the prober) may be from the one set, ms. */
+/** How far the added round trip (10th percentile, seen by the prober) may be from the one set, ms. */
 const DELAY_TOL_MS = 10;
 /** Share of frames the shaper may send more than 5 ms after their due time. */
 const LATE_SHARE = 0.01;
@@ -38,7 +38,7 @@ c.on('error', (e) => process.stdout.write(JSON.stringify({ ok: false, error: Str
 describe.skipIf(!!skipReason)(`NAT lab link shaper${skipReason ? ` — SKIPPED: ${skipReason}` : ''}`, () => {
   let lab: NatLab;
   let link: LinkShaper;
-  /** Median round trip A ↔ pub without impairment, ms. */
+  /** Round trip A ↔ pub without impairment (10th percentile), ms. */
   let baseMs = 0;
 
   beforeAll(async () => {
@@ -55,11 +55,11 @@ describe.skipIf(!!skipReason)(`NAT lab link shaper${skipReason ? ` — SKIPPED: 
     expect(lab ? lab.remainingNamespaces() : []).toEqual([]);
   });
 
-  /** Probe with the current impairment; returns the median round trip minus the unimpaired one. */
-  async function addedRtt(count = 100, intervalMs = 10, size = 64): Promise<{ added: number; p90: number; received: number }> {
+  /** Probe with the current impairment; returns round-trip quantiles minus the unimpaired one. */
+  async function addedRtt(count = 100, intervalMs = 10, size = 64): Promise<{ added: number; median: number; p90: number; received: number }> {
     const r = await udpProbe(lab, 'a', S, { count, intervalMs, size });
     const rtts = answered(r);
-    return { added: quantile(rtts, 0.5) - baseMs, p90: quantile(rtts, 0.9) - baseMs, received: r.received };
+    return { added: quantile(rtts, 0.1) - baseMs, median: quantile(rtts, 0.5) - baseMs, p90: quantile(rtts, 0.9) - baseMs, received: r.received };
   }
 
   /** The shaper's own timing error over both directions since the last reset. */
@@ -77,9 +77,9 @@ describe.skipIf(!!skipReason)(`NAT lab link shaper${skipReason ? ` — SKIPPED: 
   it('idle: a plain cable (no loss, sub-ms added latency) that carries ARP, UDP and TCP', async () => {
     const r = await udpProbe(lab, 'a', S, { count: 200, intervalMs: 5 });
     expect(r.received, 'UDP echoes lost on an unimpaired link').toBe(200);
-    baseMs = quantile(answered(r), 0.5);
-    console.log(`[shaper] unimpaired UDP round trip A <-> pub: median ${baseMs.toFixed(2)} ms, p90 ${quantile(answered(r), 0.9).toFixed(2)} ms`);
-    expect(baseMs).toBeLessThan(10);
+    baseMs = quantile(answered(r), 0.1);
+    console.log(`[shaper] unimpaired UDP round trip A <-> pub: p10 ${baseMs.toFixed(2)} ms, median ${quantile(answered(r), 0.5).toFixed(2)} ms, p90 ${quantile(answered(r), 0.9).toFixed(2)} ms`);
+    expect(baseMs).toBeLessThan(5);
     const st = await link.stats();
     expect(st.up.tx, 'frames did not cross the shaper').toBeGreaterThanOrEqual(200);
     expect(st.up.lost + st.down.lost + st.up.queueDrops + st.down.queueDrops).toBe(0);
@@ -100,8 +100,8 @@ describe.skipIf(!!skipReason)(`NAT lab link shaper${skipReason ? ` — SKIPPED: 
     await link.clear();
     expectPunctual(await link.stats(), 'delays 150/40 ms');
     const cleared = await addedRtt();
-    console.log(`[shaper] added round trip (median / p90, ms): 150 both ${both.added.toFixed(1)} / ${both.p90.toFixed(1)}; 150 up ${up.added.toFixed(1)} / ${up.p90.toFixed(1)}; ` +
-      `40 down ${down.added.toFixed(1)} / ${down.p90.toFixed(1)}; cleared ${cleared.added.toFixed(1)} / ${cleared.p90.toFixed(1)}`);
+    const show = (x: typeof both) => `${x.added.toFixed(1)} / ${x.median.toFixed(1)} / ${x.p90.toFixed(1)}`;
+    console.log(`[shaper] added round trip (p10 / median / p90, ms): 150 both ${show(both)}; 150 up ${show(up)}; 40 down ${show(down)}; cleared ${show(cleared)}`);
     expect(both.received).toBe(100);
     expect(Math.abs(both.added - 300)).toBeLessThanOrEqual(DELAY_TOL_MS);
     expect(Math.abs(up.added - 150)).toBeLessThanOrEqual(DELAY_TOL_MS);
@@ -160,8 +160,8 @@ describe.skipIf(!!skipReason)(`NAT lab link shaper${skipReason ? ` — SKIPPED: 
     await link.clear();
     const rtts = answered(r);
     // Expected: 150 ms + one 1042-byte frame at 2 Mbit/s (4.2 ms) on top of the unimpaired round trip.
-    const added = quantile(rtts, 0.5) - baseMs;
-    console.log(`[shaper] 150 ms + 2 Mbit/s up under 800 kbit/s: added median ${added.toFixed(1)} ms, p90 ${(quantile(rtts, 0.9) - baseMs).toFixed(1)} ms, ${r.received}/${r.sent} back`);
+    const added = quantile(rtts, 0.1) - baseMs;
+    console.log(`[shaper] 150 ms + 2 Mbit/s up under 800 kbit/s: added p10 ${added.toFixed(1)} ms, median ${(quantile(rtts, 0.5) - baseMs).toFixed(1)} ms, p90 ${(quantile(rtts, 0.9) - baseMs).toFixed(1)} ms, ${r.received}/${r.sent} back`);
     expect(r.received).toBe(300);
     expect(Math.abs(added - 154.2)).toBeLessThanOrEqual(DELAY_TOL_MS);
     expectPunctual(st, '150 ms + 2 Mbit/s');

@@ -22,7 +22,7 @@ const S = LAB_ADDR.server;
 /** How far the added round trip (10th percentile, seen by the prober) may be from the one set, ms. */
 const DELAY_TOL_MS = 10;
 /** Share of frames the shaper may send more than 5 ms after their due time. */
-const LATE_SHARE = 0.01;
+const LATE_SHARE = 0.02;
 
 /** A TCP server in `pub` that echoes everything; the client in `a` sends `bytes` and checks the echo. */
 const TCP_ECHO = `require('net').createServer((c) => c.pipe(c)).listen(7008, process.argv[1], () => process.stdout.write('listening\\n'));`;
@@ -112,7 +112,7 @@ describe.skipIf(!!skipReason)(`NAT lab link shaper${skipReason ? ` — SKIPPED: 
   it('loss: 10 % each way drops ≈ 10 % of frames per direction and ≈ 19 % of echoes; 0 % drops none', async () => {
     await link.impair({ lossPct: 10 });
     const before = await link.stats();
-    const r = await udpProbe(lab, 'a', S, { count: 1000, intervalMs: 1, waitMs: 500 });
+    const r = await udpProbe(lab, 'a', S, { count: 1000, intervalMs: 2 });
     const after = await link.stats();
     await link.clear();
     const upShare = delta(before, after, 'up', 'lost') / delta(before, after, 'up', 'rx');

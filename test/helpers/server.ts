@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freeTcpPort, freeUdpTcpPort, randomRelayRange } from './ports.js';
 
-export const ROOT = path.resolve(import.meta.dirname, '../..');
+/** The repository root (from test/helpers/, or from dist/test/helpers/ when a benchmark compiled this file). */
+export const ROOT = path.resolve(import.meta.dirname, path.basename(path.resolve(import.meta.dirname, '../..')) === 'dist' ? '../../..' : '../..');
 export const SERVER_MAIN = path.join(ROOT, 'dist/server/main.js');
 
 /** A running server process. */

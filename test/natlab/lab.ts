@@ -25,6 +25,8 @@
  * - IPv6 is disabled in every namespace (else link-local addresses appear late and Chromium aborts
  *   page loads with net::ERR_NETWORK_CHANGED).
  *
+ * A link can be made bad (loss, delay, bandwidth) by splicing a shaper into it: see shaper.ts.
+ *
  * The test process stays in the root namespace and has NO route into the lab: run programs inside
  * with {@link NatLab.run} / {@link NatLab.spawn} (or `ip netns exec NS ...`).
  *
@@ -61,8 +63,11 @@ export interface FirewallPorts {
   turnTlsPort?: number;
 }
 
-/** Lab hosts: the two peers, their routers and the public network. */
-export type LabNode = 'a' | 'b' | 'ra' | 'rb' | 'pub';
+/**
+ * Lab hosts: the two peers, their routers and the public network; `sa`/`sb` are the optional link
+ * shapers between a peer and its router (they exist only after `attachShaper`, see shaper.ts).
+ */
+export type LabNode = 'a' | 'b' | 'ra' | 'rb' | 'pub' | 'sa' | 'sb';
 
 /** The peers a router belongs to. */
 export type LabPeer = 'a' | 'b';
@@ -169,7 +174,7 @@ function killAndDeleteNetns(ns: string): void {
  * that was killed before its teardown). @returns the deleted names.
  */
 export function sweepStaleLabs(prefix = 'natlab'): string[] {
-  const re = new RegExp(`^${prefix.replace(/[^a-zA-Z0-9]/g, '\\$&')}-(\\d+)-[0-9a-f]+-(?:pub|ra|rb|a|b)$`);
+  const re = new RegExp(`^${prefix.replace(/[^a-zA-Z0-9]/g, '\\$&')}-(\\d+)-[0-9a-f]+-(?:pub|ra|rb|a|b|sa|sb)$`);
   const removed: string[] = [];
   for (const ns of listNetns()) {
     const m = re.exec(ns);
@@ -208,7 +213,7 @@ export class NatLab {
     const prefix = opts.prefix ?? 'natlab';
     if (!/^[a-zA-Z0-9_]{1,20}$/.test(prefix)) throw new RangeError(`lab prefix must be 1-20 of [A-Za-z0-9_], got ${JSON.stringify(prefix)}`);
     this.id = `${prefix}-${process.pid}-${randomBytes(3).toString('hex')}`;
-    this.ns = { pub: `${this.id}-pub`, ra: `${this.id}-ra`, rb: `${this.id}-rb`, a: `${this.id}-a`, b: `${this.id}-b` };
+    this.ns = { pub: `${this.id}-pub`, ra: `${this.id}-ra`, rb: `${this.id}-rb`, a: `${this.id}-a`, b: `${this.id}-b`, sa: `${this.id}-sa`, sb: `${this.id}-sb` };
     this.routers = {
       a: { nat: opts.natA ?? 'port-preserving', firewall: 'open', ports: {}, cut: false },
       b: { nat: opts.natB ?? 'port-preserving', firewall: 'open', ports: {}, cut: false },

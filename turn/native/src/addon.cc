@@ -553,6 +553,7 @@ napi_value Stats(napi_env env, napi_callback_info info) {
   set(env, o, "p2cBytes", num(env, double(g.p2cBytes.get())));
   set(env, o, "p2cChannel", num(env, double(g.p2cChannel.get())));
   set(env, o, "toJs", num(env, double(g.toJs.get())));
+  set(env, o, "ignored", num(env, double(g.ignored.get())));
   set(env, o, "allocations", num(env, double(allocs)));
   for (int i = 0; i < D_COUNT; i++)
     if (g.drops[i].get() > 0) set(env, d, kDropNames[i], num(env, double(g.drops[i].get())));

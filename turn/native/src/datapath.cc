@@ -328,6 +328,7 @@ void DataPath::sumCounters(GlobalCounters* out) const {
     out->p2cBytes.add(c.p2cBytes.get());
     out->p2cChannel.add(c.p2cChannel.get());
     out->toJs.add(c.toJs.get());
+    out->ignored.add(c.ignored.get());
     for (int d = 0; d < D_COUNT; d++) out->drops[d].add(c.drops[d].get());
   }
 }

@@ -207,7 +207,7 @@ void onListenerDatagram(Ctx& c, int group, const Addr& from, uint8_t* data, size
       if (a == nullptr) return c.drop(D_NO_ALLOCATION);
       return sendIndication(c, a, v);
     }
-    if (v.method == 0x001) return;  // Binding indication (keepalive): ignored, as in JavaScript
+    if (v.method == 0x001) return c.g->ignored.add(1);  // Binding indication (keepalive): ignored, as in JavaScript
     return c.drop(D_UNEXPECTED_INDICATION);
   }
   c.drop(D_UNEXPECTED_RESPONSE);

@@ -132,18 +132,34 @@ export interface TestAllocation {
  * worker its five-tuple lands on; a relay socket is bound and given to a new allocation there.
  * @throws Error when a step fails.
  */
-export async function allocate(t: TestDataPath, client: Udp, opts: { relayPort?: number; maxBps?: number } = {}): Promise<TestAllocation> {
+export async function allocate(t: TestDataPath, client: Udp, opts: { relayRange?: { min: number; max: number }; maxBps?: number } = {}): Promise<TestAllocation> {
   client.send(bindingRequest(), t.port);
   let packet: NativePacket | undefined;
   await until(() => (packet = t.packets.find((p) => p.kind === 'stun' && p.port === client.port)) !== undefined);
   if (!packet || packet.kind !== 'stun') throw new Error('no STUN hand-off for the client');
   t.packets.splice(t.packets.indexOf(packet), 1);
-  const relay = t.dp.bindRelay('127.0.0.1', opts.relayPort ?? 0);
-  if ('error' in relay) throw new Error(relay.error);
+  const relay = bindRelayIn(t, opts.relayRange);
   const tid = newTransactionId();
   const handle = t.dp.createAllocation({ socket: relay.socket, worker: packet.worker, stream: false, group: packet.group, clientIp: '127.0.0.1', clientPort: client.port, transactionId: tid, maxBps: opts.maxBps ?? 0 });
   if (typeof handle !== 'number') throw new Error(handle);
   return { handle, relayPort: relay.port, worker: packet.worker, tid };
+}
+
+/** Bind a relay socket on 127.0.0.1, on a free port of `range` (default: any port). @throws Error when none is free. */
+export function bindRelayIn(t: TestDataPath, range?: { min: number; max: number }): { socket: number; port: number } {
+  if (!range) {
+    const r = t.dp.bindRelay('127.0.0.1', 0);
+    if ('error' in r) throw new Error(r.error);
+    return r;
+  }
+  const size = range.max - range.min + 1;
+  const start = Math.floor(Math.random() * size);
+  for (let i = 0; i < size; i++) {
+    const r = t.dp.bindRelay('127.0.0.1', range.min + ((start + i) % size));
+    if (!('error' in r)) return r;
+    if (r.error !== 'EADDRINUSE' && r.error !== 'EACCES') throw new Error(r.error);
+  }
+  throw new Error('no free relay port');
 }
 
 /** Drops counted under `reason`. */

@@ -55,9 +55,11 @@ function main() {
   }
   const nodedir = dirname(dirname(process.execPath));
   const env = { ...process.env, npm_config_nodedir: nodedir };
-  if (process.env.TURN_NATIVE_BREAK_BUILD === '1') env.CPPFLAGS = `${env.CPPFLAGS ?? ''} -DTURN_NATIVE_BREAK_BUILD`;
+  const breakBuild = process.env.TURN_NATIVE_BREAK_BUILD === '1';
+  // Broken on purpose: the first source stops at its #error (no parallel jobs to wait for).
+  if (breakBuild) env.CPPFLAGS = `${env.CPPFLAGS ?? ''} -DTURN_NATIVE_BREAK_BUILD -Wfatal-errors`;
   const started = Date.now();
-  const r = spawnSync(process.execPath, [gyp, 'rebuild', `--nodedir=${nodedir}`, '--loglevel=warn', '--jobs=max'], { cwd: dir, env, encoding: 'utf8', timeout: 300_000 });
+  const r = spawnSync(process.execPath, [gyp, 'rebuild', `--nodedir=${nodedir}`, '--loglevel=warn', ...(breakBuild ? [] : ['--jobs=max'])], { cwd: dir, env, encoding: 'utf8', timeout: 300_000 });
   writeFileSync(log, `${r.stdout ?? ''}\n${r.stderr ?? ''}\n${r.error ? String(r.error) : ''}\n`);
   if (r.status !== 0 || !existsSync(addon)) {
     removeAddon();

@@ -47,7 +47,7 @@ export interface NativeStats {
   p2cPackets: number;
   p2cBytes: number;
   p2cChannel: number;
-  /** Datagrams handed to JavaScript (STUN requests, stream client data). */
+  /** STUN requests handed to JavaScript (peer data for stream clients counts as p2c). */
   toJs: number;
   /** Binding indications from clients (keepalives): not relayed, not an error. */
   ignored: number;

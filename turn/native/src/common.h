@@ -88,7 +88,7 @@ struct Counter {
 
 struct GlobalCounters {
   Counter c2pPackets, c2pBytes, c2pChannel, p2cPackets, p2cBytes, p2cChannel;
-  Counter toJs;     // datagrams handed to JavaScript
+  Counter toJs;     // STUN requests handed to JavaScript (stream-client peer data counts as p2c)
   Counter ignored;  // Binding indications (keepalives): neither relayed nor an error
   Counter drops[D_COUNT];
 };

@@ -265,8 +265,8 @@ void onPeerDatagram(Ctx& c, Alloc* a, const Addr& from, uint8_t* data, size_t le
     total = h + len;
   }
   if (a->stream) {
+    // Already counted as relayed (p2c); a full queue is a lost datagram, like a failed send.
     if (!c.handoff->push(Handoff::kToClient, a->group, a->client, c.handleOf(a), start, total, nullptr, 0, pad)) return c.drop(D_JS_QUEUE_FULL);
-    c.g->toJs.add(1);
     c.wroteHandoff = true;
     return;
   }

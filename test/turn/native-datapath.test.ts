@@ -242,3 +242,52 @@ describe.skipIf(skipReason !== undefined)('native data path: relaying', () => {
     expect(() => t.dp.installPermission(a.handle, 'not-an-ip', false)).toThrow(TypeError);
   });
 });
+
+describe.skipIf(skipReason !== undefined)('native data path: IPv6 and lifecycle', () => {
+  it('relays over IPv6 (::1): ChannelData and a Data indication with an IPv6 XOR-PEER-ADDRESS', async () => {
+    const packets: import('../../turn/native/nativeDataPath.js').NativePacket[] = [];
+    const { createNativeDataPath, NativeDataPath } = await import('../../turn/native/nativeDataPath.js');
+    const dp = createNativeDataPath({ threads: 1 }, (b) => packets.push(...b));
+    if (!(dp instanceof NativeDataPath)) throw new Error(dp.reason);
+    cleanup.push(() => dp.stop());
+    const l = dp.addListener('::1', 0);
+    if ('error' in l) throw new Error(l.error);
+    dp.setPolicy({ minPort: 1024, maxPort: 65535, listeningPorts: [l.port], localRelayIps: ['::1'] });
+    // An allocation created before start() is polled from start() on.
+    const client = await Udp.open('::1');
+    const peer = await Udp.open('::1');
+    cleanup.push(() => client.close(), () => peer.close());
+    const relay = dp.bindRelay('::1', 0);
+    if ('error' in relay) throw new Error(relay.error);
+    const tid = newTransactionId();
+    const h = dp.createAllocation({ socket: relay.socket, worker: 0, stream: false, group: 0, clientIp: '::1', clientPort: client.port, transactionId: tid });
+    if (typeof h !== 'number') throw new Error(h);
+    expect(dp.start()).toBeUndefined();
+    dp.installPermission(h, '::1', false);
+    peer.send(Buffer.from('v6 data'), relay.port, '::1');
+    const m = await client.next();
+    expect(m.data.length).toBe(48 + 8);
+    expect(m.data.equals(dataIndication(tid, peer.address, Buffer.from('v6 data')))).toBe(true);
+    dp.bindChannel(h, 0x4001, '::1', peer.port);
+    client.send(channelData(0x4001, Buffer.from('v6 channel')), l.port, '::1');
+    expect((await peer.next()).data.toString()).toBe('v6 channel');
+    // An IPv4 client address cannot belong to an IPv6 listener.
+    const r2 = dp.bindRelay('::1', 0);
+    if ('error' in r2) throw new Error(r2.error);
+    expect(dp.createAllocation({ socket: r2.socket, worker: 0, stream: false, group: 0, clientIp: '127.0.0.1', clientPort: 1, transactionId: tid })).toBe('bad_worker_or_group');
+    expect(dp.stats().dropped).toEqual({});
+  });
+
+  it('stop() is idempotent and every call after it answers without crashing', async () => {
+    const t = await startDataPath();
+    const relay = t.dp.bindRelay('127.0.0.1', 0);
+    t.dp.stop();
+    t.dp.stop();
+    expect(t.dp.send(0, '127.0.0.1', 9, Buffer.from('x'))).toBe('EBADF');
+    expect(t.dp.bindRelay('127.0.0.1', 0)).toEqual({ error: 'EBADF' });
+    expect(t.dp.addListener('127.0.0.1', 0)).toEqual({ error: 'EBADF' });
+    expect(t.dp.createAllocation({ socket: 'socket' in relay ? relay.socket : 0, worker: 0, stream: true, transactionId: Buffer.alloc(12) })).toBe('bad_socket');
+    expect(t.dp.start()).toBe('EALREADY');
+    expect(t.dp.stats().allocations).toBe(0);
+  });
+});

@@ -137,9 +137,16 @@ int DataPath::start() {
     ev.events = EPOLLIN;
     ev.data.u64 = 0;
     epoll_ctl(w.epfd, EPOLL_CTL_ADD, w.evfd, &ev);
+    std::lock_guard<std::mutex> l(w.mu);
     for (size_t g = 0; g < w.listenerFds.size(); g++) {
       ev.data.u64 = kTagListener | uint64_t(g);
       epoll_ctl(w.epfd, EPOLL_CTL_ADD, w.listenerFds[g], &ev);
+    }
+    // Allocations created before start().
+    for (Alloc* a : w.slots) {
+      if (a == nullptr) continue;
+      ev.data.u64 = kTagRelay | (uint64_t(a->gen) << 32) | a->slot;
+      epoll_ctl(w.epfd, EPOLL_CTL_ADD, a->fd, &ev);
     }
   }
   started = true;

@@ -42,6 +42,22 @@ describe.skipIf(skipReason !== undefined)('native data path: relaying', () => {
     expect(t.dp.send(0, '::1', client.port, Buffer.from('x'))).toBe('EINVAL');
   });
 
+  it('spreads client five-tuples over the workers (SO_REUSEPORT) and keeps each one on its worker', async () => {
+    const t = await startDataPath({ threads: 2 });
+    cleanup.push(() => t.close());
+    const clients = await Promise.all(Array.from({ length: 16 }, () => Udp.open()));
+    cleanup.push(() => clients.forEach((c) => c.close()));
+    for (const c of clients) c.send(bindingRequest(), t.port);
+    expect(await until(() => t.packets.length === 16)).toBe(true);
+    for (const c of clients) c.send(bindingRequest(), t.port);
+    expect(await until(() => t.packets.length === 32)).toBe(true);
+    const workerOf = new Map<number, Set<number>>();
+    for (const p of t.packets) if (p.kind === 'stun') workerOf.set(p.port, (workerOf.get(p.port) ?? new Set()).add(p.worker));
+    expect([...workerOf.values()].every((w) => w.size === 1)).toBe(true);
+    expect(new Set([...workerOf.values()].map((w) => [...w][0])).size).toBe(2);
+    expect(t.dp.info().workers).toBe(2);
+  });
+
   it('relays ChannelData both ways, in order, and counts it', async () => {
     const { t, client, peer, a } = await setup();
     expect(t.dp.installPermission(a.handle, '127.0.0.1', false)).toBe(true);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -121,5 +122,19 @@ struct Bucket {
 };
 
 uint64_t monotonicNs();
+
+// A fixed-size byte buffer that is not zero-filled: large ones come straight from mmap, so a page
+// costs resident memory only once a datagram has been written to it.
+struct Bytes {
+  std::unique_ptr<uint8_t[]> p;
+  size_t n = 0;
+  void resize(size_t size) {
+    p.reset(new uint8_t[size]);
+    n = size;
+  }
+  uint8_t* data() { return p.get(); }
+  const uint8_t* data() const { return p.get(); }
+  size_t size() const { return n; }
+};
 
 }  // namespace turn_native

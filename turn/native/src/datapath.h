@@ -44,7 +44,7 @@ struct Worker {
   std::atomic<bool> notifyPending{false};
   bool wantNotify = false;  // worker thread only
   // Batch buffers, touched only by the worker thread.
-  std::vector<uint8_t> rx;
+  Bytes rx;
   std::vector<mmsghdr> rmsgs, smsgs;
   std::vector<iovec> riov;
   std::vector<sockaddr_storage> raddrs;

@@ -82,7 +82,7 @@ struct Handoff {
   };
   struct Side {
     std::vector<Entry> entries;
-    std::vector<uint8_t> bytes;
+    Bytes bytes;
     size_t used = 0;
     size_t count = 0;
   };

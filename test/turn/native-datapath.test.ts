@@ -42,6 +42,21 @@ describe.skipIf(skipReason !== undefined)('native data path: relaying', () => {
     expect(t.dp.send(0, '::1', client.port, Buffer.from('x'))).toBe('EINVAL');
   });
 
+  it('bounds the hand-off queue: while JavaScript is busy, requests beyond it are dropped and counted (js_queue_full)', async () => {
+    const t = await startDataPath({ threads: 1, handoffEntries: 4 });
+    const client = await Udp.open();
+    cleanup.push(() => t.close(), () => client.close());
+    const req = bindingRequest();
+    for (let i = 0; i < 100; i++) client.send(req, t.port);
+    // Keep the JavaScript thread busy so the queue cannot drain (both sides of the double buffer fill).
+    const end = Date.now() + 500;
+    while (Date.now() < end && t.dp.stats().toJs + dropped(t, 'js_queue_full') < 100);
+    expect(await until(() => t.dp.stats().toJs + dropped(t, 'js_queue_full') === 100)).toBe(true);
+    expect(dropped(t, 'js_queue_full')).toBeGreaterThan(0);
+    expect(await until(() => t.packets.length === t.dp.stats().toJs)).toBe(true);
+    expect(t.packets.length).toBeLessThanOrEqual(8);
+  });
+
   it('spreads client five-tuples over the workers (SO_REUSEPORT) and keeps each one on its worker', async () => {
     const t = await startDataPath({ threads: 2 });
     cleanup.push(() => t.close());

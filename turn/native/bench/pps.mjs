@@ -131,5 +131,5 @@ async function round(mode, nClients, perClient, size) {
   for (const c of clients) c.close();
   peer.close();
   const forwarded = 2 * received; // c2p + p2c of each echoed packet
-  return { mode, workers, seconds: (Date.now() - t0) / 1000, sent: total, echoed: received, lossPct: +((100 * (total - received)) / total).toFixed(2), relayCpuS: +cpuS.toFixed(3), forwardedPerCpuS: Math.round(forwarded / cpuS), rssMB: Math.round(after.rss / 1e6) };
+  return { mode, workers, seconds: (Date.now() - t0) / 1000, sent: total, echoed: received, lossPct: +((100 * (total - received)) / total).toFixed(2), relayCpuS: +cpuS.toFixed(3), forwardedPerCpuS: Math.round(forwarded / cpuS), rssMB: Math.round(after.rss / 1e6), ...(after.stats ? { nativeDropped: after.stats.dropped, c2p: after.stats.c2pPackets, p2c: after.stats.p2cPackets } : {}) };
 }

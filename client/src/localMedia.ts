@@ -103,6 +103,9 @@ export class LocalMedia {
       this.release();
       throw err;
     }
+    // A state chosen before the tracks existed (e.g. join muted) applies to them.
+    if (this.audioTrack) this.audioTrack.enabled = !this.state.audioMuted;
+    if (this.videoTrack) this.videoTrack.enabled = !this.state.videoOff;
     this.tracksUpdated();
     this.stateUpdated();
     return warnings;

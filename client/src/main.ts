@@ -1,6 +1,6 @@
 /**
  * Entry point of the call page: reads the URL (`?room=`, `?relay=1`), wires the form, the in-call
- * buttons, keyboard shortcuts, device pickers, stats panel and chat to the {@link Call} controller.
+ * buttons, keyboard shortcuts, device pickers, stats panel and chat to the {@link Call}.
  * Exposes `window.__call` for debugging and the browser tests.
  */
 import './style.css';

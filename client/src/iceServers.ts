@@ -1,37 +1,207 @@
 /**
- * ICE server configuration from the server's `GET /api/ice-servers`
- * (`{ iceServers: RTCIceServer[], ttl }`, fresh TURN REST credentials for the embedded relay).
+ * ICE servers (STUN/TURN) for the pages, and the freshness of their TURN REST credentials.
+ *
+ * - {@link IceServersSource}: where the servers come from. Today {@link httpIceServersSource}
+ *   (`GET /api/ice-servers`, body checked by `contracts/http.ts`); another transport (e.g. a
+ *   request over the signaling connection) plugs in without touching the call logic.
+ * - {@link IceServers}: the servers a call uses. TURN REST credentials expire (`ttl`), so they are
+ *   fetched again before they get old ({@link RENEW_AT_FRACTION} of their lifetime) and before an
+ *   ICE restart or a rebuild when they are past half of it ({@link IceServers.ensureFresh}).
+ *   Listeners get every new set (the call gives it to its current peer connection).
+ *
+ * No DOM here; `fetch` and timers are used only when called.
  */
 import { parseIceServersResponse } from '../../contracts/http.js';
+import { systemClock, type Clock, type TimerHandle } from './clock.js';
 
-/** Result of {@link fetchIceServers}: the servers, and a warning sentence when none could be fetched. */
+/** ICE servers and how long their credentials stay valid. */
 export interface IceServersResult {
   iceServers: RTCIceServer[];
   /** Seconds the credentials stay valid (0 when unknown). */
   ttl: number;
-  warning?: string;
+}
+
+/** Where ICE servers come from. */
+export interface IceServersSource {
+  /**
+   * The current ICE servers.
+   * @param signal aborts the request (the caller's timeout); a source may ignore it.
+   * @throws Error whose message says why in a few words ("HTTP 503", "no iceServers in the answer").
+   */
+  get(signal?: AbortSignal): Promise<IceServersResult>;
 }
 
 /**
- * Fetch the ICE servers. Never throws: on any failure (network, HTTP status, bad JSON, timeout of
- * `timeoutMs`, default 5 000 ms) returns no servers and a warning, so a call on the same network
- * can still work with host candidates.
+ * `GET url` (default `/api/ice-servers`, body `{ iceServers, ttl }`), uncached.
+ * @param timeoutMs abort after this long (ms, default 5 000) even when the caller passes no signal.
  */
-export async function fetchIceServers(url = '/api/ice-servers', timeoutMs = 5000): Promise<IceServersResult> {
-  const ctrl = new AbortController();
-  const timer = setTimeout(() => ctrl.abort(), timeoutMs);
-  try {
-    const res = await fetch(url, { cache: 'no-store', signal: ctrl.signal, headers: { accept: 'application/json' } });
-    if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    return parseIceServersResponse(await res.json());
-  } catch (err) {
-    const why = err instanceof Error ? (err.name === 'AbortError' ? 'timed out' : err.message) : String(err);
-    return {
-      iceServers: [],
-      ttl: 0,
-      warning: `Could not get the relay (TURN) settings (${why}). Calls work only when both people can reach each other directly.`,
-    };
-  } finally {
-    clearTimeout(timer);
+export function httpIceServersSource(url = '/api/ice-servers', timeoutMs = 5000): IceServersSource {
+  return {
+    async get(signal?: AbortSignal): Promise<IceServersResult> {
+      const ctrl = new AbortController();
+      const timer = setTimeout(() => ctrl.abort(), timeoutMs);
+      const abort = () => ctrl.abort();
+      signal?.addEventListener('abort', abort, { once: true });
+      try {
+        const res = await fetch(url, { cache: 'no-store', signal: ctrl.signal, headers: { accept: 'application/json' } });
+        if (!res.ok) throw new Error(`HTTP ${res.status}`);
+        return parseIceServersResponse(await res.json());
+      } finally {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', abort);
+      }
+    },
+  };
+}
+
+/** A short reason for a failed fetch: "timed out" for an abort, else the error's message. */
+export function fetchFailureReason(err: unknown): string {
+  if (err instanceof Error || err instanceof DOMException) return err.name === 'AbortError' || err.name === 'TimeoutError' ? 'timed out' : err.message;
+  return String(err);
+}
+
+/** How long the first fetch of a call may take, ms. */
+export const FIRST_FETCH_TIMEOUT_MS = 5000;
+/** How long a refetch (renewal, before an ICE restart) may take, ms: it may run during a network cut. */
+export const REFETCH_TIMEOUT_MS = 3000;
+/** Credentials are renewed at this fraction of their lifetime (before {@link IceServers.fresh} turns false at half). */
+export const RENEW_AT_FRACTION = 0.4;
+/** After a failed renewal, the next try comes this much later (while the credentials are still valid), ms. */
+export const RENEW_RETRY_MS = 30_000;
+
+/** The ICE servers of one call, kept fresh (see the module comment). */
+export class IceServers {
+  /** The servers to use (empty until {@link load} succeeds). */
+  servers: RTCIceServer[] = [];
+  /** Seconds the credentials stay valid from {@link fetchedAt} (0: unknown). */
+  ttl = 0;
+  /** {@link Clock.now} of the last successful fetch (undefined: none since {@link load}). */
+  fetchedAt: number | undefined;
+  private readonly listeners = new Set<(servers: RTCIceServer[]) => void>();
+  private renewTimer: TimerHandle | undefined;
+  /** Bumped by {@link stop}: answers of older fetches are ignored. */
+  private generation = 0;
+
+  constructor(
+    private readonly source: IceServersSource,
+    private readonly clock: Clock = systemClock,
+  ) {}
+
+  /**
+   * Fetch the servers for a new call and keep them fresh until {@link stop}. Never throws.
+   * @returns undefined on success, else why they could not be fetched (the list is then empty:
+   *   a call on the same network can still work with host candidates).
+   */
+  async load(): Promise<string | undefined> {
+    this.stop();
+    const generation = this.generation;
+    try {
+      const result = await this.fetch(FIRST_FETCH_TIMEOUT_MS);
+      if (generation === this.generation) this.take(result);
+      return undefined;
+    } catch (err) {
+      return fetchFailureReason(err);
+    }
+  }
+
+  /** Forget the servers and stop renewing them (Leave). */
+  stop(): void {
+    this.generation++;
+    if (this.renewTimer) this.clock.clearTimeout(this.renewTimer);
+    this.renewTimer = undefined;
+    this.servers = [];
+    this.ttl = 0;
+    this.fetchedAt = undefined;
+  }
+
+  /** Call `fn` with every new set of servers after the first; returns a function that removes it. */
+  onRenewed(fn: (servers: RTCIceServer[]) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** True when some server is a TURN server (`turn:`/`turns:` URL). */
+  hasTurn(): boolean {
+    return this.servers.some((s) => (Array.isArray(s.urls) ? s.urls : [s.urls]).some((u) => /^turns?:/i.test(u)));
+  }
+
+  /**
+   * True when the servers were fetched and their TURN REST credentials (if any) are less than
+   * half-way through their lifetime (`ttl`).
+   */
+  fresh(): boolean {
+    if (this.fetchedAt === undefined) return false;
+    if (!this.servers.some((s) => s.credential !== undefined)) return true;
+    return this.ttl > 0 && this.clock.now() - this.fetchedAt < (this.ttl * 1000) / 2;
+  }
+
+  /**
+   * Fetch the servers again (at most {@link REFETCH_TIMEOUT_MS}); listeners get the new ones.
+   * Keeps the old ones when the fetch fails. Never throws.
+   * @returns true when new servers were taken.
+   */
+  async refresh(): Promise<boolean> {
+    const generation = this.generation;
+    try {
+      const result = await this.fetch(REFETCH_TIMEOUT_MS);
+      if (generation !== this.generation) return false;
+      this.take(result);
+      for (const fn of this.listeners) fn(this.servers);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Resolve once the servers are usable for an ICE restart or a rebuild: at once while the
+   * credentials are fresh (so a restart during a network cut is not held up by a fetch that cannot
+   * succeed), else after a {@link refresh}. Never rejects.
+   */
+  async ensureFresh(): Promise<void> {
+    if (!this.fresh()) await this.refresh();
+  }
+
+  private async fetch(timeoutMs: number): Promise<IceServersResult> {
+    const ctrl = new AbortController();
+    let timer: TimerHandle | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = this.clock.setTimeout(() => {
+        reject(new Error('timed out'));
+        ctrl.abort();
+      }, timeoutMs);
+    });
+    try {
+      return await Promise.race([this.source.get(ctrl.signal), deadline]);
+    } finally {
+      if (timer) this.clock.clearTimeout(timer);
+    }
+  }
+
+  private take(result: IceServersResult): void {
+    this.servers = result.iceServers;
+    this.ttl = result.ttl;
+    this.fetchedAt = this.clock.now();
+    this.scheduleRenewal(RENEW_AT_FRACTION * result.ttl * 1000);
+  }
+
+  /** Renew credentials `inMs` from now (only servers with credentials and a known lifetime). */
+  private scheduleRenewal(inMs: number): void {
+    if (this.renewTimer) this.clock.clearTimeout(this.renewTimer);
+    this.renewTimer = undefined;
+    if (this.ttl <= 0 || !this.servers.some((s) => s.credential !== undefined)) return;
+    const generation = this.generation;
+    this.renewTimer = this.clock.setTimeout(
+      () => {
+        this.renewTimer = undefined;
+        void this.refresh().then((ok) => {
+          // Failed: try again while the credentials are still valid (take() rescheduled on success).
+          if (ok || generation !== this.generation) return;
+          const left = (this.fetchedAt ?? 0) + this.ttl * 1000 - this.clock.now();
+          if (left > RENEW_RETRY_MS) this.scheduleRenewal(RENEW_RETRY_MS);
+        });
+      },
+      Math.min(inMs, 2 ** 31 - 1),
+    );
   }
 }

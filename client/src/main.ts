@@ -1,27 +1,20 @@
 /**
  * Entry point of the call page: reads the URL (`?room=`, `?relay=1`), wires the form, the in-call
- * buttons, keyboard shortcuts, device pickers, stats panel and chat to the {@link Call} controller.
+ * buttons, keyboard shortcuts, device pickers, stats panel and chat to the {@link Call}.
  * Exposes `window.__call` for debugging and the browser tests.
  */
 import './style.css';
-import { Call, rememberedRoom } from './call.js';
-import { canShareScreen, listDevices } from './media.js';
-import { StatsPanel } from './stats.js';
-import { CallPage, findElements, setToggle } from './ui.js';
-
-const ROOM_RE = /^\d{1,12}$/;
-
-/** Why `value` is not a room number, or undefined when it is one. */
-export function roomProblem(value: string): string | undefined {
-  if (value === '') return 'Enter a room number.';
-  if (!/^\d+$/.test(value)) return 'A room number has digits only (0–9), e.g. 1234.';
-  if (!ROOM_RE.test(value)) return 'A room number has at most 12 digits.';
-  return undefined;
-}
+import { Call } from './call.js';
+import { CallPage, findElements, setToggle } from './callPage.js';
+import { LocalMedia } from './localMedia.js';
+import { canShareScreen, listDevices } from './mediaDevices.js';
+import { rememberedRoom, roomProblem } from './room.js';
+import { StatsPanel } from './statsPanel.js';
 
 const el = findElements();
 const page = new CallPage(el);
-const call = new Call(page);
+const media = new LocalMedia();
+const call = new Call(page, media);
 const params = new URLSearchParams(location.search);
 const relayOnly = params.get('relay') === '1' || params.get('relay') === 'true';
 const stats = new StatsPanel(el.statsTable, el.bitrateGraph, () => call.peer?.pc ?? null);
@@ -132,8 +125,8 @@ function fillSelect(select: HTMLSelectElement, devices: MediaDeviceInfo[], curre
 async function refreshDevices(): Promise<void> {
   try {
     const { microphones, cameras, speakers } = await listDevices();
-    const micId = call.audioTrack?.getSettings().deviceId ?? call.audioDeviceId;
-    const camId = call.cameraTrack?.getSettings().deviceId ?? call.videoDeviceId;
+    const micId = media.audioTrack?.getSettings().deviceId ?? media.audioDeviceId;
+    const camId = media.cameraTrack?.getSettings().deviceId ?? media.videoDeviceId;
     fillSelect(el.micSelect, microphones, micId, 'Microphone');
     fillSelect(el.cameraSelect, cameras, camId, 'Camera');
     fillSelect(el.speakerSelect, speakers, undefined, 'Speaker');
@@ -145,11 +138,11 @@ async function refreshDevices(): Promise<void> {
 page.devicesChanged = () => void refreshDevices();
 navigator.mediaDevices?.addEventListener?.('devicechange', () => void refreshDevices());
 el.micSelect.addEventListener('change', async () => {
-  const err = await call.selectMicrophone(el.micSelect.value);
+  const err = await media.selectMicrophone(el.micSelect.value);
   if (err) page.warning(err);
 });
 el.cameraSelect.addEventListener('change', async () => {
-  const err = await call.selectCamera(el.cameraSelect.value);
+  const err = await media.selectCamera(el.cameraSelect.value);
   if (err) page.warning(err);
 });
 el.speakerSelect.addEventListener('change', async () => {
@@ -183,5 +176,5 @@ if (previous && reloaded && previous.room === params.get('room') && previous.rel
   join(previous.room, false);
 }
 
-/** Debug/test handle: `window.__call.call` is the controller, `.stats` the panel. */
-(window as unknown as { __call: unknown }).__call = { call, page, stats };
+/** Debug/test handle: `window.__call.call` is the call, `.media` its local media, `.stats` the panel. */
+(window as unknown as { __call: unknown }).__call = { call, media, page, stats };

@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { haveChromium, mediaStats, waitForStats, type MediaStats, type Peer } from '../helpers/browser.js';
 import type { RunningServer } from '../helpers/server.js';
 import { NatLab, labUnavailableReason, warnLabSkipped, type NatType } from './lab.js';
-import { CONNECT_TIMEOUT_MS, ICE_RESTART_DELAYS_MS, MAX_REBUILDS, NEVER_CONNECTED_RETRY_MS, type RecoveryState } from '../../client/src/call.js';
+import { CONNECT_TIMEOUT_MS, ICE_RESTART_DELAYS_MS, MAX_REBUILDS, NEVER_CONNECTED_RETRY_MS, type RecoveryState } from '../../client/src/recovery.js';
 import { describePair, expectMediaFlowingSoon, serverSpkiHash, startCall, startLabServer, stopLabServer, type LabCall } from './labCall.js';
 
 const labReason = labUnavailableReason();

@@ -23,7 +23,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { haveChromium, mediaStats, waitForStats, type MediaStats, type Peer } from '../helpers/browser.js';
 import type { RunningServer } from '../helpers/server.js';
 import { NatLab, labUnavailableReason, warnLabSkipped } from './lab.js';
-import { ICE_RESTART_DELAYS_MS, MAX_REBUILDS, OUTAGE_GIVE_UP_MS, type RecoveryState } from '../../client/src/call.js';
+import { ICE_RESTART_DELAYS_MS, MAX_REBUILDS, OUTAGE_GIVE_UP_MS, type RecoveryState } from '../../client/src/recovery.js';
 import { callCounters, describePair, expectMediaFlowingSoon, startCall, startLabServer, statusText, stopLabServer } from './labCall.js';
 
 const labReason = labUnavailableReason();

@@ -4,6 +4,7 @@
  * scripts or style attributes (the server's Content-Security-Policy forbids them).
  */
 import './trickle-ice.css';
+import { fetchFailureReason, httpIceServersSource } from '../iceServers.js';
 import type { CandidateErrorRow, CandidateRow } from './candidates.js';
 import { startGathering, type EntryProgress, type GatherRun } from './gather.js';
 import { parseIceUrl, splitUrls, tryParseIceUrl, validateServerEntry } from './iceUrl.js';
@@ -136,17 +137,10 @@ function fillForm(): void {
   showFormError([]);
 }
 
+/** This deployment's servers (`GET /api/ice-servers`). @throws Error saying why they could not be fetched. */
 async function fetchDefaults(): Promise<{ entries: ServerEntry[]; ttl: number | null }> {
-  const ac = new AbortController();
-  const t = setTimeout(() => ac.abort(), 5000);
-  try {
-    const res = await fetch('/api/ice-servers', { cache: 'no-store', signal: ac.signal, headers: { Accept: 'application/json' } });
-    if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    const body = (await res.json()) as { iceServers?: unknown; ttl?: unknown };
-    return { entries: deploymentEntries(body.iceServers), ttl: typeof body.ttl === 'number' ? body.ttl : null };
-  } finally {
-    clearTimeout(t);
-  }
+  const { iceServers, ttl } = await httpIceServersSource().get();
+  return { entries: deploymentEntries(iceServers), ttl: ttl || null };
 }
 
 function describeDefaults(entries: ServerEntry[], ttl: number | null): string {
@@ -165,7 +159,7 @@ async function loadDefaults(saved: ServerEntry[] | undefined): Promise<void> {
     ui.defaultsStatus.dataset.state = 'loaded';
   } catch (err) {
     servers = mergeWithDefaults(saved, undefined);
-    ui.defaultsStatus.textContent = `Could not load this deployment's servers from /api/ice-servers (${(err as Error).message}); ${saved ? 'showing the saved list (deployment credentials may have expired)' : 'add servers below'}.`;
+    ui.defaultsStatus.textContent = `Could not load this deployment's servers from /api/ice-servers (${fetchFailureReason(err)}); ${saved ? 'showing the saved list (deployment credentials may have expired)' : 'add servers below'}.`;
     ui.defaultsStatus.dataset.state = 'error';
   }
   renderServers(0);

@@ -1,6 +1,7 @@
 /**
- * Local media: camera/microphone (`getUserMedia`) and screen (`getDisplayMedia`), with errors
- * turned into sentences a person can act on.
+ * The browser's media devices: open a camera/microphone (`getUserMedia`) or a screen
+ * (`getDisplayMedia`) with errors turned into sentences a person can act on, and list devices.
+ * Each function opens one thing; what is open and sent lives in localMedia.ts.
  */
 
 /** Thrown by the functions below; `message` is meant for the status line. */

@@ -5,7 +5,7 @@
  * - Validates every incoming `message` payload with the protocol's zod schemas; invalid payloads
  *   are dropped and counted (`invalidMessages`), never passed on.
  * - Remembers the room it joined and re-joins it with the per-tab session token after every
- *   reconnect (issue 6: the server keeps the seat for a grace period).
+ *   reconnect (the server keeps the seat for a grace period).
  * - Outgoing `message`s are only written while seated: while disconnected or between reconnect
  *   and `joined` they are queued (bounded) and flushed after `joined`, so the server never sees a
  *   message from a socket that has not joined yet (Socket.IO's own send buffer would flush them

@@ -322,6 +322,24 @@ export class PeerSession {
     }
   }
 
+  /** `RTCPeerConnection.connectionState` now. */
+  get connectionState(): RTCPeerConnectionState {
+    return this.pc.connectionState;
+  }
+
+  /**
+   * Use `iceServers` from now on (fresh TURN REST credentials): they serve the next gathering,
+   * i.e. an ICE restart (`RTCPeerConnection.setConfiguration`). Never throws: a refusal is logged.
+   */
+  setIceServers(iceServers: RTCIceServer[]): void {
+    if (this.closed || this.pc.connectionState === 'closed') return;
+    try {
+      this.pc.setConfiguration({ ...this.pc.getConfiguration(), iceServers });
+    } catch (err) {
+      this.log(`could not update the ICE servers: ${String(err)}`);
+    }
+  }
+
   /** Start an ICE restart (RFC 8445 §9): new ICE credentials through a new offer. */
   restartIce(): void {
     if (this.closed) return;

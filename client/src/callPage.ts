@@ -1,8 +1,9 @@
 /**
  * The call page's DOM: element lookup, the status line, videos, in-call buttons and chat log.
- * Implements {@link CallView} for the controller; no call logic here.
+ * Implements {@link CallView} for the call; no call logic here.
  */
-import type { CallView, LocalMediaState, StatusKind } from './call.js';
+import type { CallView, StatusKind } from './callView.js';
+import type { LocalMediaState } from './localMedia.js';
 
 /** Look up an element by id. @throws Error when the page lacks it (a build/markup mistake). */
 export function byId<T extends HTMLElement>(id: string): T {
@@ -76,7 +77,7 @@ export function setToggle(button: HTMLButtonElement, pressed: boolean, labelOn: 
   button.textContent = pressed ? labelOn : labelOff;
 }
 
-/** The page as seen by the call controller. */
+/** The page as seen by the call. */
 export class CallPage implements CallView {
   /** Set by main.ts: refresh the device pickers. */
   devicesChanged?: () => void;
@@ -98,6 +99,7 @@ export class CallPage implements CallView {
   }
 
   localVideo(stream: MediaStream | null): void {
+    if (this.el.localVideo.srcObject === stream) return;
     this.el.localVideo.srcObject = stream;
     if (stream) void this.el.localVideo.play().catch(() => undefined);
   }

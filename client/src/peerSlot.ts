@@ -1,0 +1,152 @@
+/**
+ * The call's current peer connection ({@link PeerSession}) and its lifecycle: make one (offering
+ * or answering), replace it when the other side's offer comes from a new connection, close it,
+ * and sum negotiation counters over every connection of the page.
+ *
+ * The SDP `o=` session id (RFC 8866 §5.2) stays the same across renegotiations of one connection,
+ * so an offer with another session id than the current remote description's comes from a new
+ * connection on the other side (page reload, or a rebuild): ours is replaced by a fresh one that
+ * answers it. An answer with another session id is for an older connection of ours and is dropped.
+ *
+ * Events of a connection that is no longer current are not passed on. No DOM here.
+ */
+import type { CandidateMessage, MessageData, SessionDescriptionMessage } from '../../contracts/signaling.js';
+import type { LocalMedia } from './localMedia.js';
+import { PeerSession, sdpSessionId, zeroNegotiationCounters, type NegotiationCounters } from './peerSession.js';
+
+/** What a {@link PeerSlot} tells the call about its current connection. */
+export interface PeerSlotEvents {
+  /** A connection was made (`offering`: it adds its tracks now and offers). */
+  created(peer: PeerSession, offering: boolean): void;
+  /** The slot was emptied: its connection (if there was one) is closed; a new one may follow at once. */
+  emptied(): void;
+  /** Relay to the other person; `stale()` turns true once the sending connection is closed. */
+  send(data: MessageData, stale: () => boolean): void;
+  remoteStream(stream: MediaStream): void;
+  connectionState(peer: PeerSession, state: RTCPeerConnectionState): void;
+  chatState(open: boolean): void;
+  chatMessage(text: string, sentAt: number): void;
+  log(msg: string): void;
+}
+
+/** Options of {@link PeerSlot}. */
+export interface PeerSlotOptions {
+  /** The configuration for the next connection (ICE servers now, transport policy). */
+  configuration(): RTCConfiguration;
+  /** Perfect-negotiation role for the next connection. */
+  polite(): boolean;
+  /** Whose tracks a new connection sends. */
+  media: LocalMedia;
+  events: PeerSlotEvents;
+}
+
+/** Counters of a page: every connection's negotiation counters, and how many connections were made. */
+export type PageCounters = NegotiationCounters & { peerConnections: number };
+
+/** Holds the call's current {@link PeerSession} (see the module comment). */
+export class PeerSlot {
+  /** The current connection, or null. */
+  current: PeerSession | null = null;
+  /** Counters of the connections already closed, and how many were made. */
+  private readonly closedTotals: PageCounters = { ...zeroNegotiationCounters(), peerConnections: 0 };
+
+  constructor(private readonly opts: PeerSlotOptions) {}
+
+  /**
+   * A connection that may still carry (or recover) the call: it has a remote description and is
+   * neither `failed` nor `closed`.
+   */
+  isLive(): boolean {
+    const p = this.current;
+    return !!p && !p.closed && p.pc.remoteDescription !== null && p.connectionState !== 'failed' && p.connectionState !== 'closed';
+  }
+
+  /** Close the current connection (if any) and make a new one; `offering` = add tracks now (→ offer). */
+  create(offering: boolean): PeerSession {
+    this.close();
+    const ev = this.opts.events;
+    const media = this.opts.media;
+    const peer: PeerSession = new PeerSession({
+      configuration: this.opts.configuration(),
+      polite: this.opts.polite(),
+      audioTrack: media.audioTrack,
+      videoTrack: media.sentVideoTrack,
+      localStream: media.stream,
+      addTracksNow: offering,
+      callbacks: {
+        send: (data, stale) => ev.send(data, stale),
+        remoteStream: (stream) => {
+          if (this.current === peer) ev.remoteStream(stream);
+        },
+        connectionState: (state) => {
+          if (this.current === peer) ev.connectionState(peer, state);
+        },
+        chatState: (open) => {
+          if (this.current === peer || !open) ev.chatState(open && this.current === peer);
+        },
+        chatMessage: (text, sentAt) => ev.chatMessage(text, sentAt),
+        log: (msg) => ev.log(msg),
+      },
+    });
+    this.current = peer;
+    this.closedTotals.peerConnections++;
+    ev.created(peer, offering);
+    return peer;
+  }
+
+  /** Close the current connection, if any (its counters go into the page totals); always ends with `emptied`. */
+  close(): void {
+    const p = this.current;
+    if (p) {
+      this.current = null;
+      for (const k of Object.keys(p.counters) as (keyof NegotiationCounters)[]) this.closedTotals[k] += p.counters[k];
+      p.close();
+    }
+    this.opts.events.emptied();
+  }
+
+  /**
+   * Apply the other side's offer: to the current connection, or to a new one that answers when
+   * there is none or the offer comes from a new connection of theirs.
+   * @returns what happened to our connection.
+   */
+  takeOffer(offer: SessionDescriptionMessage): 'kept' | 'created' | 'replaced' {
+    let outcome: 'kept' | 'created' | 'replaced' = 'kept';
+    const sid = sdpSessionId(offer.sdp);
+    const p = this.current;
+    if (!p || p.closed) {
+      outcome = 'created';
+    } else if (p.remoteSessionId !== undefined && sid !== undefined && sid !== p.remoteSessionId) {
+      this.opts.events.log('offer from a new connection of the other person: replacing ours');
+      outcome = 'replaced';
+    }
+    const peer = outcome === 'kept' ? p! : this.create(false);
+    void peer.handleDescription(offer);
+    return outcome;
+  }
+
+  /** Apply the other side's answer to the current connection, unless it is for an older one. */
+  takeAnswer(answer: SessionDescriptionMessage): void {
+    const peer = this.current;
+    if (!peer || peer.closed) return;
+    const sid = sdpSessionId(answer.sdp);
+    if (peer.remoteSessionId !== undefined && sid !== undefined && sid !== peer.remoteSessionId) {
+      this.opts.events.log('dropping an answer for an older connection');
+      return;
+    }
+    void peer.handleDescription(answer);
+  }
+
+  /** Give a trickled ICE candidate to the current connection (queued there until it has a remote description). */
+  takeCandidate(candidate: CandidateMessage): void {
+    if (this.current && !this.current.closed) void this.current.handleCandidate(candidate);
+  }
+
+  /** Counters of every connection so far plus the current one. */
+  counters(): PageCounters {
+    const sum = { ...this.closedTotals };
+    const p = this.current;
+    if (p) for (const k of Object.keys(p.counters) as (keyof NegotiationCounters)[]) sum[k] += p.counters[k];
+    return sum;
+  }
+}

@@ -130,7 +130,7 @@ describe.skipIf(!haveChromium || !haveFirefox)('Firefox in a call with Chromium:
     await pollUntil(() => measure(chromium, 1500), (r) => r.energyPerS > before.energyPerS / 10, 10_000, 'sound back after unmute', chromium);
   });
 
-  it('camera off in Firefox: Chromium gets no frames and shows "Camera off"; on again: frames come back', async () => {
+  it('camera off in Firefox: Chromium shows "Camera off" and its frames all but stop; on again: frames come back', async () => {
     const before = await measure(chromium);
     expect(before.fps).toBeGreaterThan(5);
     await firefox.click('#camera');

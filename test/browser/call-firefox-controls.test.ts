@@ -266,6 +266,21 @@ describe.skipIf(!haveChromium || !haveFirefox)('Firefox in a call with Chromium:
     await sameCallWorking(pcs);
   });
 
+  it('Firefox reloads the page mid-call: it takes its seat back and the call resumes; Chromium never sees "left"', async () => {
+    const statusLog = (p: PeerPage) => p.evaluate(() => (window as unknown as { __call: { page: { statusLog: string[] } } }).__call.page.statusLog.slice(), null);
+    const seen = (await statusLog(chromium)).length;
+    await firefox.reload();
+    // The reloaded page re-joins by itself (same tab, same session token) and offers anew.
+    await Promise.all([waitForText(firefox, /^connected$/i, 30_000), waitForText(chromium, /^connected$/i, 30_000)]);
+    await Promise.all([expectReceiving(chromium), expectReceiving(firefox)]);
+    expect((await statusLog(chromium)).slice(seen).join('\n')).not.toMatch(/left|full/i);
+    expect((await statusLog(firefox)).join('\n')).not.toMatch(/left|full/i);
+    const [c, f] = await Promise.all([negotiation(chromium), negotiation(firefox)]);
+    expect(c.pcNumber, 'Chromium replaced its connection').not.toBe(pcs.c);
+    expect(f.polite, 'the reloaded page is the polite one').toBe(true);
+    expect(c.polite).toBe(false);
+  });
+
   it('hang up in Firefox: Chromium is told that the other person left', async () => {
     await firefox.click('#hangup');
     await waitForText(firefox, /you hung up/i, 5000);

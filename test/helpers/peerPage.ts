@@ -18,6 +18,8 @@ export interface PeerPage {
   /** Console lines and page errors seen so far (for failure messages). */
   readonly logs: string[];
   goto(url: string): Promise<void>;
+  /** Reload the page (a navigation of type "reload"). */
+  reload(): Promise<void>;
   click(selector: string): Promise<void>;
   /** Replace the value of an input with `text`, typing it like a person. */
   fill(selector: string, text: string): Promise<void>;
@@ -40,6 +42,7 @@ export function playwrightPeerPage(page: PlaywrightPage, logs: string[], close: 
     engine: 'chromium',
     logs,
     goto: async (url) => void (await page.goto(url)),
+    reload: async () => void (await page.reload()),
     click: (s) => page.click(s),
     fill: (s, t) => page.fill(s, t),
     press: (k) => page.keyboard.press(k),
@@ -55,6 +58,7 @@ export function puppeteerPeerPage(page: PuppeteerPage, logs: string[], close: ()
     engine: 'firefox',
     logs,
     goto: async (url) => void (await page.goto(url)),
+    reload: async () => void (await page.reload()),
     click: (s) => page.click(s),
     fill: (s, t) => page.locator(s).fill(t),
     press: (k) => page.keyboard.press(k as Parameters<PuppeteerPage['keyboard']['press']>[0]),

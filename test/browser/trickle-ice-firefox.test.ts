@@ -25,12 +25,23 @@ interface Gathered {
   verdicts: { url: string; status: string; text: string }[];
 }
 
-/** Open the page with this deployment's servers (an empty localStorage). */
-async function openPage(): Promise<void> {
-  await firefox.goto(`${server!.url}/trickle-ice.html`);
-  await firefox.evaluate(() => localStorage.clear(), null);
+/** Load the page and wait until it has this deployment's servers from /api/ice-servers. */
+async function load(): Promise<void> {
   await firefox.goto(`${server!.url}/trickle-ice.html`);
   await firefox.waitForFunction(() => document.querySelector('#defaultsStatus[data-state=loaded]'), null, 10_000);
+}
+
+/**
+ * Open the page with this deployment's servers only: clear localStorage once the page has loaded
+ * (it saves its list after /api/ice-servers answers), then load it again.
+ */
+async function openPage(): Promise<void> {
+  await load();
+  await firefox.evaluate(() => localStorage.clear(), null);
+  await load();
+  const origins = await firefox.evaluate(() => [...(document.getElementById('servers') as HTMLSelectElement).options].map((o) => o.dataset.origin), null);
+  expect(origins.length).toBeGreaterThan(0);
+  expect(origins.every((o) => o === 'deployment'), JSON.stringify(origins)).toBe(true);
 }
 
 /** Click "Gather candidates" and read the tables once the page says it finished. */

@@ -109,6 +109,10 @@ export async function launchFirefox(opts: FirefoxOptions = {}): Promise<FirefoxP
     throw err;
   }
   const pid = browser.process()?.pid;
+  // If the test process ends without close() (killed, crashed), puppeteer's own exit handler
+  // kills Firefox (registered first, so it runs first); this one removes the profile.
+  const removeProfile = () => rmSync(profile, { recursive: true, force: true });
+  process.once('exit', removeProfile);
   const page = (await browser.pages())[0] ?? (await browser.newPage());
   const logs: string[] = [];
   if (opts.captureConsole !== false) {
@@ -131,7 +135,8 @@ export async function launchFirefox(opts: FirefoxOptions = {}): Promise<FirefoxP
           }
           for (let i = 0; i < 50 && alive(-pid); i++) await new Promise((r) => setTimeout(r, 100));
         }
-        rmSync(profile, { recursive: true, force: true });
+        process.off('exit', removeProfile);
+        removeProfile();
       })();
       return closing;
     },

@@ -3,6 +3,7 @@
  * buttons, keyboard shortcuts, device pickers, stats panel and chat to the {@link Call}.
  * Exposes `window.__call` for debugging and the browser tests.
  */
+import './cspSafe.js'; // first: before any zod schema is built
 import './style.css';
 import { Call } from './call.js';
 import { CallPage, findElements, setToggle } from './callPage.js';
@@ -22,7 +23,8 @@ const stats = new StatsPanel(el.statsTable, el.bitrateGraph, () => call.peer?.pc
 // ------------------------------------------------------------------ join form
 
 if (!canShareScreen()) el.shareDesktopLabel.hidden = true;
-if (typeof (HTMLMediaElement.prototype as { setSinkId?: unknown }).setSinkId !== 'function') el.speakerLabel.hidden = true;
+const canChooseSpeaker = typeof (HTMLMediaElement.prototype as { setSinkId?: unknown }).setSinkId === 'function';
+if (!canChooseSpeaker) el.speakerLabel.hidden = true;
 el.room.value = params.get('room') ?? '';
 if (relayOnly) page.warning('Relay only (?relay=1): the call goes through the TURN server.');
 
@@ -130,6 +132,8 @@ async function refreshDevices(): Promise<void> {
     fillSelect(el.micSelect, microphones, micId, 'Microphone');
     fillSelect(el.cameraSelect, cameras, camId, 'Camera');
     fillSelect(el.speakerSelect, speakers, undefined, 'Speaker');
+    // Firefox has setSinkId but may list no outputs (none until selectAudioOutput()): no empty picker.
+    el.speakerLabel.hidden = !canChooseSpeaker || speakers.length === 0;
   } catch {
     /* enumerateDevices unavailable */
   }

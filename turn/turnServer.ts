@@ -9,7 +9,6 @@
  */
 import type { RemoteInfo } from 'node:dgram';
 import { readFileSync } from 'node:fs';
-import { networkInterfaces } from 'node:os';
 import type { AllocationInfo, TransportAddress } from '../contracts/relay.js';
 import { KeyedRateLimiter } from '../common/tokenBucket.js';
 import type { Allocation } from './allocation/allocation.js';
@@ -24,8 +23,8 @@ import type { RelayServices } from './handlers/context.js';
 import { dispatchStun } from './handlers/registry.js';
 import { noopLogger, type TurnLogger } from './logger.js';
 import { resolveOptions, type ResolvedTurnOptions, type TurnServerOptions } from './options.js';
+import { ownAddressRules, expandListenAddresses } from './ownAddresses.js';
 import { PeerAddressPolicy } from './policy/peerAddress.js';
-import { normalizeAddress } from './stun/address.js';
 import { StreamListener, type StreamConnection, type StreamHandlers } from './transport/stream.js';
 import { UdpListener } from './transport/udp.js';
 
@@ -131,23 +130,11 @@ class TurnServerImpl implements TurnServer {
 
   // ---------------------------------------------------------------- lifecycle
 
-  /** UDP listening addresses: wildcards expanded to one address per local interface (like coturn). */
-  private expandListen(): string[] {
-    const out = new Set<string>();
-    const ifaces = Object.values(networkInterfaces()).flatMap((l) => l ?? []);
-    for (const addr of this.o.listen) {
-      if (addr === '0.0.0.0') for (const i of ifaces) if (i.family === 'IPv4') out.add(i.address);
-      if (addr === '::') for (const i of ifaces) if (i.family === 'IPv6' && !i.address.toLowerCase().startsWith('fe80')) out.add(i.address);
-      if (addr !== '0.0.0.0' && addr !== '::') out.add(addr);
-    }
-    return [...out];
-  }
-
   async start(): Promise<void> {
     if (this.state !== 'new') throw new Error(`relay cannot start in state ${this.state}`);
     this.state = 'starting';
     try {
-      const udpAddrs = this.expandListen();
+      const udpAddrs = expandListenAddresses(this.o.listen);
       for (const addr of udpAddrs) {
         const l = new UdpListener(addr, this.o.port, (listener, msg, rinfo) => this.onUdp(listener, msg, rinfo));
         this.udp.push(l);
@@ -189,18 +176,12 @@ class TurnServerImpl implements TurnServer {
   }
 
   /** The relay's own addresses and ports, known once bound: the peer policy and the data path's own-address/hairpin rules. */
-  private applyAddressRules(udpAddrs: string[]): void {
-    const own = new Set<string>([...udpAddrs, ...this.o.listen.filter((a) => a !== '0.0.0.0' && a !== '::')]);
-    if (this.o.relayIp) own.add(this.o.relayIp);
-    if (this.o.externalIp) own.add(this.o.externalIp);
+  private applyAddressRules(udp: string[]): void {
     const listeningPorts = [...this.udp.map((l) => l.local.port), ...this.streams.map((s) => s.port ?? 0)].filter((p) => p > 0);
-    const policy = new PeerAddressPolicy(this.o.allowedPeers, [...own], { minPort: this.o.minPort, maxPort: this.o.maxPort, listeningPorts });
-    this.services.policy = policy;
-    const localRelayIps = new Set(this.o.relayIp ? [normalizeAddress(this.o.relayIp).address] : udpAddrs.map((x) => normalizeAddress(x).address));
-    const ext = this.o.externalIp ? normalizeAddress(this.o.externalIp).address : undefined;
-    // An external IP that is not local: 1:1 NAT, possibly without hairpin (see turn/README.md).
-    const hairpinIp = ext !== undefined && !localRelayIps.has(ext) && !udpAddrs.includes(ext) ? ext : undefined;
-    this.dataPath.configure({ policy, hairpinIp, localRelayIps, relayIp: this.o.relayIp });
+    const { relayIp, externalIp, allowedPeers, minPort, maxPort, listen } = this.o;
+    const rules = ownAddressRules({ listen, udp, listeningPorts, relayIp, externalIp, allowedPeers, minPort, maxPort });
+    this.services.policy = rules.policy;
+    this.dataPath.configure(rules);
   }
 
   /** @throws Error when stop() was called while start() was binding sockets. */

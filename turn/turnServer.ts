@@ -62,12 +62,15 @@ export interface TurnServer {
    * Revoke static user `name` of the relay's realm in one step: remove it from the users file (under
    * the file's lock, atomic rewrite), apply that at once, and end its allocations — also ones whose
    * Allocate is still binding a socket (they get 401). REST credentials are not affected.
-   * @throws UsersFileError when the users file is malformed or locked (then nothing changed).
+   * @throws UsersFileError when the users file is malformed or locked for more than 1 s (then nothing changed).
    */
   revokeUser(name: string): RevokeResult;
   /** Listening addresses (valid after `start()`). */
   addresses(): TurnAddresses;
 }
+
+/** How long `revokeUser` waits for the users-file lock, ms (below the web server's 2 s request timeout). */
+const REVOKE_LOCK_TIMEOUT_MS = 1000;
 
 function readPem(v: string): string {
   return v.includes('-----BEGIN') ? v : readFileSync(v, 'utf8');
@@ -236,7 +239,8 @@ class TurnServerImpl implements TurnServer {
   revokeUser(name: string): RevokeResult {
     let removed = false;
     if (this.o.usersFile) {
-      removed = removeUser(this.o.usersFile, name, this.o.realm);
+      // The lock wait blocks the event loop (and relaying): give up after 1 s rather than 5.
+      removed = removeUser(this.o.usersFile, name, this.o.realm, REVOKE_LOCK_TIMEOUT_MS);
       this.users.reload();
     }
     const endedAllocations = this.manager.endUser(name, 'revoked');

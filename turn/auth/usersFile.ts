@@ -129,17 +129,22 @@ export function updateUsersFile<T>(file: string, create: boolean, change: (data:
 
 /**
  * Remove static user `name` of `realm`, under the lock. A missing file means no such user.
+ * @param lockTimeoutMs  how long to wait for another holder of the lock, ms (the wait blocks the thread).
  * @returns whether the user was in the file (the file is rewritten only then).
  * @throws UsersFileError (malformed, locked); file-system errors.
  */
-export function removeUser(file: string, name: string, realm: string): boolean {
-  return withFileLock(file, () => {
-    const data = readUsersFile(file, true);
-    const users = data.users.filter((u) => !(u.name === name && u.realm === realm));
-    if (users.length === data.users.length) return false;
-    writeUsersFileAtomic(file, { ...data, users });
-    return true;
-  });
+export function removeUser(file: string, name: string, realm: string, lockTimeoutMs = 5000): boolean {
+  return withFileLock(
+    file,
+    () => {
+      const data = readUsersFile(file, true);
+      const users = data.users.filter((u) => !(u.name === name && u.realm === realm));
+      if (users.length === data.users.length) return false;
+      writeUsersFileAtomic(file, { ...data, users });
+      return true;
+    },
+    lockTimeoutMs,
+  );
 }
 
 /**

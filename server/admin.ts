@@ -21,7 +21,7 @@ import { readUsersFile } from '../turn/auth/userStore.js';
 import { withFileLock, writeUsersFileAtomic } from '../turn/cli/usersFile.js';
 import { hasBearer } from './auth.js';
 import { RelayAdminError, type RelaySupervisor } from './relay.js';
-import type { SignalingServer } from './signaling/server.js';
+import type { SignalingServer } from './signaling/signalingServer.js';
 
 /** Delay of the second sweep of a revoked user's allocations, ms (the relay polls the users file every ~1 s). */
 export const REVOKE_SECOND_SWEEP_MS = 1500;

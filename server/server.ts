@@ -19,7 +19,7 @@ import { buildIceServers, normalizeHost, validateTurnUrls } from './iceServers.j
 import { configureLogging, getLogger, isLoggingConfigured } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { RelaySupervisor, relayPort } from './relay.js';
-import { createSignalingServer, type SignalingServer } from './signaling/server.js';
+import { createSignalingServer, type SignalingServer } from './signaling/signalingServer.js';
 import { formatHostPort } from '../common/hostPort.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -1,6 +1,6 @@
 /**
  * Room seats in Redis, shared by every server node (`REDIS_URL`). Same rules as the in-process
- * {@link RoomRegistry} (`rooms.ts`): two seats per room, opposite perfect-negotiation roles, seat
+ * store (`seatStore.ts`, `memorySeatStore.ts`; one contract test suite runs against both): two seats per room, opposite perfect-negotiation roles, seat
  * grace period with session tokens; each change is ONE Lua script, so it is atomic across nodes
  * (Redis runs a script without interleaving any other command): of N concurrent joiners on any
  * nodes exactly two are seated.
@@ -31,8 +31,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'log4js';
-import type { FreedSeat, JoinResult, RoomSnapshot, Seat } from './rooms.js';
-import type { DisconnectResult, SeatCounts, SeatEvents, SeatStore } from './seatStore.js';
+import type { DisconnectResult, FreedSeat, JoinResult, RoomSnapshot, Seat, SeatCounts, SeatEvents, SeatStore } from './seatStore.js';
 
 /** The one client method used (node-redis `sendCommand`); makes the store testable without types gymnastics. */
 export interface RedisCommander {
@@ -270,7 +269,7 @@ export class RedisSeatStore implements SeatStore {
   private heartbeat: NodeJS.Timeout | undefined;
   private beating = false;
   private closed = false;
-  /** Counters (exposed for tests and logs). */
+  /** Cluster counters (read by `/metrics`). */
   readonly counters = { heartbeats: 0, heartbeatErrors: 0, reclaimedNodes: 0, reclaimedSeats: 0, expired: 0 };
 
   constructor(options: RedisSeatStoreOptions) {
@@ -394,6 +393,9 @@ export class RedisSeatStore implements SeatStore {
   }
 
   async join(room: string, socketId: string, session?: string): Promise<JoinResult> {
+    // One seat per socket: answered from the local map, no round trip.
+    const current = this.local.get(socketId);
+    if (current !== undefined && current !== room) return { kind: 'other-room', room: current };
     type R =
       | { kind: 'joined'; seat: StoredSeat; members: number; rejoin?: boolean; resumed?: boolean; other?: StoredSeat; evicted?: string; prev?: string }
       | { kind: 'full'; members: number };
@@ -458,9 +460,14 @@ export class RedisSeatStore implements SeatStore {
     return this.local.get(socketId) === room;
   }
 
-  /** Seats of THIS node: connected seats of its sockets (local map) and the holds whose timer it runs (its own, and those it reclaimed from a dead node). */
+  /**
+   * Seats of THIS node: connected seats of its sockets (local map) and the holds whose timer it
+   * runs (its own, and those it reclaimed from a dead node); rooms with at least one of those.
+   */
   counts(): SeatCounts {
-    return { rooms: new Set(this.local.values()).size, seats: this.local.size + this.holdTimers.size, held: this.holdTimers.size };
+    const rooms = new Set(this.local.values());
+    for (const k of this.holdTimers.keys()) rooms.add(k.slice(0, k.indexOf('|')));
+    return { rooms: rooms.size, seats: this.local.size + this.holdTimers.size, held: this.holdTimers.size };
   }
 
   /** Every room in Redis (SCAN, up to 10 000 rooms), session hashes and node ids left out. */

@@ -1,7 +1,7 @@
 /**
- * Socket.IO signaling handlers: rooms of at most two members relaying offer/answer/ICE
- * candidates. Events, argument order and payload schemas are in `contracts/signaling.ts`; seat rules are in
- * `rooms.ts`.
+ * Socket.IO signaling: rooms of at most two members relaying offer/answer/ICE candidates. Events,
+ * argument order and payload schemas are in `contracts/signaling.ts`; seat rules in `seatStore.ts`;
+ * payload checks in `payloadChecks.ts`.
  *
  * Behaviour chosen here:
  * - `join(room, [options], [ack])` while seated in ANOTHER room is refused with `already-joined`
@@ -9,46 +9,38 @@
  *   again with the same seat.
  * - `full` is an answer, not an error: the ack (if any) is `{ok:true}` and the `full` event follows.
  * - `message(room, data)` is relayed only when the sender holds a seat in `room`, only to the
- *   other member, and as re-serialized validated data (unknown fields are dropped).
+ *   other member, and as validated data (unknown fields are dropped).
  * - Every refused request gets an `error` event `{event, code, reason, room?}` and, when the last
  *   argument is a function, the ack `{ok:false, error}`; it changes nothing and is counted.
  * - Per-socket token bucket over join/leave/message: {@link RATE_BURST} burst, {@link RATE_PER_S}/s.
- * - Seat grace period (issue 6): a member who joined with `{session}` and disconnects keeps the
- *   seat for `graceMs`; the other member gets `otherreconnecting(room, id, graceMs)`; a join with
- *   the same token within the period gets `joined(room, newId, {resumed:true, polite, members})`
- *   and the other member gets `otherjoin(room, newId)` (it is then the impolite side and should
+ * - Seat grace period: a member who joined with `{session}` and disconnects keeps the seat for
+ *   `graceMs`; the other member gets `otherreconnecting(room, id, graceMs)`; a join with the same
+ *   token within the period gets `joined(room, newId, {resumed:true, polite, members})` and the
+ *   other member gets `otherjoin(room, newId)` (it is then the impolite side and should
  *   renegotiate, e.g. with an ICE restart offer). When the period ends: `bye(room, oldId)`.
  *   Members without a token get `bye` at once when the other disconnects.
  * - Seats live in a {@link SeatStore}: in-process by default ({@link MemorySeatStore}), in Redis
  *   when `REDIS_URL` is set (`redisSeatStore.ts`, with the Socket.IO Redis adapter so that
  *   `socket.to(room)` reaches the other member on another node). Store calls may be async, so
  *   each socket's events are handled one after the other (a `message` sent right after `join`
- *   is checked after the join completed); when no async call is pending (always, in-process, for
- *   `message`), an event is handled synchronously.
+ *   is checked after the join completed); when no store call is pending (always, in-process) an
+ *   event is handled synchronously.
  * - Every signaling log line names the room (when there is one) and the socket id.
+ *
+ * Memory per connection is kept small (tens of thousands of sockets per node): listeners are
+ * shared functions that read their socket from `this` (no closures per socket), the per-socket
+ * state is one small object in `socket.data`, and the HTTP upgrade request is dropped once the
+ * Socket.IO handshake has been built from it.
  */
 import type { Server as HttpsServer } from 'node:https';
-import { Server, type ServerOptions, type Socket } from 'socket.io';
-import type { z } from 'zod';
+import { Server, type DefaultEventsMap, type ServerOptions, type Socket } from 'socket.io';
 import type { Logger } from 'log4js';
-import {
-  ByeSchema,
-  CandidateSchema,
-  DescriptionSchema,
-  JoinOptionsSchema,
-  MAX_MESSAGE_BYTES,
-  MediaStateSchema,
-  RoomSchema,
-  type Ack,
-  type ClientToServerEvents,
-  type MessageData,
-  type ServerToClientEvents,
-  type SignalingError,
-} from '../../contracts/signaling.js';
-import { RoomRegistry } from './rooms.js';
-import { MemorySeatStore, type SeatStore } from './seatStore.js';
-import { createSignalingStats, type RefusalCode, type SignalingStats } from './stats.js';
+import { MAX_MESSAGE_BYTES, type Ack, type ClientToServerEvents, type ServerToClientEvents, type SignalingError } from '../../contracts/signaling.js';
 import { TokenBucket } from '../../common/tokenBucket.js';
+import { MemorySeatStore } from './memorySeatStore.js';
+import { checkJoinOptions, checkMessageData, checkRoom, roomRefusal } from './payloadChecks.js';
+import type { DisconnectResult, FreedSeat, JoinResult, SeatStore } from './seatStore.js';
+import { createSignalingCounters, type RefusalCode, type SignalingCounters } from './signalingCounters.js';
 
 /** Token bucket size per socket (events). */
 export const RATE_BURST = 200;
@@ -57,9 +49,17 @@ export const RATE_PER_S = 100;
 
 const KNOWN_EVENTS = new Set(['join', 'leave', 'message']);
 
-type TypedServer = Server<ClientToServerEvents, ServerToClientEvents>;
-type TypedSocket = Socket<ClientToServerEvents, ServerToClientEvents>;
+/** Per-socket state, in `socket.data`. */
+interface SocketState {
+  bucket: TokenBucket;
+  /** The store call this socket's next event must wait for, if any. */
+  pending: Promise<void> | undefined;
+}
+
+type TypedServer = Server<ClientToServerEvents, ServerToClientEvents, DefaultEventsMap, SocketState>;
+type TypedSocket = Socket<ClientToServerEvents, ServerToClientEvents, DefaultEventsMap, SocketState>;
 type AckFn = (res: Ack) => void;
+type Handler = (socket: TypedSocket, args: unknown[]) => void | Promise<void>;
 
 /** Options of {@link createSignalingServer}. */
 export interface SignalingOptions {
@@ -79,13 +79,11 @@ export interface SignalingOptions {
 /** A running signaling server. */
 export interface SignalingServer {
   io: TypedServer;
-  /** The in-process registry (with a Redis seat store: unused and empty; use `seats`). */
-  registry: RoomRegistry;
-  /** Where seats live (memory or Redis). */
+  /** Where seats live (memory or Redis); the admin API and metrics read it. */
   seats: SeatStore;
   /** Resolves when the seat store is started (Redis: node registered); rejects if it cannot start. */
   ready: Promise<void>;
-  stats: SignalingStats;
+  counters: SignalingCounters;
   /** Connected sockets right now. */
   socketCount(): number;
   /**
@@ -96,32 +94,28 @@ export interface SignalingServer {
 }
 
 /** Socket.IO room name for a signaling room (prefixed so it can never equal a socket id). */
-export function ioRoom(room: string): string {
+function ioRoom(room: string): string {
   return `room:${room}`;
 }
 
-function formatIssues(error: z.ZodError): string {
-  return error.issues.map((i) => (i.path.length > 0 ? `${i.path.join('.')}: ${i.message}` : i.message)).join('; ');
+/** The trailing acknowledgement callback of an event, if any. */
+function ackOf(args: unknown[]): AckFn | undefined {
+  const last = args[args.length - 1];
+  return typeof last === 'function' ? (last as AckFn) : undefined;
 }
 
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'array';
-  return typeof v;
+/** Payload argument `i` of an event (the trailing ack is not a payload argument). */
+function param(args: unknown[], i: number): unknown {
+  const n = typeof args[args.length - 1] === 'function' ? args.length - 1 : args.length;
+  return i < n ? args[i] : undefined;
 }
 
-/** Validate a `message` payload; picks the schema by `type` so the reason is precise. */
-export function parseMessageData(data: unknown): { ok: true; data: MessageData } | { ok: false; reason: string } {
-  if (data === 'bye') return { ok: true, data: ByeSchema.parse(data) };
-  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
-    return { ok: false, reason: `data must be an object (offer, answer, candidate or state) or "bye", got ${describe(data)}` };
+function safeAck(ack: AckFn, res: Ack): void {
+  try {
+    ack(res);
+  } catch {
+    // An ack to a disconnected socket is dropped by Socket.IO; nothing else can throw here.
   }
-  const type = (data as { type?: unknown }).type;
-  const schema =
-    type === 'offer' || type === 'answer' ? DescriptionSchema : type === 'candidate' ? CandidateSchema : type === 'state' ? MediaStateSchema : undefined;
-  if (!schema) return { ok: false, reason: 'data.type must be "offer", "answer", "candidate" or "state"' };
-  const r = schema.safeParse(data);
-  return r.success ? { ok: true, data: r.data as MessageData } : { ok: false, reason: formatIssues(r.error) };
 }
 
 /**
@@ -142,65 +136,43 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
     allowEIO3: true,
     ...(options.adapter ? { adapter: options.adapter } : {}),
   });
-  const memory = options.seats ? undefined : new MemorySeatStore();
-  const seats: SeatStore = options.seats ?? memory!;
-  const registry = memory?.registry ?? new RoomRegistry();
-  const stats = createSignalingStats();
-  /** Pending store calls per socket (only while one is in flight). */
-  const queues = new Map<string, Promise<void>>();
+  const seats: SeatStore = options.seats ?? new MemorySeatStore();
+  const counters = createSignalingCounters();
+  /** Store calls in flight (awaited, bounded, by `close`). */
+  const inFlight = new Set<Promise<void>>();
 
   function refuse(socket: TypedSocket, event: string, code: RefusalCode, reason: string, room: string | undefined, ack: AckFn | undefined): void {
-    stats.refused[code]++;
+    counters.refused[code]++;
     // Bounded label set: unknown event names are counted as "other".
     const bucket = KNOWN_EVENTS.has(event) ? event : 'other';
-    stats.refusedByEvent[bucket] = (stats.refusedByEvent[bucket] ?? 0) + 1;
+    counters.refusedByEvent[bucket] = (counters.refusedByEvent[bucket] ?? 0) + 1;
     const wireCode: SignalingError['code'] = code === 'unknown-event' || code === 'internal' ? 'invalid-payload' : code;
     const error: SignalingError = { event, code: wireCode, reason };
     if (room !== undefined) error.room = room;
-    logger.debug(`refused ${event} socket=${socket.id}${room !== undefined ? ` room=${room}` : ''}: ${code}: ${reason}`);
+    if (logger.isDebugEnabled()) logger.debug(`refused ${event} socket=${socket.id}${room !== undefined ? ` room=${room}` : ''}: ${code}: ${reason}`);
     socket.emit('error', error);
     if (ack) safeAck(ack, { ok: false, error });
   }
 
-  function safeAck(ack: AckFn, res: Ack): void {
-    try {
-      ack(res);
-    } catch {
-      // An ack to a disconnected socket is dropped by Socket.IO; nothing else can throw here.
-    }
+  function onJoin(socket: TypedSocket, args: unknown[]): void | Promise<void> {
+    const ack = ackOf(args);
+    const raw = param(args, 0);
+    const room = checkRoom(raw);
+    if (room === undefined) return refuse(socket, 'join', 'invalid-room', roomRefusal(raw), undefined, ack);
+    const opts = checkJoinOptions(param(args, 1));
+    if (!opts.ok) return refuse(socket, 'join', 'invalid-payload', opts.reason, room, ack);
+    const result = seats.join(room, socket.id, opts.value?.session);
+    if (result instanceof Promise) return result.then((r) => joined(socket, room, r, ack));
+    joined(socket, room, result, ack);
   }
 
-  /** Split `args` into payload arguments and a trailing ack function. */
-  function splitArgs(args: unknown[]): { params: unknown[]; ack: AckFn | undefined } {
-    const last = args[args.length - 1];
-    if (typeof last === 'function') return { params: args.slice(0, -1), ack: last as AckFn };
-    return { params: args, ack: undefined };
-  }
-
-  function parseRoom(raw: unknown): { ok: true; room: string } | { ok: false; reason: string } {
-    const r = RoomSchema.safeParse(raw);
-    if (r.success) return { ok: true, room: r.data };
-    return { ok: false, reason: `room must be a number of 1 to 12 digits, got ${raw === undefined ? 'nothing' : describe(raw)}` };
-  }
-
-  async function onJoin(socket: TypedSocket, args: unknown[]): Promise<void> {
-    const { params, ack } = splitArgs(args);
-    const r = parseRoom(params[0]);
-    if (!r.ok) return refuse(socket, 'join', 'invalid-room', r.reason, undefined, ack);
-    const room = r.room;
-    const opts = JoinOptionsSchema.optional().safeParse(params[1] ?? undefined);
-    if (!opts.success) return refuse(socket, 'join', 'invalid-payload', `options: ${formatIssues(opts.error)}`, room, ack);
-    const current = seats.roomOf(socket.id);
-    if (current !== undefined && current !== room) {
-      return refuse(socket, 'join', 'already-joined', `already in room ${current}; leave it first`, room, ack);
-    }
-    const result = await seats.join(room, socket.id, opts.data?.session);
+  function joined(socket: TypedSocket, room: string, result: JoinResult, ack: AckFn | undefined): void {
     if (result.kind === 'other-room') {
       return refuse(socket, 'join', 'already-joined', `already in room ${result.room}; leave it first`, room, ack);
     }
     if (result.kind === 'full') {
-      stats.full++;
-      logger.info(`full room=${room} socket=${socket.id}`);
+      counters.full++;
+      if (logger.isInfoEnabled()) logger.info(`full room=${room} socket=${socket.id}`);
       socket.emit('full', room, socket.id);
       if (ack) safeAck(ack, { ok: true });
       return;
@@ -215,109 +187,155 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
         // The old connection is on another node: the adapter forwards the disconnect there.
         io.in(result.evictedSocketId).disconnectSockets(true);
       }
-      logger.info(`seat taken over room=${room} socket=${socket.id} old=${result.evictedSocketId}`);
+      if (logger.isInfoEnabled()) logger.info(`seat taken over room=${room} socket=${socket.id} old=${result.evictedSocketId}`);
     }
     // Disconnected while the store answered: the queued disconnect handler frees or holds the seat.
     if (!socket.connected) return;
-    socket.join(ioRoom(room));
-    const info = { polite: result.seat.polite, members: result.members, ...(result.resumed ? { resumed: true } : {}) };
-    if (result.rejoin) stats.rejoins++;
-    else if (result.resumed) stats.resumes++;
-    else stats.joins++;
-    logger.info(
-      `${result.rejoin ? 'rejoined' : result.resumed ? 'resumed' : 'joined'} room=${room} socket=${socket.id} members=${result.members} polite=${info.polite}`,
-    );
-    socket.emit('joined', room, socket.id, info);
+    void socket.join(ioRoom(room));
+    const polite = result.seat.polite;
+    if (result.rejoin) counters.rejoins++;
+    else if (result.resumed) counters.resumes++;
+    else counters.joins++;
+    if (logger.isInfoEnabled()) {
+      logger.info(`${result.rejoin ? 'rejoined' : result.resumed ? 'resumed' : 'joined'} room=${room} socket=${socket.id} members=${result.members} polite=${polite}`);
+    }
+    socket.emit('joined', room, socket.id, result.resumed ? { polite, members: result.members, resumed: true } : { polite, members: result.members });
     if (!result.rejoin && result.other?.connected) socket.to(ioRoom(room)).emit('otherjoin', room, socket.id);
     if (ack) safeAck(ack, { ok: true });
   }
 
-  async function onLeave(socket: TypedSocket, args: unknown[]): Promise<void> {
-    const { params, ack } = splitArgs(args);
-    const r = parseRoom(params[0]);
-    if (!r.ok) return refuse(socket, 'leave', 'invalid-room', r.reason, undefined, ack);
-    const room = r.room;
+  function onLeave(socket: TypedSocket, args: unknown[]): void | Promise<void> {
+    const ack = ackOf(args);
+    const raw = param(args, 0);
+    const room = checkRoom(raw);
+    if (room === undefined) return refuse(socket, 'leave', 'invalid-room', roomRefusal(raw), undefined, ack);
     if (!seats.isSeated(room, socket.id)) return refuse(socket, 'leave', 'not-a-member', `not a member of room ${room}`, room, ack);
-    await seats.leave(socket.id);
-    stats.leaves++;
-    logger.info(`left room=${room} socket=${socket.id}`);
+    const freed = seats.leave(socket.id);
+    if (freed instanceof Promise) return freed.then(() => left(socket, room, ack));
+    left(socket, room, ack);
+  }
+
+  function left(socket: TypedSocket, room: string, ack: AckFn | undefined): void {
+    counters.leaves++;
+    if (logger.isInfoEnabled()) logger.info(`left room=${room} socket=${socket.id}`);
     socket.to(ioRoom(room)).emit('bye', room, socket.id);
-    socket.leave(ioRoom(room));
+    void socket.leave(ioRoom(room));
     socket.emit('leaved', room, socket.id);
     if (ack) safeAck(ack, { ok: true });
   }
 
+  /** The hot path: synchronous, no store round trip (membership is known locally). */
   function onMessage(socket: TypedSocket, args: unknown[]): void {
-    const { params, ack } = splitArgs(args);
-    const r = parseRoom(params[0]);
-    if (!r.ok) return refuse(socket, 'message', 'invalid-room', r.reason, undefined, ack);
-    const room = r.room;
-    if (!seats.isSeated(room, socket.id)) return refuse(socket, 'message', 'not-a-member', `not a member of room ${room}`, room, ack);
-    const d = parseMessageData(params[1]);
-    if (!d.ok) return refuse(socket, 'message', 'invalid-payload', d.reason, room, ack);
-    stats.messagesRelayed++;
-    if (logger.isTraceEnabled()) logger.trace(`message room=${room} socket=${socket.id} type=${typeof d.data === 'string' ? d.data : d.data.type}`);
-    socket.to(ioRoom(room)).emit('message', room, d.data);
+    const raw = param(args, 0);
+    const room = checkRoom(raw);
+    if (room === undefined) return refuse(socket, 'message', 'invalid-room', roomRefusal(raw), undefined, ackOf(args));
+    if (!seats.isSeated(room, socket.id)) return refuse(socket, 'message', 'not-a-member', `not a member of room ${room}`, room, ackOf(args));
+    const d = checkMessageData(param(args, 1));
+    if (!d.ok) return refuse(socket, 'message', 'invalid-payload', d.reason, room, ackOf(args));
+    counters.messagesRelayed++;
+    if (logger.isTraceEnabled()) logger.trace(`message room=${room} socket=${socket.id} type=${typeof d.value === 'string' ? d.value : d.value.type}`);
+    socket.to(ioRoom(room)).emit('message', room, d.value);
+    const ack = ackOf(args);
     if (ack) safeAck(ack, { ok: true });
   }
 
-  async function onDisconnect(socket: TypedSocket, reason: string): Promise<void> {
-    stats.disconnections++;
-    const r = await seats.disconnect(socket.id, graceMs);
+  function onDisconnect(socket: TypedSocket, args: unknown[]): void | Promise<void> {
+    counters.disconnections++;
+    const reason = String(args[0]);
+    const r = seats.disconnect(socket.id, graceMs);
+    if (r instanceof Promise) return r.then((res) => disconnected(socket, reason, res));
+    disconnected(socket, reason, r);
+  }
+
+  function disconnected(socket: TypedSocket, reason: string, r: DisconnectResult): void {
     if (!r) {
-      logger.debug(`disconnected socket=${socket.id} (${reason})`);
+      if (logger.isDebugEnabled()) logger.debug(`disconnected socket=${socket.id} (${reason})`);
       return;
     }
     if (r.held) {
-      stats.holds++;
-      logger.info(`disconnected room=${r.room} socket=${socket.id} (${reason}); seat held ${graceMs} ms`);
+      counters.holds++;
+      if (logger.isInfoEnabled()) logger.info(`disconnected room=${r.room} socket=${socket.id} (${reason}); seat held ${graceMs} ms`);
       io.to(ioRoom(r.room)).emit('otherreconnecting', r.room, socket.id, graceMs);
     } else {
-      stats.disconnectLeaves++;
-      logger.info(`disconnected room=${r.room} socket=${socket.id} (${reason}); seat freed`);
+      counters.disconnectLeaves++;
+      if (logger.isInfoEnabled()) logger.info(`disconnected room=${r.room} socket=${socket.id} (${reason}); seat freed`);
       io.to(ioRoom(r.room)).emit('bye', r.room, socket.id);
     }
   }
 
+  function failed(socket: TypedSocket, event: string, args: unknown[], err: unknown): void {
+    logger.error(`internal error in ${event} socket=${socket.id}: ${(err as Error)?.stack ?? String(err)}`);
+    if (event === 'disconnect') counters.refused.internal++;
+    else refuse(socket, event, 'internal', 'internal error', undefined, ackOf(args));
+  }
+
   /**
-   * Run `task` for `socket` after the socket's pending store call (if any); synchronous when
-   * nothing is pending. `onError` gets any exception or rejection.
+   * Handle one event of `socket` after its pending store call (if any); synchronously when none
+   * is pending and the handler needs no store round trip.
    */
-  function serialize(socket: TypedSocket, task: () => void | Promise<void>, onError: (err: unknown) => void): void {
-    const id = socket.id;
-    const pending = queues.get(id);
+  function run(socket: TypedSocket, event: string, handler: Handler, args: unknown[]): void {
+    const state = socket.data;
     let result: void | Promise<void>;
-    if (pending) {
-      result = pending.then(task);
-    } else {
+    if (state.pending === undefined) {
       try {
-        result = task();
+        result = handler(socket, args);
       } catch (err) {
-        onError(err);
-        return;
+        return failed(socket, event, args, err);
       }
-      if (!(result instanceof Promise)) return;
+      if (result === undefined) return;
+    } else {
+      result = state.pending.then(() => handler(socket, args));
     }
-    const p: Promise<void> = result.catch(onError).finally(() => {
-      if (queues.get(id) === p) queues.delete(id);
+    const settle = () => {
+      if (state.pending === p) state.pending = undefined;
+      inFlight.delete(p);
+    };
+    const p: Promise<void> = result.then(settle, (err: unknown) => {
+      failed(socket, event, args, err);
+      settle();
     });
-    queues.set(id, p);
+    state.pending = p;
+    inFlight.add(p);
+  }
+
+  function guarded(socket: TypedSocket, event: string, handler: Handler, args: unknown[]): void {
+    if (!socket.data.bucket.take()) return refuse(socket, event, 'rate-limited', `more than ${refill} events/s`, undefined, ackOf(args));
+    run(socket, event, handler, args);
+  }
+
+  // Listeners shared by every socket (`this` is the socket).
+  function joinListener(this: TypedSocket, ...args: unknown[]): void {
+    guarded(this, 'join', onJoin, args);
+  }
+  function leaveListener(this: TypedSocket, ...args: unknown[]): void {
+    guarded(this, 'leave', onLeave, args);
+  }
+  function messageListener(this: TypedSocket, ...args: unknown[]): void {
+    guarded(this, 'message', onMessage, args);
+  }
+  function disconnectListener(this: TypedSocket, ...args: unknown[]): void {
+    run(this, 'disconnect', onDisconnect, args);
+  }
+  function anyListener(this: TypedSocket, event: unknown, ...args: unknown[]): void {
+    if (typeof event === 'string' && KNOWN_EVENTS.has(event)) return;
+    const name = String(event).slice(0, 64);
+    refuse(this, name, 'unknown-event', `unknown event "${name}"`, undefined, ackOf(args));
   }
 
   const started = seats.start({
-    graceExpired(freed) {
-      stats.graceExpired++;
-      stats.disconnectLeaves++;
-      logger.info(`grace period ended room=${freed.room} socket=${freed.seat.socketId}`);
+    graceExpired(freed: FreedSeat) {
+      counters.graceExpired++;
+      counters.disconnectLeaves++;
+      if (logger.isInfoEnabled()) logger.info(`grace period ended room=${freed.room} socket=${freed.seat.socketId}`);
       io.to(ioRoom(freed.room)).emit('bye', freed.room, freed.seat.socketId);
     },
     seatLost(lost) {
       if (lost.held) {
-        stats.holds++;
+        counters.holds++;
         logger.info(`node of socket lost room=${lost.room} socket=${lost.socketId}; seat held ${lost.graceMs} ms`);
         io.to(ioRoom(lost.room)).emit('otherreconnecting', lost.room, lost.socketId, lost.graceMs);
       } else {
-        stats.disconnectLeaves++;
+        counters.disconnectLeaves++;
         logger.info(`node of socket lost room=${lost.room} socket=${lost.socketId}; seat freed`);
         io.to(ioRoom(lost.room)).emit('bye', lost.room, lost.socketId);
       }
@@ -326,53 +344,25 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
   const ready = Promise.resolve(started);
 
   io.on('connection', (socket) => {
-    stats.connections++;
-    logger.debug(`connected socket=${socket.id} from ${socket.handshake.address}`);
-    const bucket = new TokenBucket(burst, refill);
-    const guarded = (event: string, handler: (socket: TypedSocket, args: unknown[]) => void | Promise<void>) => {
-      (socket as unknown as { on(ev: string, fn: (...args: unknown[]) => void): void }).on(event, (...args: unknown[]) => {
-        if (!bucket.take()) {
-          const { ack } = splitArgs(args);
-          return refuse(socket, event, 'rate-limited', `more than ${refill} events/s`, undefined, ack);
-        }
-        serialize(
-          socket,
-          () => handler(socket, args),
-          (err) => {
-            logger.error(`internal error in ${event} socket=${socket.id}: ${(err as Error).stack ?? String(err)}`);
-            const { ack } = splitArgs(args);
-            refuse(socket, event, 'internal', 'internal error', undefined, ack);
-          },
-        );
-      });
-    };
-    guarded('join', onJoin);
-    guarded('leave', onLeave);
-    guarded('message', onMessage);
-    socket.onAny((event: string, ...args: unknown[]) => {
-      if (KNOWN_EVENTS.has(event)) return;
-      const { ack } = splitArgs(args);
-      refuse(socket, String(event).slice(0, 64), 'unknown-event', `unknown event "${String(event).slice(0, 64)}"`, undefined, ack);
-    });
-    socket.on('disconnect', (reason) => {
-      serialize(
-        socket,
-        () => onDisconnect(socket, reason),
-        (err) => {
-          stats.refused.internal++;
-          logger.error(`internal error in disconnect socket=${socket.id}: ${(err as Error).stack ?? String(err)}`);
-        },
-      );
-    });
+    counters.connections++;
+    if (logger.isDebugEnabled()) logger.debug(`connected socket=${socket.id} from ${socket.handshake.address}`);
+    // The handshake (headers, address, query) is built; the upgrade request would only hold memory.
+    (socket.conn as { request: unknown }).request = null;
+    socket.data = { bucket: new TokenBucket(burst, refill), pending: undefined };
+    const s = socket as unknown as { on(event: string, listener: (...args: unknown[]) => void): void };
+    s.on('join', joinListener);
+    s.on('leave', leaveListener);
+    s.on('message', messageListener);
+    s.on('disconnect', disconnectListener);
+    socket.onAny(anyListener);
   });
 
   let closing: Promise<void> | undefined;
   return {
     io,
-    registry,
     seats,
     ready,
-    stats,
+    counters,
     socketCount: () => io.engine.clientsCount,
     close: (reason = 'server shutting down') =>
       (closing ??= (async () => {
@@ -389,7 +379,7 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
         if (seats.kind !== 'memory') {
           // Let the queued store calls (disconnects) finish, bounded, then leave the cluster.
           const deadline = Date.now() + 3000;
-          while (queues.size > 0 && Date.now() < deadline) await Promise.race([Promise.allSettled([...queues.values()]), new Promise((r) => setTimeout(r, 100))]);
+          while (inFlight.size > 0 && Date.now() < deadline) await Promise.race([Promise.allSettled([...inFlight]), new Promise((r) => setTimeout(r, 100))]);
           await seats.close();
           await (io.of('/').adapter as { close?: () => Promise<void> | void }).close?.();
         }

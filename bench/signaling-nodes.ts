@@ -16,6 +16,7 @@ import { freeTcpPort } from '../test/helpers/ports.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SERVER_MAIN = path.resolve(here, '../server/main.js');
+const BARE_MAIN = path.resolve(here, 'signaling-bare.js');
 /** The open-file limit asked for (the hard limit may be lower; see {@link effectiveFdLimit}). */
 export const FD_LIMIT = 65536;
 
@@ -99,10 +100,13 @@ export interface NodeOptions {
   /** Append the server's stdout/stderr to this file ('' = do not). */
   outputFile: string;
   env: Record<string, string>;
+  /** Run the bare Socket.IO reference server (`signaling-bare.ts`) instead of the real one. */
+  bare?: boolean;
 }
 
 /**
- * Start `node dist/server/main.js` on a free loopback port with throwaway directories.
+ * Start `node dist/server/main.js` (or the bare reference server) on a free loopback port with
+ * throwaway directories.
  * @throws Error with the server's output when it is not ready within 30 s.
  */
 export async function startNode(options: NodeOptions): Promise<Node> {
@@ -120,7 +124,7 @@ export async function startNode(options: NodeOptions): Promise<Node> {
     LOG_LEVEL: 'warn',
     ...options.env,
   };
-  const proc = spawnWithFds([process.execPath, ...options.nodeArgs, SERVER_MAIN], env);
+  const proc = spawnWithFds([process.execPath, ...options.nodeArgs, options.bare ? BARE_MAIN : SERVER_MAIN], env);
   let out = '';
   const keep = (d: Buffer) => {
     out = (out + d.toString()).slice(-20_000);

@@ -15,7 +15,10 @@
  *
  * Run: `npm run bench:signaling -- [--rooms 1000,5000,10000] [--redis] [--duration 20]
  *      [--interval 30] [--candidates 5] [--clients 2] [--batch 250]
- *      [--server-node-args "--cpu-prof --cpu-prof-dir=/tmp/prof"] [--heap-snapshot /tmp/heap]`
+ *      [--server-node-args "--cpu-prof --cpu-prof-dir=/tmp/prof"] [--heap-snapshot /tmp/heap] [--bare]`
+ * `--bare` runs the same load against plain Socket.IO over the same HTTPS stack
+ * (`bench/signaling-bare.ts`): the floor this machine gives any Socket.IO server. `--heap-snapshot`
+ * pauses the server for seconds after setup (clients may time out): read only its memory figures.
  * Everything runs on loopback; each phase is bounded in time, the whole run by `--max-minutes`.
  * Goal: 10 000 rooms (20 000 sockets) on one node with p99 < 100 ms. The load generators run on
  * the same machine and compete with the server for the CPU: read the figures with that in mind.
@@ -60,6 +63,7 @@ const program = new Command()
   .option('--max-minutes <n>', 'hard limit for the whole run', '20')
   .option('--server-output <file>', 'append the server processes\' stdout/stderr to this file', '')
   .option('--server-node-args <args>', 'extra node arguments for the server process(es), e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"', '')
+  .option('--bare', 'run the bare Socket.IO reference server (bench/signaling-bare.ts: HTTPS, no validation, seats or limits) instead of the real one', false)
   .option('--heap-snapshot <dir>', 'write a heap snapshot of each server into <dir> after setup, before the load (pauses the server for seconds)', '')
   .parse();
 const opts = program.opts<{
@@ -74,7 +78,12 @@ const opts = program.opts<{
   serverNodeArgs: string;
   serverOutput: string;
   heapSnapshot: string;
+  bare: boolean;
 }>();
+if (opts.bare && opts.redis) {
+  console.error('bench:signaling: --bare runs one node only (no --redis)');
+  process.exit(2);
+}
 
 process.on('exit', killAll);
 process.on('SIGINT', () => process.exit(130));
@@ -128,6 +137,8 @@ interface Row {
   msgsPerS: number;
   lost: number;
   cpu: string;
+  /** Server CPU time per relayed message, µs (all nodes; includes fixed per-socket costs such as pings). */
+  cpuPerMsgUs: number;
   rss: string;
   /** Server RSS after setup divided by the sockets it holds, KB (sum over nodes / all sockets). */
   rssPerSocketKb: number;
@@ -157,7 +168,7 @@ async function runOnce(rooms: number): Promise<Row> {
   const redis = opts.redis ? await startRedis() : undefined;
   const clusterEnv: Record<string, string> = redis ? { REDIS_URL: redis.url, REDIS_PREFIX: `bench-${Date.now()}` } : {};
   const nodes: Node[] = await Promise.all(
-    (redis ? [1, 2] : [1]).map(() => startNode({ nodeArgs, outputFile: opts.serverOutput, env: clusterEnv })),
+    (redis ? [1, 2] : [1]).map(() => startNode({ nodeArgs, outputFile: opts.serverOutput, env: clusterEnv, bare: opts.bare })),
   );
   const idleRss = nodes.map((n) => rssOf(n.proc.pid!).now);
   const urlA = nodes[0]!.url;
@@ -230,6 +241,7 @@ async function runOnce(rooms: number): Promise<Row> {
       msgsPerS: received / (durationMs / 1000),
       lost: sent - received,
       cpu: cpu.map((c) => `${(c * 100).toFixed(0)}%`).join(' + ') + (redis ? ` (redis ${(redisCpu * 100).toFixed(0)}%)` : ''),
+      cpuPerMsgUs: (sum(cpu) * 1e6) / (received / (durationMs / 1000)),
       rss: rss.map(({ now, peak }) => `${now.toFixed(0)}/${peak.toFixed(0)}`).join(' + '),
       rssPerSocketKb: perSocket(sum(rssSetup)),
       rssGrowthPerSocketKb: perSocket(sum(rssSetup) - sum(idleRss)),
@@ -260,7 +272,7 @@ async function main(): Promise<void> {
     );
   }
   console.log(
-    `bench:signaling — ${opts.redis ? 'TWO nodes on Redis (peer A on node 1, peer B on node 2)' : 'one node'}; each room: offer + answer + ${opts.candidates}+${opts.candidates} candidates every ${opts.interval} s; ${opts.duration} s measured; ${opts.clients} load-generator process(es) on the same machine${nodeArgs.length ? `; server node args: ${nodeArgs.join(' ')}` : ''}`,
+    `bench:signaling — ${opts.redis ? 'TWO nodes on Redis (peer A on node 1, peer B on node 2)' : opts.bare ? 'BARE Socket.IO reference server (no validation, seats or limits), one node' : 'one node'}; each room: offer + answer + ${opts.candidates}+${opts.candidates} candidates every ${opts.interval} s; ${opts.duration} s measured; ${opts.clients} load-generator process(es) on the same machine${nodeArgs.length ? `; server node args: ${nodeArgs.join(' ')}` : ''}`,
   );
   const rows: Row[] = [];
   for (const rooms of counts) {
@@ -268,13 +280,13 @@ async function main(): Promise<void> {
     const row = await runOnce(rooms);
     rows.push(row);
     console.log(
-      `  relay latency p50 ${row.p50.toFixed(1)} ms, p90 ${row.p90.toFixed(1)} ms, p99 ${row.p99.toFixed(1)} ms, max ${row.max.toFixed(0)} ms; ${row.msgsPerS.toFixed(0)} msg/s relayed; lost ${row.lost}; server CPU ${row.cpu}; load generators CPU ${row.clientCpu}; RSS now/peak ${row.rss} MB; event-loop delay p99/max ms: ${row.loop}`,
+      `  relay latency p50 ${row.p50.toFixed(1)} ms, p90 ${row.p90.toFixed(1)} ms, p99 ${row.p99.toFixed(1)} ms, max ${row.max.toFixed(0)} ms; ${row.msgsPerS.toFixed(0)} msg/s relayed; lost ${row.lost}; server CPU ${row.cpu} (${fmt(row.cpuPerMsgUs)} µs per message); load generators CPU ${row.clientCpu}; RSS now/peak ${row.rss} MB; event-loop delay p99/max ms: ${row.loop}`,
     );
     console.log(
       `  per socket after setup: RSS ${fmt(row.rssPerSocketKb, 1)} KB (growth from idle ${fmt(row.rssGrowthPerSocketKb, 1)} KB), V8 heap ${fmt(row.heapPerSocketKb, 1)} KB, external ${fmt(row.externalPerSocketKb, 1)} KB`,
     );
   }
-  console.log('\nrooms  failed  setup s  p50 ms  p99 ms  max ms  loop p99/max ms  msg/s  lost  server CPU       RSS KB/socket  load avg before → after');
+  console.log('\nrooms  failed  setup s  p50 ms  p99 ms  max ms  loop p99/max ms  msg/s  lost  server CPU       CPU µs/msg  RSS KB/socket  load avg before → after');
   for (const r of rows) {
     console.log(
       [
@@ -288,6 +300,7 @@ async function main(): Promise<void> {
         r.msgsPerS.toFixed(0).padEnd(6),
         String(r.lost).padEnd(5),
         r.cpu.padEnd(16),
+        fmt(r.cpuPerMsgUs).padEnd(11),
         fmt(r.rssPerSocketKb, 1).padEnd(14),
         `${r.loadBefore} → ${r.loadAfter}`,
       ].join(' '),

@@ -1,7 +1,7 @@
 /**
  * Socket.IO signaling: rooms of at most two members relaying offer/answer/ICE candidates. Events,
  * argument order and payload schemas are in `contracts/signaling.ts`; seat rules in `seatStore.ts`;
- * payload checks in `payloadChecks.ts`.
+ * payload checks in `payloadChecks.ts`; event arguments and in-order handling in `socketEvents.ts`.
  *
  * Behaviour chosen here:
  * - `join(room, [options], [ack])` while seated in ANOTHER room is refused with `already-joined`
@@ -35,12 +35,13 @@
 import type { Server as HttpsServer } from 'node:https';
 import { Server, type DefaultEventsMap, type ServerOptions, type Socket } from 'socket.io';
 import type { Logger } from 'log4js';
-import { MAX_MESSAGE_BYTES, type Ack, type ClientToServerEvents, type ServerToClientEvents, type SignalingError } from '../../contracts/signaling.js';
+import { MAX_MESSAGE_BYTES, type ClientToServerEvents, type ServerToClientEvents, type SignalingError } from '../../contracts/signaling.js';
 import { TokenBucket } from '../../common/tokenBucket.js';
 import { MemorySeatStore } from './memorySeatStore.js';
 import { checkJoinOptions, checkMessageData, checkRoom, roomRefusal } from './payloadChecks.js';
 import type { DisconnectResult, FreedSeat, JoinResult, SeatStore } from './seatStore.js';
 import { createSignalingCounters, type RefusalCode, type SignalingCounters } from './signalingCounters.js';
+import { ackOf, EventRunner, param, safeAck, type AckFn, type EventHandler, type SocketState } from './socketEvents.js';
 
 /** Token bucket size per socket (events). */
 export const RATE_BURST = 200;
@@ -49,17 +50,9 @@ export const RATE_PER_S = 100;
 
 const KNOWN_EVENTS = new Set(['join', 'leave', 'message']);
 
-/** Per-socket state, in `socket.data`. */
-interface SocketState {
-  bucket: TokenBucket;
-  /** The store call this socket's next event must wait for, if any. */
-  pending: Promise<void> | undefined;
-}
-
 type TypedServer = Server<ClientToServerEvents, ServerToClientEvents, DefaultEventsMap, SocketState>;
 type TypedSocket = Socket<ClientToServerEvents, ServerToClientEvents, DefaultEventsMap, SocketState>;
-type AckFn = (res: Ack) => void;
-type Handler = (socket: TypedSocket, args: unknown[]) => void | Promise<void>;
+type Handler = EventHandler<TypedSocket>;
 
 /** Options of {@link createSignalingServer}. */
 export interface SignalingOptions {
@@ -98,26 +91,6 @@ function ioRoom(room: string): string {
   return `room:${room}`;
 }
 
-/** The trailing acknowledgement callback of an event, if any. */
-function ackOf(args: unknown[]): AckFn | undefined {
-  const last = args[args.length - 1];
-  return typeof last === 'function' ? (last as AckFn) : undefined;
-}
-
-/** Payload argument `i` of an event (the trailing ack is not a payload argument). */
-function param(args: unknown[], i: number): unknown {
-  const n = typeof args[args.length - 1] === 'function' ? args.length - 1 : args.length;
-  return i < n ? args[i] : undefined;
-}
-
-function safeAck(ack: AckFn, res: Ack): void {
-  try {
-    ack(res);
-  } catch {
-    // An ack to a disconnected socket is dropped by Socket.IO; nothing else can throw here.
-  }
-}
-
 /**
  * Attach the signaling server to an HTTPS server (Socket.IO path `/socket.io/`, client bundle at
  * `/socket.io/socket.io.js`, Socket.IO 2 clients accepted; `maxHttpBufferSize` =
@@ -138,8 +111,6 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
   });
   const seats: SeatStore = options.seats ?? new MemorySeatStore();
   const counters = createSignalingCounters();
-  /** Store calls in flight (awaited, bounded, by `close`). */
-  const inFlight = new Set<Promise<void>>();
 
   function refuse(socket: TypedSocket, event: string, code: RefusalCode, reason: string, room: string | undefined, ack: AckFn | undefined): void {
     counters.refused[code]++;
@@ -269,38 +240,11 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
     else refuse(socket, event, 'internal', 'internal error', undefined, ackOf(args));
   }
 
-  /**
-   * Handle one event of `socket` after its pending store call (if any); synchronously when none
-   * is pending and the handler needs no store round trip.
-   */
-  function run(socket: TypedSocket, event: string, handler: Handler, args: unknown[]): void {
-    const state = socket.data;
-    let result: void | Promise<void>;
-    if (state.pending === undefined) {
-      try {
-        result = handler(socket, args);
-      } catch (err) {
-        return failed(socket, event, args, err);
-      }
-      if (result === undefined) return;
-    } else {
-      result = state.pending.then(() => handler(socket, args));
-    }
-    const settle = () => {
-      if (state.pending === p) state.pending = undefined;
-      inFlight.delete(p);
-    };
-    const p: Promise<void> = result.then(settle, (err: unknown) => {
-      failed(socket, event, args, err);
-      settle();
-    });
-    state.pending = p;
-    inFlight.add(p);
-  }
+  const runner = new EventRunner<TypedSocket>(failed);
 
   function guarded(socket: TypedSocket, event: string, handler: Handler, args: unknown[]): void {
     if (!socket.data.bucket.take()) return refuse(socket, event, 'rate-limited', `more than ${refill} events/s`, undefined, ackOf(args));
-    run(socket, event, handler, args);
+    runner.run(socket, event, handler, args);
   }
 
   // Listeners shared by every socket (`this` is the socket).
@@ -314,7 +258,7 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
     guarded(this, 'message', onMessage, args);
   }
   function disconnectListener(this: TypedSocket, ...args: unknown[]): void {
-    run(this, 'disconnect', onDisconnect, args);
+    runner.run(this, 'disconnect', onDisconnect, args);
   }
   function anyListener(this: TypedSocket, event: unknown, ...args: unknown[]): void {
     if (typeof event === 'string' && KNOWN_EVENTS.has(event)) return;
@@ -378,8 +322,7 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
         io.engine.close();
         if (seats.kind !== 'memory') {
           // Let the queued store calls (disconnects) finish, bounded, then leave the cluster.
-          const deadline = Date.now() + 3000;
-          while (inFlight.size > 0 && Date.now() < deadline) await Promise.race([Promise.allSettled([...inFlight]), new Promise((r) => setTimeout(r, 100))]);
+          await runner.settle(3000);
           await seats.close();
           await (io.of('/').adapter as { close?: () => Promise<void> | void }).close?.();
         }

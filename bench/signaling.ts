@@ -15,7 +15,7 @@
  *
  * Run: `npm run bench:signaling -- [--rooms 1000,5000,10000] [--redis] [--duration 20]
  *      [--interval 30] [--candidates 5] [--clients 2] [--batch 250]
- *      [--server-node-args "--cpu-prof --cpu-prof-dir=/tmp/prof"] [--heap-snapshot /tmp/heap] [--bare]`
+ *      [--server-node-args "--max-semi-space-size=64 --cpu-prof"] [--heap-snapshot /tmp/heap] [--bare]`
  * `--bare` runs the same load against plain Socket.IO over the same HTTPS stack
  * (`bench/signaling-bare.ts`): the floor this machine gives any Socket.IO server. `--heap-snapshot`
  * pauses the server for seconds after setup (clients may time out): read only its memory figures.
@@ -49,6 +49,8 @@ import {
 } from './signaling-nodes.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+/** Node arguments the server runs with in production (`npm start`, deploy/webrtc-call.service). */
+const PRODUCTION_NODE_ARGS = '--max-semi-space-size=64';
 const CLIENT_MAIN = path.resolve(here, 'signaling-client.js');
 
 const program = new Command()
@@ -62,7 +64,11 @@ const program = new Command()
   .option('--batch <n>', 'rooms set up concurrently per client process', '250')
   .option('--max-minutes <n>', 'hard limit for the whole run', '20')
   .option('--server-output <file>', 'append the server processes\' stdout/stderr to this file', '')
-  .option('--server-node-args <args>', 'extra node arguments for the server process(es), e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"', '')
+  .option(
+    '--server-node-args <args>',
+    'node arguments for the server process(es), replacing the default (what `npm start` and deploy/webrtc-call.service use), e.g. "--max-semi-space-size=64 --cpu-prof --cpu-prof-dir=/tmp/prof"',
+    PRODUCTION_NODE_ARGS,
+  )
   .option('--bare', 'run the bare Socket.IO reference server (bench/signaling-bare.ts: HTTPS, no validation, seats or limits) instead of the real one', false)
   .option('--heap-snapshot <dir>', 'write a heap snapshot of each server into <dir> after setup, before the load (pauses the server for seconds)', '')
   .parse();

@@ -76,6 +76,7 @@ export interface SignalingServer {
   seats: SeatStore;
   /** Resolves when the seat store is started (Redis: node registered); rejects if it cannot start. */
   ready: Promise<void>;
+  /** Event counters (read by `/metrics`). */
   counters: SignalingCounters;
   /** Connected sockets right now. */
   socketCount(): number;

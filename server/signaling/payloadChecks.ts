@@ -26,7 +26,7 @@ import {
 /** Outcome of a check: the value to use, or why the input was refused. */
 export type Checked<T> = { ok: true; value: T } | { ok: false; reason: string };
 
-/** The room rule in words, as the contract words it (e.g. "room must be a number of 1 to 12 digits"). */
+/** The room rule in words, as the contract words it (the message of its refinement). */
 const ROOM_RULE = ((): string => {
   const r = RoomSchema.safeParse('');
   return r.success ? 'invalid room' : r.error.issues[0]!.message;
@@ -45,7 +45,7 @@ export function formatIssues(error: z.ZodError): string {
 }
 
 /**
- * The room of an event ({@link RoomSchema}: 1–12 digits; a non-negative integer is normalized to
+ * The room of an event (as {@link RoomSchema} reads it: digits; a non-negative integer is normalized to
  * its digits), or undefined when invalid (see {@link roomRefusal}).
  */
 export function checkRoom(raw: unknown): string | undefined {

@@ -1,5 +1,5 @@
 /**
- * Issue 6: the seat grace period with per-tab session tokens (SEAT_GRACE_MS shortened to 800 ms).
+ * The seat grace period with per-tab session tokens (SEAT_GRACE_MS shortened to 800 ms).
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

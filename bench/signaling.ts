@@ -110,7 +110,7 @@ const load = () => loadavg().map((l) => l.toFixed(1)).join(' ');
 
 type ClientMsg =
   | { type: 'ready'; ms: number; failed: number; firstError: string }
-  | { type: 'result'; latencies: number[]; sent: number; received: number; errors: number; loopP99: number; loopMax: number };
+  | { type: 'result'; latencies: number[]; sent: number; received: number; errors: number; disconnects: number; loopP99: number; loopMax: number };
 
 function nextMessage<T extends ClientMsg['type']>(c: ChildProcess, type: T, timeoutMs: number): Promise<Extract<ClientMsg, { type: T }>> {
   return new Promise((resolve, reject) => {
@@ -142,6 +142,10 @@ interface Row {
   max: number;
   msgsPerS: number;
   lost: number;
+  /** `error` events the load generators received (refusals: rate-limited, not-a-member, ...). */
+  errors: number;
+  /** Sockets dropped during the run (ping timeout, server gone...). */
+  disconnects: number;
   cpu: string;
   /** Server CPU time per relayed message, µs (all nodes; includes fixed per-socket costs such as pings). */
   cpuPerMsgUs: number;
@@ -246,6 +250,8 @@ async function runOnce(rooms: number): Promise<Row> {
       max: all.length ? all[all.length - 1]! : NaN,
       msgsPerS: received / (durationMs / 1000),
       lost: sent - received,
+      errors: res.reduce((a, r) => a + r.errors, 0),
+      disconnects: res.reduce((a, r) => a + r.disconnects, 0),
       cpu: cpu.map((c) => `${(c * 100).toFixed(0)}%`).join(' + ') + (redis ? ` (redis ${(redisCpu * 100).toFixed(0)}%)` : ''),
       cpuPerMsgUs: (sum(cpu) * 1e6) / (received / (durationMs / 1000)),
       rss: rss.map(({ now, peak }) => `${now.toFixed(0)}/${peak.toFixed(0)}`).join(' + '),
@@ -286,7 +292,7 @@ async function main(): Promise<void> {
     const row = await runOnce(rooms);
     rows.push(row);
     console.log(
-      `  relay latency p50 ${row.p50.toFixed(1)} ms, p90 ${row.p90.toFixed(1)} ms, p99 ${row.p99.toFixed(1)} ms, max ${row.max.toFixed(0)} ms; ${row.msgsPerS.toFixed(0)} msg/s relayed; lost ${row.lost}; server CPU ${row.cpu} (${fmt(row.cpuPerMsgUs)} µs per message); load generators CPU ${row.clientCpu}; RSS now/peak ${row.rss} MB; event-loop delay p99/max ms: ${row.loop}`,
+      `  relay latency p50 ${row.p50.toFixed(1)} ms, p90 ${row.p90.toFixed(1)} ms, p99 ${row.p99.toFixed(1)} ms, max ${row.max.toFixed(0)} ms; ${row.msgsPerS.toFixed(0)} msg/s relayed; lost ${row.lost}; refused ${row.errors}; sockets dropped ${row.disconnects}; server CPU ${row.cpu} (${fmt(row.cpuPerMsgUs)} µs per message); load generators CPU ${row.clientCpu}; RSS now/peak ${row.rss} MB; event-loop delay p99/max ms: ${row.loop}`,
     );
     console.log(
       `  per socket after setup: RSS ${fmt(row.rssPerSocketKb, 1)} KB (growth from idle ${fmt(row.rssGrowthPerSocketKb, 1)} KB), V8 heap ${fmt(row.heapPerSocketKb, 1)} KB, external ${fmt(row.externalPerSocketKb, 1)} KB`,

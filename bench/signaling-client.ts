@@ -11,10 +11,11 @@
  *   trickles `candidates` ICE candidates. Each relayed message carries its send time
  *   (`performance.now()`, same process for both peers), so the receiver records the one-way relay
  *   latency in ms. After `durationMs` + 2 s of drain: `{type: 'result', latencies, sent, received,
- *   errors, loopP99, loopMax}` (this process's event-loop delay, ms: a busy load generator shows
+ *   errors, disconnects, loopP99, loopMax}` (`disconnects`: sockets dropped during the run; this process's event-loop delay, ms: a busy load generator shows
  *   up here, not as server latency).
  * - `{cmd: 'close'}`: disconnect everything and exit.
  */
+import { Agent } from 'node:https';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { io as ioClient, type Socket } from 'socket.io-client';
 
@@ -45,6 +46,9 @@ let latencies: number[] = [];
 let sent = 0;
 let received = 0;
 let errors = 0;
+/** Sockets the server (or a timeout) disconnected before `close`. */
+let disconnects = 0;
+let closing = false;
 let measuring = false;
 
 const SDP_PAD = Array.from({ length: 40 }, (_, i) => `a=x-bench-padding-${i}:${'0123456789abcdef'.repeat(4)}`).join('\r\n');
@@ -89,7 +93,12 @@ function wire(p: Pair): void {
     }
   });
   p.a.on('message', (_room: string, data: unknown) => record(data));
-  for (const s of [p.a, p.b]) s.on('error', () => errors++);
+  for (const s of [p.a, p.b]) {
+    s.on('error', () => errors++);
+    s.on('disconnect', () => {
+      if (!closing) disconnects++;
+    });
+  }
 }
 
 function negotiate(p: Pair): void {
@@ -97,9 +106,24 @@ function negotiate(p: Pair): void {
   for (let i = 0; i < candidatesPerSide; i++) send(p.a, p.room, candidate(i, performance.now()));
 }
 
+/**
+ * One HTTPS agent per server: its TLS session cache lets most connections resume a session (as
+ * browsers do) instead of a full handshake, so setting up 20 000 sockets costs the server seconds
+ * of CPU, not minutes; the measured load after setup does not depend on it.
+ */
+const agents = new Map<string, Agent>();
+const agentFor = (url: string): Agent => {
+  let a = agents.get(url);
+  if (!a) agents.set(url, (a = new Agent({ rejectUnauthorized: false, maxCachedSessions: 100 })));
+  return a;
+};
+
 function connect(url: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const s = ioClient(url, { transports: ['websocket'], rejectUnauthorized: false, forceNew: true, reconnection: false, timeout: 60_000 });
+    const s = ioClient(url, { transports: ['websocket'], rejectUnauthorized: false, forceNew: true, reconnection: false, timeout: 60_000,
+      // Typed `string | boolean` by engine.io-client; its Node WebSocket transport passes it to ws as an https.Agent.
+      agent: agentFor(url) as unknown as string,
+    });
     s.once('connect', () => resolve(s));
     s.once('connect_error', (err) => {
       s.close();
@@ -179,13 +203,14 @@ async function run(cfg: Run): Promise<void> {
   await new Promise((r) => setTimeout(r, 2000));
   measuring = false;
   loop.disable();
-  process.send!({ type: 'result', latencies, sent, received, errors, loopP99: loop.percentile(99) / 1e6, loopMax: loop.max / 1e6 });
+  process.send!({ type: 'result', latencies, sent, received, errors, disconnects, loopP99: loop.percentile(99) / 1e6, loopMax: loop.max / 1e6 });
 }
 
 process.on('message', (m: Command) => {
   if (m.cmd === 'setup') void setup(m);
   else if (m.cmd === 'run') void run(m);
   else if (m.cmd === 'close') {
+    closing = true;
     for (const p of pairs) {
       p.a.disconnect();
       p.b.disconnect();

@@ -22,7 +22,7 @@ import type { AdminAllocationsResponse, AdminRelayResponse, AdminRevokeUserRespo
 import { removeUser } from '../turn/index.js';
 import { hasBearer } from './auth.js';
 import { RelayAdminError, type RelaySupervisor } from './relaySupervisor.js';
-import type { SignalingServer } from './signaling/server.js';
+import type { SignalingServer } from './signaling/signalingServer.js';
 
 /** Options of {@link createAdminRouter}. */
 export interface AdminOptions {

@@ -22,7 +22,7 @@ import type { TurnStats } from '../contracts/relay.js';
 import { hasBearer } from './auth.js';
 import type { RelaySupervisor } from './relaySupervisor.js';
 import { RedisSeatStore } from './signaling/redisSeatStore.js';
-import type { SignalingServer } from './signaling/server.js';
+import type { SignalingServer } from './signaling/signalingServer.js';
 
 type Labels = Record<string, string>;
 type Sample = [Labels, number];
@@ -84,7 +84,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
       },
     });
 
-  const s = signaling.stats;
+  const s = signaling.counters;
   // With REDIS_URL these count the seats of this node's sockets (sum over nodes for the total).
   const counts = () => signaling.seats.counts();
   gauge('webrtc_signaling_rooms', 'Rooms with at least one seat (with Redis: rooms with a seat of this node)', [], () => [[{}, counts().rooms]]);

@@ -23,7 +23,7 @@ import { configureLogging, getLogger, isLoggingConfigured } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { RelaySupervisor, relayPort } from './relaySupervisor.js';
 import { loadOrCreateSecrets } from '../turn/index.js';
-import { createSignalingServer, type SignalingServer } from './signaling/server.js';
+import { createSignalingServer, type SignalingServer } from './signaling/signalingServer.js';
 import { formatHostPort } from '../common/hostPort.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

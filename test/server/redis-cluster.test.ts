@@ -1,5 +1,5 @@
 /**
- * Scale-out of signaling on Redis (issue 7): two real server processes (`node dist/server/main.js`,
+ * Scale-out of signaling on Redis: two real server processes (`node dist/server/main.js`,
  * `npm run build:server` first) sharing a throwaway redis-server. Peers connected to different
  * nodes are in the same call; capacity stays two under concurrent joins spread over both nodes;
  * the seat grace period works across nodes; a SIGKILLed node's seats are reclaimed.

@@ -1,9 +1,9 @@
 /**
- * Issue 6: the seat grace period with per-tab session tokens (SEAT_GRACE_MS shortened to 800 ms).
+ * The seat grace period with per-tab session tokens (SEAT_GRACE_MS shortened to 800 ms).
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nextEvent, recordEvents, sleep, startTestServer, type ClientSocket, type TestServer } from './harness.js';
+import { nextEvent, recordEvents, roomSnapshot, sleep, startTestServer, type ClientSocket, type TestServer } from './harness.js';
 
 const GRACE_MS = 800;
 let t: TestServer;
@@ -80,7 +80,7 @@ describe('seat grace period', () => {
     const c = await t.connect();
     const [, , info] = await join(c, room);
     expect(info).toEqual({ polite: true, members: 2 });
-    expect(t.server.signaling.stats.graceExpired).toBeGreaterThanOrEqual(1);
+    expect(t.server.signaling.counters.graceExpired).toBeGreaterThanOrEqual(1);
     a.disconnect();
     c.disconnect();
   });
@@ -138,7 +138,7 @@ describe('seat grace period', () => {
     expect(await otherjoin).toEqual([room, b2.id]);
     await sleep(200);
     expect(aEvents.map((e) => e.event)).toEqual(['otherjoin']);
-    const snap = t.server.signaling.registry.snapshot().find((x) => x.room === room)!;
+    const snap = (await roomSnapshot(t, room))!;
     expect(snap.members.map((m) => m.socketId).sort()).toEqual([a.id, b2.id].sort());
     a.disconnect();
     b2.disconnect();
@@ -156,7 +156,7 @@ describe('seat grace period', () => {
     const [, , info] = await join(a2, room, ta);
     await otherjoin;
     expect(info).toEqual({ polite: true, members: 2, resumed: true });
-    const snap = t.server.signaling.registry.snapshot().find((x) => x.room === room)!;
+    const snap = (await roomSnapshot(t, room))!;
     const roles = Object.fromEntries(snap.members.map((m) => [m.socketId, m.polite]));
     expect(roles).toEqual({ [a2.id!]: true, [b.id!]: false });
     a2.disconnect();
@@ -170,7 +170,7 @@ describe('seat grace period', () => {
     a.disconnect();
     b.disconnect();
     await sleep(100);
-    expect(t.server.signaling.registry.snapshot().find((x) => x.room === room)?.members.every((m) => !m.connected)).toBe(true);
+    expect((await roomSnapshot(t, room))?.members.every((m) => !m.connected)).toBe(true);
     const a2 = await t.connect();
     const [, , ia] = await join(a2, room, ta);
     expect(ia).toEqual({ polite: true, members: 2, resumed: true });

@@ -10,6 +10,7 @@ import { io as ioClient, type Socket } from 'socket.io-client';
 import { loadConfig, type Env } from '../../contracts/config.js';
 import { startServer, type RunningServer, type StartServerOptions } from '../../server/server.js';
 import type { ClientToServerEvents, ServerToClientEvents } from '../../contracts/signaling.js';
+import type { RoomSnapshot } from '../../server/signaling/seatStore.js';
 import { freeTcpPort } from '../helpers/ports.js';
 
 export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -130,6 +131,11 @@ export function raceJoin(sockets: ClientSocket[], room: string): Promise<Array<'
         }),
     ),
   );
+}
+
+/** The room as the server's seat store reports it (what the admin API shows), or undefined. */
+export async function roomSnapshot(t: TestServer, room: string): Promise<RoomSnapshot | undefined> {
+  return (await t.server.signaling.seats.snapshot()).find((r) => r.room === room);
 }
 
 /** True while process `pid` exists (signal 0 probe). */

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_MESSAGE_BYTES, MAX_SDP_LENGTH } from '../../contracts/signaling.js';
 import { httpsGet } from '../server/httpGet.js';
-import { emitAck, emitRaw, nextEvent, recordEvents, sleep, startTestServer, type ClientSocket, type TestServer } from './harness.js';
+import { emitAck, emitRaw, nextEvent, recordEvents, roomSnapshot, sleep, startTestServer, type ClientSocket, type TestServer } from './harness.js';
 
 let t: TestServer;
 let roomSeq = 200_000;
@@ -152,7 +152,7 @@ describe('malformed input', () => {
   it.each(cases)('$name → error $code with a reason, nothing relayed, state unchanged', async ({ event, args, code, reason }) => {
     const { room, a, b } = await pair();
     const bEvents = recordEvents(b);
-    const before = JSON.stringify(t.server.signaling.registry.snapshot().find((r) => r.room === room));
+    const before = JSON.stringify(await roomSnapshot(t, room));
     const err = nextEvent<[{ event: string; code: string; reason: string }]>(a, 'error');
     const res = (await emitAck(a, event, ...args(room))) as { ok: boolean; error: { code: string; reason: string; event: string } };
     expect(res.ok).toBe(false);
@@ -162,7 +162,7 @@ describe('malformed input', () => {
     expect(e).toEqual(res.error);
     await sleep(50);
     expect(bEvents).toEqual([]);
-    expect(JSON.stringify(t.server.signaling.registry.snapshot().find((r) => r.room === room))).toBe(before);
+    expect(JSON.stringify(await roomSnapshot(t, room))).toBe(before);
     // Still serving this socket: a valid message goes through.
     const m = nextEvent(b, 'message');
     a.emit('message', room, offer);
@@ -172,7 +172,7 @@ describe('malformed input', () => {
   });
 
   it('refusals are counted by reason', () => {
-    const s = t.server.signaling.stats;
+    const s = t.server.signaling.counters;
     expect(s.refused['invalid-room']).toBeGreaterThanOrEqual(6);
     expect(s.refused['invalid-payload']).toBeGreaterThanOrEqual(9);
     expect(s.refused['unknown-event']).toBeGreaterThanOrEqual(1);

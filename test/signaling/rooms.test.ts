@@ -3,7 +3,7 @@
  * (also under 20 concurrent joiners), leave, disconnect, re-join, one room per socket.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { emitAck, emitRaw, nextEvent, raceJoin, recordEvents, sleep, startTestServer, type ClientSocket, type TestServer } from './harness.js';
+import { emitAck, emitRaw, nextEvent, raceJoin, recordEvents, roomSnapshot, sleep, startTestServer, type ClientSocket, type TestServer } from './harness.js';
 
 let t: TestServer;
 let roomSeq = 100_000;
@@ -79,7 +79,7 @@ describe('join', () => {
     const outcomes = await raceJoin(sockets, room);
     expect(outcomes.filter((o) => o === 'joined')).toHaveLength(2);
     expect(outcomes.filter((o) => o === 'full')).toHaveLength(18);
-    const snap = t.server.signaling.registry.snapshot().find((r) => r.room === room);
+    const snap = await roomSnapshot(t, room);
     expect(snap?.members).toHaveLength(2);
     for (const s of sockets) s.disconnect();
   });
@@ -94,7 +94,7 @@ describe('join', () => {
     expect(info).toEqual({ polite: true, members: 2 });
     await sleep(100);
     expect(aEvents.map((e) => e.event)).not.toContain('otherjoin');
-    expect(t.server.signaling.registry.snapshot().find((r) => r.room === room)?.members).toHaveLength(2);
+    expect((await roomSnapshot(t, room))?.members).toHaveLength(2);
     a.disconnect();
     b.disconnect();
   });
@@ -108,8 +108,8 @@ describe('join', () => {
     const res = await emitAck(a, 'join', room2);
     expect(res).toMatchObject({ ok: false, error: { event: 'join', code: 'already-joined' } });
     expect((await err)[0]).toMatchObject({ event: 'join', code: 'already-joined' });
-    expect(t.server.signaling.registry.roomOf(a.id!)).toBe(room1);
-    expect(t.server.signaling.registry.snapshot().find((r) => r.room === room2)).toBeUndefined();
+    expect((await roomSnapshot(t, room1))?.members.map((m) => m.socketId)).toEqual([a.id]);
+    expect(await roomSnapshot(t, room2)).toBeUndefined();
     // After leaving, the other room can be joined.
     await emitAck(a, 'leave', room1);
     const [r] = await joinRoom(a, room2);
@@ -152,20 +152,20 @@ describe('leave and disconnect', () => {
     const bId = b.id;
     b.disconnect();
     expect(await bye).toEqual([room, bId]);
-    expect(t.server.signaling.registry.snapshot().find((r) => r.room === room)?.members).toHaveLength(1);
+    expect((await roomSnapshot(t, room))?.members).toHaveLength(1);
     a.disconnect();
     await sleep(100);
-    expect(t.server.signaling.registry.snapshot().find((r) => r.room === room)).toBeUndefined();
+    expect(await roomSnapshot(t, room)).toBeUndefined();
   });
 
   it('empty rooms are forgotten', async () => {
-    const before = t.server.signaling.registry.roomCount;
+    const before = t.server.signaling.seats.counts().rooms;
     const room = newRoom();
     const a = await t.connect();
     await joinRoom(a, room);
-    expect(t.server.signaling.registry.roomCount).toBe(before + 1);
+    expect(t.server.signaling.seats.counts().rooms).toBe(before + 1);
     await emitAck(a, 'leave', room);
-    expect(t.server.signaling.registry.roomCount).toBe(before);
+    expect(t.server.signaling.seats.counts().rooms).toBe(before);
     a.disconnect();
   });
 });

@@ -1,13 +1,13 @@
 /**
- * Counters of the signaling server, read by `/metrics` and tests. Plain numbers (monotonic
- * counters unless noted), so they cost nothing on the hot path.
+ * Counters of the signaling server, read by `/metrics`. Plain numbers (monotonic counters), so
+ * counting costs nothing on the hot path.
  */
 import type { SignalingError } from '../../contracts/signaling.js';
 
 export type RefusalCode = SignalingError['code'] | 'unknown-event' | 'internal';
 
-/** Signaling counters. */
-export interface SignalingStats {
+/** Signaling counters (events since start). */
+export interface SignalingCounters {
   /** Sockets ever connected. */
   connections: number;
   /** Sockets ever disconnected. */
@@ -34,8 +34,8 @@ export interface SignalingStats {
   refusedByEvent: Record<string, number>;
 }
 
-/** A zeroed {@link SignalingStats}. */
-export function createSignalingStats(): SignalingStats {
+/** A zeroed {@link SignalingCounters}. */
+export function createSignalingCounters(): SignalingCounters {
   return {
     connections: 0,
     disconnections: 0,

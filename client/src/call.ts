@@ -24,6 +24,7 @@ import { MediaError } from './mediaDevices.js';
 import type { PeerSession } from './peerSession.js';
 import { PeerSlot, type PageCounters } from './peerSlot.js';
 import { CallStatus } from './callStatus.js';
+import { msg, type Msg } from './i18n/index.js';
 import type { CallView, StatusKind } from './callView.js';
 import { OutageRecovery, type RecoveryState } from './recovery.js';
 import { rememberRoom } from './room.js';
@@ -169,8 +170,8 @@ export class Call {
     this.view.inRoom(true);
     this.status.setStandingWarning([]);
     const iceProblem = this.ice.load();
-    const warnings: string[] = [];
-    if (req.relayOnly) warnings.push('Relay only (?relay=1): the call goes through the TURN server.');
+    const warnings: Msg[] = [];
+    if (req.relayOnly) warnings.push(msg('call.relayOnly'));
     try {
       warnings.push(...(await this.media.acquire({ shareDesktop: req.shareDesktop, step: (s) => this.status.starting(s) })));
     } catch (err) {
@@ -178,7 +179,7 @@ export class Call {
       this.ice.stop();
       this.room = undefined;
       this.view.inRoom(false);
-      this.status.ended(err instanceof MediaError ? err.message : `Could not start the camera or microphone: ${String(err)}`, 'error');
+      this.status.ended(err instanceof MediaError ? err.text : msg('media.other.cameraAndMicrophone', { detail: String(err) }), 'error');
       return;
     }
     if (generation !== this.joinGeneration) {
@@ -190,7 +191,7 @@ export class Call {
     const problem = await iceProblem;
     if (generation !== this.joinGeneration) return;
     this.recovery.reset();
-    if (problem) warnings.push(`Could not get the relay (TURN) settings (${problem}). Calls work only when both people can reach each other directly.`);
+    if (problem) warnings.push(msg('status.noTurn', { detail: problem }));
     this.status.setStandingWarning(warnings);
 
     this.status.starting('server');
@@ -202,7 +203,7 @@ export class Call {
   }
 
   /** Leave the room: `leave` to the server, close the connection, stop local media, reset; then show `statusText`. */
-  leave(statusText = 'You left the call.', kind: StatusKind = 'info'): void {
+  leave(statusText: Msg = msg('status.left'), kind: StatusKind = 'info'): void {
     this.joinGeneration++;
     rememberRoom(null);
     this.signaling?.leave();
@@ -234,8 +235,8 @@ export class Call {
    * click when turning sharing on.
    * @returns an error sentence, or undefined on success.
    */
-  async setScreenSharing(on: boolean): Promise<string | undefined> {
-    if (!this.inRoom) return 'Join a room first.';
+  async setScreenSharing(on: boolean): Promise<Msg | undefined> {
+    if (!this.inRoom) return msg('call.joinFirst');
     return this.media.setScreenSharing(on);
   }
 
@@ -283,7 +284,7 @@ export class Call {
       },
       evicted: () => {
         this.log('seat taken over by another connection of this session');
-        this.leave('This call continues in another tab or window of this browser.', 'warn');
+        this.leave(msg('status.otherTab'), 'warn');
       },
       restarting: () => {
         this.log('server restarting');
@@ -293,7 +294,7 @@ export class Call {
       otherJoined: (_room, id) => this.onOtherJoined(id),
       full: (room) => {
         this.log(`room ${room} is full`);
-        this.leave(`Room ${room} is full. Try another room number.`, 'error');
+        this.leave(msg('status.roomFull', { room }), 'error');
       },
       bye: () => this.onBye(),
       otherReconnecting: (_room, _id, graceMs) => {
@@ -367,9 +368,10 @@ export class Call {
   }
 
   private onSignalingError(err: SignalingError): void {
+    // The person reads the code's sentence in their language; the server's own words go to the log.
     this.log(`server refused ${err.event}: ${err.code} ${err.reason}`);
     if (err.event === 'join' && err.code !== 'already-joined' && err.code !== 'rate-limited') {
-      this.leave(`The server refused to join: ${err.reason}`, 'error');
+      this.leave(refusalText(err.code), 'error');
     }
   }
 
@@ -435,4 +437,17 @@ export class Call {
     if (this.eventLog.length > 300) this.eventLog.shift();
     if (!msg.startsWith('[pc')) console.log(`[call] ${msg}`);
   }
+}
+
+/** The sentence for a server refusal, by its stable code (a new code must get a sentence here: checked at compile time). */
+export function refusalText(code: SignalingError['code']): Msg {
+  const sentences: { [C in SignalingError['code']]: Msg } = {
+    'invalid-room': msg('signaling.invalid-room'),
+    'invalid-payload': msg('signaling.invalid-payload'),
+    'not-a-member': msg('signaling.not-a-member'),
+    'already-joined': msg('signaling.already-joined'),
+    'rate-limited': msg('signaling.rate-limited'),
+    'server-shutdown': msg('signaling.server-shutdown'),
+  };
+  return sentences[code] ?? msg('signaling.invalid-payload');
 }

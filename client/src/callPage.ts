@@ -3,6 +3,8 @@
  * Implements {@link CallView} for the call; no call logic here.
  */
 import type { CallView, StatusKind } from './callView.js';
+import { setAttr, setText } from './i18n/dom.js';
+import { language, msg, render, type Key, type Msg } from './i18n/index.js';
 import type { LocalMediaState } from './localMedia.js';
 
 /** Look up an element by id. @throws Error when the page lacks it (a build/markup mistake). */
@@ -62,40 +64,53 @@ export function findElements(): Elements {
   return out as Elements;
 }
 
-/** Describe a media state for a badge: "Muted · Camera off · Sharing screen", or "" when none applies. */
-export function describeMediaState(s: LocalMediaState): string {
-  const parts: string[] = [];
-  if (s.audioMuted) parts.push('Muted');
-  if (s.videoOff) parts.push('Camera off');
-  if (s.screen) parts.push('Sharing screen');
-  return parts.join(' · ');
+/** Describe a media state for a badge: Muted, Camera off, Sharing screen (empty when none applies). */
+export function describeMediaState(s: LocalMediaState): Msg[] {
+  const parts: Msg[] = [];
+  if (s.audioMuted) parts.push(msg('call.stateMuted'));
+  if (s.videoOff) parts.push(msg('call.stateCameraOff'));
+  if (s.screen) parts.push(msg('call.stateSharing'));
+  return parts;
 }
 
-/** Set a toggle button's on/off state: `aria-pressed` and its label. */
-export function setToggle(button: HTMLButtonElement, pressed: boolean, labelOn: string, labelOff: string): void {
+/** Show `items` as the children of `el`, one `<span>` each (CSS puts the separators); hidden when empty. */
+export function setItems(el: HTMLElement, items: readonly Msg[]): void {
+  el.replaceChildren(
+    ...items.map((m) => {
+      const span = document.createElement('span');
+      setText(span, m);
+      return span;
+    }),
+  );
+  el.hidden = items.length === 0;
+}
+
+/** Set a toggle button's on/off state: `aria-pressed` and its label (catalog keys). */
+export function setToggle(button: HTMLButtonElement, pressed: boolean, labelOn: Key, labelOff: Key): void {
   button.setAttribute('aria-pressed', String(pressed));
-  button.textContent = pressed ? labelOn : labelOff;
+  setText(button, { key: pressed ? labelOn : labelOff });
 }
 
 /** The page as seen by the call. */
 export class CallPage implements CallView {
   /** Set by main.ts: refresh the device pickers. */
   devicesChanged?: () => void;
-  /** Every status text shown so far, oldest first (bounded; for debugging and tests). */
+  /** Every status text shown so far, oldest first, in the language of the moment (bounded; for debugging and tests). */
   readonly statusLog: string[] = [];
 
   constructor(readonly el: Elements) {}
 
-  status(text: string, kind: StatusKind = 'info'): void {
-    if (this.statusLog.at(-1) !== text) this.statusLog.push(text);
+  status(text: Msg, kind: StatusKind = 'info'): void {
+    const rendered = render(text);
+    if (this.statusLog.at(-1) !== rendered) this.statusLog.push(rendered);
     if (this.statusLog.length > 200) this.statusLog.shift();
-    this.el.status.textContent = text;
+    setText(this.el.status, text);
     this.el.status.dataset.kind = kind;
   }
 
-  warning(text: string | null): void {
-    this.el.warning.textContent = text ?? '';
-    this.el.warning.hidden = !text;
+  warning(text: Msg | readonly Msg[] | null): void {
+    const list = text === null ? [] : Array.isArray(text) ? (text as readonly Msg[]) : [text as Msg];
+    setItems(this.el.warning, list);
   }
 
   localVideo(stream: MediaStream | null): void {
@@ -120,33 +135,29 @@ export class CallPage implements CallView {
     e.devices.hidden = !inRoom;
     if (!inRoom) {
       e.statsPanel.hidden = true;
-      setToggle(e.stats, false, 'Hide stats', 'Stats');
+      setToggle(e.stats, false, 'call.hideStats', 'call.stats');
       this.remoteVideo(null);
       this.chatState(false);
     }
   }
 
   remoteMediaState(state: LocalMediaState | null): void {
-    const text = state ? describeMediaState(state) : '';
-    this.el.remoteState.textContent = text;
-    this.el.remoteState.hidden = text === '';
+    setItems(this.el.remoteState, state ? describeMediaState(state) : []);
   }
 
   localMediaState(state: LocalMediaState): void {
     const e = this.el;
-    setToggle(e.mute, state.audioMuted, 'Unmute', 'Mute');
-    setToggle(e.camera, state.videoOff, 'Camera on', 'Camera off');
-    setToggle(e.screen, state.screen, 'Stop sharing', 'Share screen');
-    const text = describeMediaState(state);
-    e.localState.textContent = text;
-    e.localState.hidden = text === '';
+    setToggle(e.mute, state.audioMuted, 'call.unmute', 'call.mute');
+    setToggle(e.camera, state.videoOff, 'call.cameraOn', 'call.cameraOff');
+    setToggle(e.screen, state.screen, 'call.stopSharing', 'call.shareScreen');
+    setItems(e.localState, describeMediaState(state));
     e.localVideo.parentElement?.classList.toggle('screen', state.screen);
   }
 
   chatState(open: boolean): void {
     this.el.chatInput.disabled = !open;
     this.el.chatSend.disabled = !open;
-    this.el.chatInput.placeholder = open ? 'Message' : 'Chat starts when the call is connected';
+    setAttr(this.el.chatInput, 'placeholder', open ? msg('chat.message') : msg('chat.notYet'));
   }
 
   chatMessage(from: 'me' | 'them', text: string, sentAt: number): void {
@@ -155,15 +166,16 @@ export class CallPage implements CallView {
     const time = document.createElement('time');
     const when = new Date(sentAt);
     time.dateTime = when.toISOString();
-    time.textContent = when.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-    const who = from === 'me' ? 'You' : 'Them';
-    li.append(time, document.createTextNode(`${who}: ${text}`));
+    time.textContent = when.toLocaleTimeString(language(), { hour: '2-digit', minute: '2-digit' });
+    const line = document.createElement('span');
+    setText(line, from === 'me' ? msg('chat.fromMe', { text }) : msg('chat.fromThem', { text }));
+    li.append(time, line);
     this.el.chatLog.append(li);
     while (this.el.chatLog.children.length > 500) this.el.chatLog.firstElementChild?.remove();
     li.scrollIntoView({ block: 'nearest' });
     if (from === 'them' && this.el.chat.hidden) {
       this.el.chat.hidden = false;
-      setToggle(this.el.chatToggle, true, 'Hide chat', 'Chat');
+      setToggle(this.el.chatToggle, true, 'call.hideChat', 'call.chat');
     }
   }
 }

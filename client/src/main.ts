@@ -5,12 +5,15 @@
  */
 import './style.css';
 import { Call } from './call.js';
-import { CallPage, findElements, setToggle } from './callPage.js';
+import { byId, CallPage, findElements, setToggle } from './callPage.js';
+import { setText, startPageLanguage } from './i18n/dom.js';
+import { msg, onLanguageChange, type Key, type Msg } from './i18n/index.js';
 import { LocalMedia } from './localMedia.js';
 import { canShareScreen, listDevices } from './mediaDevices.js';
 import { rememberedRoom, roomProblem } from './room.js';
 import { StatsPanel } from './statsPanel.js';
 
+startPageLanguage(byId<HTMLSelectElement>('lang'));
 const el = findElements();
 const page = new CallPage(el);
 const media = new LocalMedia();
@@ -24,10 +27,10 @@ const stats = new StatsPanel(el.statsTable, el.bitrateGraph, () => call.peer?.pc
 if (!canShareScreen()) el.shareDesktopLabel.hidden = true;
 if (typeof (HTMLMediaElement.prototype as { setSinkId?: unknown }).setSinkId !== 'function') el.speakerLabel.hidden = true;
 el.room.value = params.get('room') ?? '';
-if (relayOnly) page.warning('Relay only (?relay=1): the call goes through the TURN server.');
+if (relayOnly) page.warning(msg('call.relayOnly'));
 
-function showRoomProblem(problem: string | undefined): void {
-  el.roomError.textContent = problem ?? '';
+function showRoomProblem(problem: Msg | undefined): void {
+  setText(el.roomError, problem ?? null);
   el.roomError.hidden = !problem;
   el.room.setAttribute('aria-invalid', String(!!problem));
 }
@@ -63,14 +66,14 @@ el.leave.addEventListener('click', () => call.leave());
 
 function toggleStats(show: boolean = el.statsPanel.hidden === true): void {
   el.statsPanel.hidden = !show;
-  setToggle(el.stats, show, 'Hide stats', 'Stats');
+  setToggle(el.stats, show, 'call.hideStats', 'call.stats');
   if (show) stats.start();
   else stats.stop();
 }
 
 function toggleChat(show: boolean = el.chat.hidden === true): void {
   el.chat.hidden = !show;
-  setToggle(el.chatToggle, show, 'Hide chat', 'Chat');
+  setToggle(el.chatToggle, show, 'call.hideChat', 'call.chat');
   if (show && !el.chatInput.disabled) el.chatInput.focus();
 }
 
@@ -86,7 +89,7 @@ el.camera.addEventListener('click', () => call.setVideoOff(!call.mediaState.vide
 el.screen.addEventListener('click', () => void toggleScreen());
 el.stats.addEventListener('click', () => toggleStats());
 el.chatToggle.addEventListener('click', () => toggleChat());
-el.hangup.addEventListener('click', () => call.leave('You hung up.'));
+el.hangup.addEventListener('click', () => call.leave(msg('status.hungUp')));
 if (!canShareScreen()) el.screen.hidden = true;
 
 document.addEventListener('keydown', (ev) => {
@@ -99,7 +102,7 @@ document.addEventListener('keydown', (ev) => {
     s: () => void toggleScreen(),
     i: () => toggleStats(),
     c: () => toggleChat(),
-    h: () => call.leave('You hung up.'),
+    h: () => call.leave(msg('status.hungUp')),
   };
   const action = actions[ev.key.toLowerCase()];
   if (action) {
@@ -110,11 +113,12 @@ document.addEventListener('keydown', (ev) => {
 
 // ------------------------------------------------------------------ devices
 
-function fillSelect(select: HTMLSelectElement, devices: MediaDeviceInfo[], current: string | undefined, noun: string): void {
+function fillSelect(select: HTMLSelectElement, devices: MediaDeviceInfo[], current: string | undefined, unnamed: Key & `devices.unnamed${string}`): void {
   const options = devices.map((d, i) => {
     const o = document.createElement('option');
     o.value = d.deviceId;
-    o.textContent = d.label || `${noun} ${i + 1}`;
+    if (d.label) o.textContent = d.label;
+    else setText(o, { key: unnamed, vars: { n: i + 1 } });
     return o;
   });
   select.replaceChildren(...options);
@@ -127,9 +131,9 @@ async function refreshDevices(): Promise<void> {
     const { microphones, cameras, speakers } = await listDevices();
     const micId = media.audioTrack?.getSettings().deviceId ?? media.audioDeviceId;
     const camId = media.cameraTrack?.getSettings().deviceId ?? media.videoDeviceId;
-    fillSelect(el.micSelect, microphones, micId, 'Microphone');
-    fillSelect(el.cameraSelect, cameras, camId, 'Camera');
-    fillSelect(el.speakerSelect, speakers, undefined, 'Speaker');
+    fillSelect(el.micSelect, microphones, micId, 'devices.unnamedMicrophone');
+    fillSelect(el.cameraSelect, cameras, camId, 'devices.unnamedCamera');
+    fillSelect(el.speakerSelect, speakers, undefined, 'devices.unnamedSpeaker');
   } catch {
     /* enumerateDevices unavailable */
   }
@@ -150,7 +154,7 @@ el.speakerSelect.addEventListener('change', async () => {
   try {
     await video.setSinkId?.(el.speakerSelect.value);
   } catch (err) {
-    page.warning(`Could not switch the speaker: ${err instanceof Error ? err.message : String(err)}`);
+    page.warning(msg('devices.speakerFailed', { detail: err instanceof Error ? err.message : String(err) }));
   }
 });
 
@@ -161,10 +165,15 @@ el.chatForm.addEventListener('submit', (ev) => {
   const text = el.chatInput.value.trim();
   if (!text) return;
   if (call.sendChat(text)) el.chatInput.value = '';
-  else page.warning('The message could not be sent: the chat is not connected.');
+  else page.warning(msg('chat.notConnected'));
 });
 
 // ------------------------------------------------------------------ start
+
+// Texts drawn by scripts outside data-i18n follow a language switch.
+onLanguageChange(() => {
+  if (!el.statsPanel.hidden) void stats.refresh();
+});
 
 // A reload of this tab while in a call takes the seat back (session token in sessionStorage). Only
 // for a reload (or back/forward) of the same room's URL: opening another room does not rejoin.

@@ -55,6 +55,11 @@ export interface PeerOptions {
   verifyCertificates?: boolean;
   /** HOME of the browser process (Chromium on Linux reads user-trusted roots from HOME/.pki/nssdb). */
   home?: string;
+  /**
+   * The browser's language (`--lang`, `navigator.languages`, Accept-Language), default `en-US`:
+   * tests that read page text get English unless they ask for another language.
+   */
+  locale?: string;
 }
 
 /** One browser process with one page. */
@@ -86,6 +91,7 @@ export function chromiumArgs(opts: PeerOptions = {}): string[] {
     '--use-fake-ui-for-media-stream',
     fakeDevice,
     '--autoplay-policy=no-user-gesture-required',
+    `--lang=${opts.locale ?? 'en-US'}`,
     `--host-resolver-rules=${maps}MAP * ~NOTFOUND , ${excludes}`,
     `--disable-features=${[...PLAYWRIGHT_DISABLED_FEATURES, 'WebRtcHideLocalIpsWithMdns'].join(',')}`,
     ...(opts.args ?? []),
@@ -123,6 +129,7 @@ export async function launchPeer(opts: PeerOptions = {}): Promise<Peer> {
     executablePath,
     headless: true,
     ignoreHTTPSErrors: !opts.verifyCertificates,
+    locale: opts.locale ?? 'en-US',
     ...(opts.home ? { env: { ...process.env, HOME: opts.home } } : {}),
     args: chromiumArgs(opts),
     // An 800x600 screen: Chromium's fake getDisplayMedia source follows it and yields 800x450 frames.

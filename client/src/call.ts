@@ -8,6 +8,10 @@
  * - The member already in the room offers when the other joins (`otherjoin`), as in the original
  *   demo. The joiner waits for that offer (and offers itself only if none came within
  *   {@link JOINER_OFFER_FALLBACK_MS}, or right away when it took its seat back after a reload).
+ * - Both get ready ahead of time, so a call connects quickly: the member waiting alone makes its
+ *   connection and offer while waiting and sends the offer (with its gathered candidates) the
+ *   moment `otherjoin` comes (PeerSlot.warm); the joiner makes its answering connection at
+ *   `joined`, gathering candidates while the offer is on its way.
  * - After that either side may renegotiate (perfect negotiation, see peerSession.ts).
  * - An offer whose SDP `o=` session id differs from the current remote description's comes from a
  *   new peer connection on the other side (page reload, or its connection was rebuilt): the local
@@ -64,6 +68,12 @@ export class Call {
   private relayOnly = false;
   private offerFallbackTimer: ReturnType<typeof setTimeout> | undefined;
   private joinGeneration = 0;
+  /** ICE servers being fetched before Join ({@link Call.prepare}): undefined when they came, else why not. */
+  private iceReady: Promise<string | undefined> | null = null;
+  /** True once {@link Call.prepare} was called: the call gets ready again after each Leave. */
+  private keepPrepared = false;
+  /** True when the ICE servers fetched by {@link Call.prepare} arrived. */
+  private iceLoaded = false;
 
   /**
    * @param view   the page.
@@ -155,7 +165,8 @@ export class Call {
   }
 
   /**
-   * Open media (unless already open), fetch ICE servers and join the room.
+   * Open media (unless already open), fetch ICE servers and join the room. Without any camera or
+   * microphone the call joins to receive only (the warning line says so).
    * Errors are reported through the view (status), never thrown.
    */
   async join(req: JoinRequest): Promise<void> {
@@ -167,20 +178,35 @@ export class Call {
     const generation = ++this.joinGeneration;
     this.room = req.room;
     this.relayOnly = req.relayOnly;
+    // Everything ready before Join (pre-join check, prepare()): take the seat first, then update
+    // the page; the other person's offer is on its way meanwhile.
+    const seatNow = this.signaling !== null && this.iceLoaded && this.media.acquired && !(req.shareDesktop && !this.media.screenTrack);
+    if (seatNow) {
+      rememberRoom({ room: req.room, relayOnly: req.relayOnly });
+      this.signaling!.join(req.room);
+    }
     this.view.inRoom(true);
     this.status.setStandingWarning([]);
-    const iceProblem = this.ice.load();
+    // ICE servers fetched before Join are used as they are; a failed early fetch is tried again.
+    const early = this.iceReady;
+    this.iceReady = null;
+    this.iceLoaded = false;
+    const iceProblem = early ? early.then((problem) => (problem ? this.ice.load() : undefined)) : this.ice.load();
     const warnings: Msg[] = [];
     if (req.relayOnly) warnings.push(msg('call.relayOnly'));
+    const openedBefore = this.media.acquired;
     try {
       warnings.push(...(await this.media.acquire({ shareDesktop: req.shareDesktop, step: (s) => this.status.starting(s) })));
+      if (req.shareDesktop && openedBefore && !this.media.screenTrack && generation === this.joinGeneration) {
+        // The camera was opened before Join (pre-join check): the screen takes its place.
+        this.status.starting('choose-screen');
+        const problem = await this.media.setScreenSharing(true);
+        if (problem) warnings.push(problem, msg('media.cameraInstead'));
+      }
     } catch (err) {
       if (generation !== this.joinGeneration) return;
-      this.ice.stop();
-      this.room = undefined;
-      this.view.inRoom(false);
-      this.status.ended(err instanceof MediaError ? err.text : msg('media.other.cameraAndMicrophone', { detail: String(err) }), 'error');
-      return;
+      // Neither a camera nor a microphone: join anyway, to see and hear the other person.
+      warnings.push(err instanceof MediaError ? err.text : msg('media.other.cameraAndMicrophone', { detail: String(err) }), msg('prejoin.receiveOnly'));
     }
     if (generation !== this.joinGeneration) {
       this.media.release();
@@ -194,12 +220,35 @@ export class Call {
     if (problem) warnings.push(msg('status.noTurn', { detail: problem }));
     this.status.setStandingWarning(warnings);
 
+    if (seatNow) return;
     this.status.starting('server');
     rememberRoom({ room: req.room, relayOnly: req.relayOnly });
+    (this.signaling ?? this.openSignaling()).join(req.room);
+  }
+
+  /**
+   * Get ready to join before the person presses Join (during the pre-join check): connect to the
+   * signaling server and fetch the ICE servers now, so Join sends `join` at once over an open
+   * connection. From then on the call gets ready again after every Leave. Does nothing in a room.
+   */
+  prepare(): void {
+    this.keepPrepared = true;
+    if (this.inRoom) return;
+    if (!this.signaling) this.openSignaling();
+    if (!this.iceReady) {
+      const ready = this.ice.load();
+      this.iceReady = ready;
+      void ready.then((problem) => {
+        if (this.iceReady === ready) this.iceLoaded = !problem;
+      });
+    }
+  }
+
+  private openSignaling(): Signaling {
     const signaling = new Signaling({ session: sessionToken() });
     this.signaling = signaling;
     this.wireSignaling(signaling);
-    signaling.join(req.room);
+    return signaling;
   }
 
   /** Leave the room: `leave` to the server, close the connection, stop local media, reset; then show `statusText`. */
@@ -218,6 +267,9 @@ export class Call {
     this.view.remoteMediaState(null);
     this.view.inRoom(false);
     this.status.ended(statusText, kind);
+    this.iceReady = null;
+    this.iceLoaded = false;
+    if (this.keepPrepared) this.prepare();
   }
 
   /** Mute or unmute the microphone; the other side is told. */
@@ -272,7 +324,7 @@ export class Call {
     s.events = {
       connected: (reconnect) => {
         this.log(reconnect ? 'signaling reconnected' : 'signaling connected');
-        if (reconnect) this.status.signalingReconnected();
+        if (reconnect && this.inRoom) this.status.signalingReconnected();
       },
       disconnected: (reason) => {
         this.log(`signaling disconnected: ${reason}`);
@@ -288,7 +340,7 @@ export class Call {
       },
       restarting: () => {
         this.log('server restarting');
-        this.status.serverRestarting();
+        if (this.inRoom) this.status.serverRestarting();
       },
       joined: (room, id, info) => this.onJoined(room, id, info),
       otherJoined: (_room, id) => this.onOtherJoined(id),
@@ -322,6 +374,8 @@ export class Call {
         // We took our seat back after a reload: the other side still has its old connection.
         this.replacePeer(true);
       } else {
+        // The other person offers now (they got `otherjoin`): be ready to answer at once.
+        if (!this.peer) this.peers.create(false, true);
         this.status.connecting();
         this.armOfferFallback();
       }
@@ -329,6 +383,8 @@ export class Call {
       this.showPeerState();
     } else {
       this.status.waiting();
+      // Nobody else yet: make the offer now and send it the moment someone joins.
+      if (!this.peers.warming) this.peers.warm();
     }
   }
 
@@ -353,7 +409,8 @@ export class Call {
     }
     // A new attempt with this person: a fresh recovery budget.
     this.recovery.newAttempt();
-    this.replacePeer(true);
+    if (this.peers.release()) this.status.connecting();
+    else this.replacePeer(true);
   }
 
   private onBye(): void {
@@ -365,6 +422,7 @@ export class Call {
     this.recovery.reset();
     this.view.remoteMediaState(null);
     this.status.waiting(true);
+    this.peers.warm();
   }
 
   private onSignalingError(err: SignalingError): void {
@@ -408,7 +466,8 @@ export class Call {
     this.clearOfferFallback();
     this.offerFallbackTimer = setTimeout(() => {
       this.offerFallbackTimer = undefined;
-      if (this.inRoom && this.otherPresent && !this.peer) {
+      // No connection, or only the one made ahead for an offer that never came.
+      if (this.inRoom && this.otherPresent && (!this.peer || !this.peer.pc.remoteDescription)) {
         this.log('no offer arrived: offering ourselves');
         this.replacePeer(true);
       }

@@ -2,6 +2,7 @@
  * The call page's DOM: element lookup, the status line, videos, in-call buttons and chat log.
  * Implements {@link CallView} for the call; no call logic here.
  */
+import type { CallPhase } from './callStatus.js';
 import type { CallView, StatusKind } from './callView.js';
 import { setAttr, setText } from './i18n/dom.js';
 import { language, msg, render, type Key, type Msg } from './i18n/index.js';
@@ -16,25 +17,45 @@ export function byId<T extends HTMLElement>(id: string): T {
 
 /** Every element the page scripts use (ids documented at the top of index.html). */
 export interface Elements {
+  app: HTMLElement;
+  lang: HTMLSelectElement;
+  preview: HTMLElement;
+  previewVideo: HTMLVideoElement;
+  previewState: HTMLElement;
+  micLevel: HTMLMeterElement;
+  mediaProblem: HTMLElement;
+  retryMedia: HTMLButtonElement;
+  joinMuted: HTMLInputElement;
+  joinCameraOff: HTMLInputElement;
   joinForm: HTMLFormElement;
   room: HTMLInputElement;
+  newRoom: HTMLButtonElement;
   roomError: HTMLElement;
   shareDesktop: HTMLInputElement;
   shareDesktopLabel: HTMLElement;
   join: HTMLButtonElement;
   leave: HTMLButtonElement;
+  share: HTMLElement;
+  shareLink: HTMLInputElement;
+  copyLink: HTMLButtonElement;
+  shareStatus: HTMLElement;
+  shareClose: HTMLButtonElement;
+  qr: HTMLCanvasElement;
   status: HTMLElement;
   warning: HTMLElement;
   localVideo: HTMLVideoElement;
   remoteVideo: HTMLVideoElement;
   localState: HTMLElement;
   remoteState: HTMLElement;
+  pip: HTMLButtonElement;
+  fullscreen: HTMLButtonElement;
   controls: HTMLElement;
   mute: HTMLButtonElement;
   camera: HTMLButtonElement;
   screen: HTMLButtonElement;
   stats: HTMLButtonElement;
   chatToggle: HTMLButtonElement;
+  devicesToggle: HTMLButtonElement;
   hangup: HTMLButtonElement;
   devices: HTMLDetailsElement;
   micSelect: HTMLSelectElement;
@@ -51,16 +72,20 @@ export interface Elements {
   chatSend: HTMLButtonElement;
 }
 
+/** The id of each of {@link Elements} (the same as its key). */
+const ELEMENT_IDS: (keyof Elements)[] = [
+  'app', 'lang', 'preview', 'previewVideo', 'previewState', 'micLevel', 'mediaProblem', 'retryMedia', 'joinMuted',
+  'joinCameraOff', 'joinForm', 'room', 'newRoom', 'roomError', 'shareDesktop', 'shareDesktopLabel', 'join', 'leave',
+  'share', 'shareLink', 'copyLink', 'shareStatus', 'shareClose', 'qr', 'status', 'warning', 'localVideo', 'remoteVideo',
+  'localState', 'remoteState', 'pip', 'fullscreen', 'controls', 'mute', 'camera', 'screen', 'stats', 'chatToggle',
+  'devicesToggle', 'hangup', 'devices', 'micSelect', 'cameraSelect', 'speakerSelect', 'speakerLabel', 'statsPanel',
+  'statsTable', 'bitrateGraph', 'chat', 'chatLog', 'chatForm', 'chatInput', 'chatSend',
+];
+
 /** Collect {@link Elements}. @throws Error naming the first missing id. */
 export function findElements(): Elements {
-  const ids: (keyof Elements)[] = [
-    'joinForm', 'room', 'roomError', 'shareDesktop', 'shareDesktopLabel', 'join', 'leave', 'status', 'warning',
-    'localVideo', 'remoteVideo', 'localState', 'remoteState', 'controls', 'mute', 'camera', 'screen', 'stats',
-    'chatToggle', 'hangup', 'devices', 'micSelect', 'cameraSelect', 'speakerSelect', 'speakerLabel', 'statsPanel',
-    'statsTable', 'bitrateGraph', 'chat', 'chatLog', 'chatForm', 'chatInput', 'chatSend',
-  ];
   const out: Partial<Record<keyof Elements, HTMLElement>> = {};
-  for (const id of ids) out[id] = byId(id);
+  for (const id of ELEMENT_IDS) out[id] = byId(id);
   return out as Elements;
 }
 
@@ -85,16 +110,22 @@ export function setItems(el: HTMLElement, items: readonly Msg[]): void {
   el.hidden = items.length === 0;
 }
 
-/** Set a toggle button's on/off state: `aria-pressed` and its label (catalog keys). */
+/** Set a toggle button's on/off state: `aria-pressed` and its label (catalog keys; in its `.label` span when it has one). */
 export function setToggle(button: HTMLButtonElement, pressed: boolean, labelOn: Key, labelOff: Key): void {
   button.setAttribute('aria-pressed', String(pressed));
-  setText(button, { key: pressed ? labelOn : labelOff });
+  setText(button.querySelector<HTMLElement>('.label') ?? button, { key: pressed ? labelOn : labelOff });
 }
 
 /** The page as seen by the call. */
 export class CallPage implements CallView {
-  /** Set by main.ts: refresh the device pickers. */
+  /** Set by main.ts: the open tracks changed (refresh the device pickers, the pre-join preview). */
   devicesChanged?: () => void;
+  /** Set by main.ts: the call's phase changed. */
+  onPhase?: (phase: CallPhase) => void;
+  /** Set by main.ts: the page switched between before Join (false) and a call (true). */
+  onInRoom?: (inRoom: boolean) => void;
+  /** Set by main.ts: our media state changed. */
+  onLocalMediaState?: (state: LocalMediaState) => void;
   /** Every status text shown so far, oldest first, in the language of the moment (bounded; for debugging and tests). */
   readonly statusLog: string[] = [];
 
@@ -113,6 +144,11 @@ export class CallPage implements CallView {
     setItems(this.el.warning, list);
   }
 
+  phaseChanged(phase: CallPhase): void {
+    this.el.app.toggleAttribute('data-waiting', phase === 'waiting');
+    this.onPhase?.(phase);
+  }
+
   localVideo(stream: MediaStream | null): void {
     if (this.el.localVideo.srcObject === stream) return;
     this.el.localVideo.srcObject = stream;
@@ -127,22 +163,31 @@ export class CallPage implements CallView {
 
   inRoom(inRoom: boolean): void {
     const e = this.el;
+    e.app.dataset.phase = inRoom ? 'call' : 'lobby';
+    document.body.dataset.phase = e.app.dataset.phase;
     e.join.disabled = inRoom;
     e.leave.disabled = !inRoom;
     e.room.disabled = inRoom;
     e.shareDesktop.disabled = inRoom;
     e.controls.hidden = !inRoom;
-    e.devices.hidden = !inRoom;
+    // The device pickers belong to the pre-join check before Join, and under the controls in a call.
+    if (inRoom) e.controls.after(e.devices);
+    else e.preview.append(e.devices);
+    e.devices.open = !inRoom;
+    setToggle(e.devicesToggle, false, 'devices.summary', 'devices.summary');
     if (!inRoom) {
       e.statsPanel.hidden = true;
       setToggle(e.stats, false, 'call.hideStats', 'call.stats');
       this.remoteVideo(null);
       this.chatState(false);
     }
+    this.onInRoom?.(inRoom);
   }
 
   remoteMediaState(state: LocalMediaState | null): void {
     setItems(this.el.remoteState, state ? describeMediaState(state) : []);
+    // A shared screen is shown whole, never cropped to fill the screen.
+    this.el.remoteVideo.parentElement?.classList.toggle('screen', state?.screen === true);
   }
 
   localMediaState(state: LocalMediaState): void {
@@ -152,6 +197,7 @@ export class CallPage implements CallView {
     setToggle(e.screen, state.screen, 'call.stopSharing', 'call.shareScreen');
     setItems(e.localState, describeMediaState(state));
     e.localVideo.parentElement?.classList.toggle('screen', state.screen);
+    this.onLocalMediaState?.(state);
   }
 
   chatState(open: boolean): void {

@@ -14,7 +14,7 @@ export type CallPhase = 'idle' | 'starting' | 'waiting' | 'connecting' | 'connec
 
 /** The call's status line and warning line (see the module comment). */
 export class CallStatus {
-  phase: CallPhase = 'idle';
+  private current: CallPhase = 'idle';
   /** Warning that stays for the whole call (whole sentences). */
   private standingWarning: Msg[] = [];
 
@@ -23,9 +23,20 @@ export class CallStatus {
    * @param haveTurn whether the call has a TURN server (the never-connected failure says so).
    */
   constructor(
-    private readonly view: Pick<CallView, 'status' | 'warning'>,
+    private readonly view: Pick<CallView, 'status' | 'warning' | 'phaseChanged'>,
     private readonly haveTurn: () => boolean,
   ) {}
+
+  /** Where the call stands; the view is told of every change. */
+  get phase(): CallPhase {
+    return this.current;
+  }
+
+  set phase(phase: CallPhase) {
+    if (phase === this.current) return;
+    this.current = phase;
+    this.view.phaseChanged?.(phase);
+  }
 
   /** A line that does not change the phase. */
   say(text: Msg, kind: StatusKind = 'info'): void {

@@ -2,6 +2,7 @@
  * What the call shows, as an interface: the call (call.ts) and its status lines (callStatus.ts)
  * write through it, the page (callPage.ts) implements it with DOM elements.
  */
+import type { CallPhase } from './callStatus.js';
 import type { Msg } from './i18n/index.js';
 import type { LocalMediaState } from './localMedia.js';
 
@@ -26,4 +27,6 @@ export interface CallView {
   chatMessage(from: 'me' | 'them', text: string, sentAt: number): void;
   /** The set of local devices may have changed (new tracks were opened). */
   devicesChanged?(): void;
+  /** The call's phase changed (e.g. to `waiting`: nobody else in the room yet). */
+  phaseChanged?(phase: CallPhase): void;
 }

@@ -50,6 +50,7 @@ export class LocalMedia {
   /** Gets every switch of a sent track; set by the call while it has a peer connection. */
   sender: TrackSender | null = null;
   events: LocalMediaEvents = {};
+  private acquiring: Promise<Msg[]> | null = null;
 
   /** The track sent as video when the camera is on: the screen while sharing, else the camera. */
   get videoTrack(): MediaStreamTrack | null {
@@ -68,12 +69,22 @@ export class LocalMedia {
 
   /**
    * Open the microphone and the camera (or, with `shareDesktop`, the screen first: it needs the
-   * click's user activation; then only the microphone). Does nothing when tracks are already open.
+   * click's user activation; then only the microphone). Does nothing when tracks are already open;
+   * a call while they are being opened gets the result of that opening.
    * @returns warning sentences for what could not be opened (the call goes on without it).
    * @throws MediaError when neither the camera nor the microphone can be opened (nothing stays open).
    */
-  async acquire(opts: { shareDesktop: boolean; step?(step: AcquireStep): void }): Promise<Msg[]> {
-    if (this.acquired) return [];
+  acquire(opts: { shareDesktop: boolean; step?(step: AcquireStep): void }): Promise<Msg[]> {
+    if (this.acquired) return Promise.resolve([]);
+    // A second caller while the devices are being opened (Join pressed during the pre-join check)
+    // waits for the same getUserMedia instead of asking again.
+    this.acquiring ??= this.open(opts).finally(() => {
+      this.acquiring = null;
+    });
+    return this.acquiring;
+  }
+
+  private async open(opts: { shareDesktop: boolean; step?(step: AcquireStep): void }): Promise<Msg[]> {
     const warnings: Msg[] = [];
     try {
       if (opts.shareDesktop) {

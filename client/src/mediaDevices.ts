@@ -71,7 +71,19 @@ export async function openCameraAndMicrophone(choice: DeviceChoice = {}): Promis
   try {
     return { stream: await md.getUserMedia({ audio: audioConstraints(choice.audioDeviceId), video: videoConstraints(choice.videoDeviceId) }), warnings: [] };
   } catch (both) {
-    if (both instanceof DOMException && both.name === 'NotAllowedError') throw new MediaError(describeMediaError(both, 'cameraAndMicrophone'), both.name);
+    if (both instanceof DOMException && both.name === 'NotAllowedError') {
+      // Refused together: one of the two may still be allowed (e.g. the camera blocked, the
+      // microphone allowed). Ask only for one the browser says is granted: no second prompt.
+      const [camera, microphone] = await Promise.all([permissionState('camera'), permissionState('microphone')]);
+      if (microphone === 'granted' && camera !== 'granted') {
+        const stream = await md.getUserMedia({ audio: audioConstraints(choice.audioDeviceId) }).catch(() => null);
+        if (stream) return { stream, warnings: [describeMediaError(both, 'camera'), msg('media.soundOnly')] };
+      } else if (camera === 'granted' && microphone !== 'granted') {
+        const stream = await md.getUserMedia({ video: videoConstraints(choice.videoDeviceId) }).catch(() => null);
+        if (stream) return { stream, warnings: [describeMediaError(both, 'microphone'), msg('media.noSound')] };
+      }
+      throw new MediaError(describeMediaError(both, 'cameraAndMicrophone'), both.name);
+    }
     try {
       const stream = await md.getUserMedia({ audio: audioConstraints(choice.audioDeviceId) });
       return { stream, warnings: [describeMediaError(both, 'camera'), msg('media.soundOnly')] };
@@ -83,6 +95,15 @@ export async function openCameraAndMicrophone(choice: DeviceChoice = {}): Promis
         throw new MediaError(describeMediaError(both, 'cameraAndMicrophone'), both instanceof Error ? both.name : 'Error');
       }
     }
+  }
+}
+
+/** The Permissions API state of `name`, or 'unknown' where the browser cannot tell (it throws for unknown names). */
+async function permissionState(name: 'camera' | 'microphone'): Promise<PermissionState | 'unknown'> {
+  try {
+    return (await navigator.permissions.query({ name: name as PermissionName })).state;
+  } catch {
+    return 'unknown';
   }
 }
 

@@ -60,6 +60,16 @@ export interface PeerOptions {
    * tests that read page text get English unless they ask for another language.
    */
   locale?: string;
+  /**
+   * Answer camera/microphone permission prompts with "allow" (`--use-fake-ui-for-media-stream`),
+   * default true. With false, only permissions granted with `context.grantPermissions` are given:
+   * headless Chromium denies the rest, as for a person who blocks them.
+   */
+  fakeMediaUi?: boolean;
+  /** Page viewport (default 800x600) and device emulation (a phone: `isMobile`, `hasTouch`). */
+  viewport?: { width: number; height: number };
+  isMobile?: boolean;
+  hasTouch?: boolean;
 }
 
 /** One browser process with one page. */
@@ -88,7 +98,7 @@ export function chromiumArgs(opts: PeerOptions = {}): string[] {
     '--disable-background-networking',
     '--disable-component-update',
     '--disable-sync',
-    '--use-fake-ui-for-media-stream',
+    ...(opts.fakeMediaUi === false ? [] : ['--use-fake-ui-for-media-stream']),
     fakeDevice,
     '--autoplay-policy=no-user-gesture-required',
     `--lang=${opts.locale ?? 'en-US'}`,
@@ -133,7 +143,9 @@ export async function launchPeer(opts: PeerOptions = {}): Promise<Peer> {
     ...(opts.home ? { env: { ...process.env, HOME: opts.home } } : {}),
     args: chromiumArgs(opts),
     // An 800x600 screen: Chromium's fake getDisplayMedia source follows it and yields 800x450 frames.
-    viewport: { width: 800, height: 600 },
+    viewport: opts.viewport ?? { width: 800, height: 600 },
+    ...(opts.isMobile ? { isMobile: true } : {}),
+    ...(opts.hasTouch ? { hasTouch: true } : {}),
   });
   await context.addInitScript(RECORD_PEER_CONNECTIONS);
   const page = context.pages()[0] ?? (await context.newPage());

@@ -61,6 +61,7 @@ export const en = {
     stateSharing: 'Sharing screen',
     relayOnly: 'Relay only (?relay=1): the call goes through the TURN server.',
     joinFirst: 'Join a room first.',
+    devicesTitle: 'Choose the microphone, camera and speaker',
   },
 
   chat: {
@@ -124,11 +125,35 @@ export const en = {
     cameraInstead: 'Using the camera instead.',
   },
 
+  prejoin: {
+    heading: 'Check your camera and microphone',
+    micLevel: 'Microphone level',
+    retry: 'Try again',
+    start: 'Turn on camera and microphone',
+    joinMuted: 'Join muted',
+    joinCameraOff: 'Join with camera off',
+    receiveOnlyHint: 'You can still join: you will see and hear the other person, but they will not see or hear you.',
+    receiveOnly: 'You are in the call without camera and microphone: the other person cannot see or hear you.',
+  },
+
   room: {
     empty: 'Enter a room number.',
     digitsOnly: 'A room number has digits only (0–9), e.g. 1234.',
     tooLong: 'A room number has at most 12 digits.',
     invalid: 'The room must be a number of 1 to 12 digits.',
+  },
+
+  share: {
+    newRoom: 'New room',
+    newRoomTitle: 'Pick a new random room number',
+    heading: 'Invite someone',
+    close: 'Close',
+    hint: 'Send this link, or scan the code with a phone, to join this room.',
+    link: 'Link to this room',
+    copy: 'Copy link',
+    copied: 'Link copied. Send it to the person you want to call.',
+    copyFailed: 'Could not copy the link: select it and copy it yourself.',
+    qr: 'QR code of the link to this room',
   },
 
   /** Server refusals, by the stable `code` of contracts/signaling.ts (SignalingError). */
@@ -376,5 +401,12 @@ export const en = {
       endRelay: '{{type}} {{address}}:{{port}} ({{protocol}}, relay protocol {{relayProtocol}})',
       ms: '{{value}} ms',
     },
+  },
+
+  video: {
+    pip: 'Picture in picture',
+    fullscreen: 'Full screen',
+    pipFailed: 'Picture in picture did not start: {{detail}}',
+    fullscreenFailed: 'Full screen did not start: {{detail}}',
   },
 } as const;

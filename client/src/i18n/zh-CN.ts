@@ -54,6 +54,7 @@ export const zhCN: Catalog = {
     stateSharing: '正在共享屏幕',
     relayOnly: '仅中继（?relay=1）：通话全部经过 TURN 服务器。',
     joinFirst: '请先加入房间。',
+    devicesTitle: '选择麦克风、摄像头和扬声器',
   },
 
   chat: {
@@ -116,11 +117,35 @@ export const zhCN: Catalog = {
     cameraInstead: '改用摄像头。',
   },
 
+  prejoin: {
+    heading: '检查摄像头和麦克风',
+    micLevel: '麦克风音量',
+    retry: '重试',
+    start: '打开摄像头和麦克风',
+    joinMuted: '加入时静音',
+    joinCameraOff: '加入时关闭摄像头',
+    receiveOnlyHint: '你仍然可以加入：你能看到、听到对方，但对方看不到也听不到你。',
+    receiveOnly: '你在没有摄像头和麦克风的情况下加入了通话：对方看不到也听不到你。',
+  },
+
   room: {
     empty: '请输入房间号。',
     digitsOnly: '房间号只能包含数字（0–9），例如 1234。',
     tooLong: '房间号最多 12 位数字。',
     invalid: '房间号必须是 1 到 12 位数字。',
+  },
+
+  share: {
+    newRoom: '新房间',
+    newRoomTitle: '随机选一个新房间号',
+    heading: '邀请他人',
+    close: '关闭',
+    hint: '把这个链接发给对方，或用手机扫描二维码，即可加入此房间。',
+    link: '此房间的链接',
+    copy: '复制链接',
+    copied: '链接已复制。把它发给你要通话的人。',
+    copyFailed: '无法复制链接：请选中链接后自行复制。',
+    qr: '此房间链接的二维码',
   },
 
   signaling: {
@@ -364,5 +389,12 @@ export const zhCN: Catalog = {
       endRelay: '{{type}} {{address}}:{{port}}（{{protocol}}，中继协议 {{relayProtocol}}）',
       ms: '{{value}} ms',
     },
+  },
+
+  video: {
+    pip: '画中画',
+    fullscreen: '全屏',
+    pipFailed: '画中画未能开启：{{detail}}',
+    fullscreenFailed: '全屏未能开启：{{detail}}',
   },
 };

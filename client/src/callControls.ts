@@ -6,11 +6,10 @@
 import type { Call } from './call.js';
 import { setToggle, type CallPage, type Elements } from './callPage.js';
 import { msg } from './i18n/index.js';
+import { PHONE_QUERY } from './layout.js';
 import { canShareScreen } from './mediaDevices.js';
 import type { StatsPanel } from './statsPanel.js';
 
-/** The width up to which the phone layout applies (layout.css uses the same). */
-export const PHONE_QUERY = '(max-width: 600px)';
 
 type Panel = 'stats' | 'chat' | 'devices';
 

@@ -3,6 +3,7 @@
  * Implements {@link CallView} for the call; no call logic here.
  */
 import type { CallPhase } from './callStatus.js';
+import { PHONE_QUERY } from './layout.js';
 import type { CallView, StatusKind } from './callView.js';
 import { setAttr, setText } from './i18n/dom.js';
 import { language, msg, render, type Key, type Msg } from './i18n/index.js';
@@ -173,7 +174,8 @@ export class CallPage implements CallView {
     // The device pickers belong to the pre-join check before Join, and under the controls in a call.
     if (inRoom) e.controls.after(e.devices);
     else e.preview.append(e.devices);
-    e.devices.open = !inRoom;
+    // Before Join on a phone the pickers start folded, so Join stays near the preview.
+    e.devices.open = !inRoom && !matchMedia(PHONE_QUERY).matches;
     setToggle(e.devicesToggle, false, 'devices.summary', 'devices.summary');
     if (!inRoom) {
       e.statsPanel.hidden = true;

@@ -13,6 +13,7 @@ import { byId, CallPage, findElements } from './callPage.js';
 import { DevicePickers } from './devicePickers.js';
 import { setText, startPageLanguage } from './i18n/dom.js';
 import { msg, onLanguageChange, type Msg } from './i18n/index.js';
+import { PHONE_QUERY } from './layout.js';
 import { LocalMedia } from './localMedia.js';
 import { canShareScreen } from './mediaDevices.js';
 import { PreJoin } from './prejoin.js';
@@ -105,6 +106,7 @@ onLanguageChange(() => {
 // ------------------------------------------------------------------ start
 
 share.update({ inCall: false, waiting: false });
+el.devices.open = !matchMedia(PHONE_QUERY).matches;
 void pickers.refresh();
 
 // A reload of this tab while in a call takes the seat back (session token in sessionStorage). Only

@@ -78,6 +78,8 @@ export class PeerSlot {
   create(offering: boolean, ahead = false): PeerSession {
     const peer = this.make(offering, ahead && !offering);
     this.opts.events.created(peer, offering);
+    // The page sets up its player for the remote stream now; the tracks join it when they come.
+    if (ahead && !offering) this.opts.events.remoteStream(peer.remote);
     return peer;
   }
 

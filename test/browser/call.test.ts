@@ -106,18 +106,25 @@ describe.skipIf(!haveChromium)('call page (issue 2)', () => {
 
   it('a refused camera/microphone is explained before Join, and the page still joins to receive', async () => {
     const room = newRoom();
-    // What the browser answers when the person blocks the camera and microphone (before the
-    // page's own scripts run: the pre-join check asks at once).
-    await c.context.addInitScript(() => {
-      navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException('Permission denied', 'NotAllowedError'));
-    });
-    await open(c, room);
-    await waitForText(c, /permission to use the camera and microphone was denied/i, 10_000, '#mediaProblem');
-    expect(await c.page.textContent('#mediaProblem')).toMatch(/you can still join/i);
-    await joinCall(c);
-    await waitForStatus(c, /waiting for the other person/i);
-    expect(await c.page.textContent('#warning')).toMatch(/without camera and microphone/i);
-    await c.page.click('#leave');
+    // What the browser answers when the person blocks the camera and microphone, from before the
+    // page's own scripts run (the pre-join check asks at once); on a page of its own, so the
+    // browser's other pages keep their devices.
+    const page = await c.context.newPage();
+    const blocked: Peer = { ...c, page };
+    try {
+      await page.addInitScript(() => {
+        navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException('Permission denied', 'NotAllowedError'));
+      });
+      await page.goto(`${server!.url}/?room=${room}`);
+      await waitForText(blocked, /permission to use the camera and microphone was denied/i, 10_000, '#mediaProblem');
+      expect(await page.textContent('#mediaProblem')).toMatch(/you can still join/i);
+      await joinCall(blocked);
+      await waitForStatus(blocked, /waiting for the other person/i);
+      expect(await page.textContent('#warning')).toMatch(/without camera and microphone/i);
+      await page.click('#leave');
+    } finally {
+      await page.close();
+    }
   });
 
   it('with "Share desktop" the far side decodes the screen track', async () => {

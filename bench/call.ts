@@ -46,9 +46,8 @@ const TIMELINE = `(() => {
   const T = (window.__timeline = []);
   const mark = (what) => T.push([performance.timeOrigin + performance.now(), what]);
   try {
-    let n = 0;
     new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) T.push([performance.timeOrigin + e.startTime, 'main thread busy #' + ++n + ' (' + Math.round(e.duration) + ' ms)']);
+      for (const e of list.getEntries()) (window.__longTasks = window.__longTasks || []).push([performance.timeOrigin + e.startTime, e.duration]);
     }).observe({ type: 'longtask' });
   } catch {}
   const frame = (dir, data) => {
@@ -205,10 +204,17 @@ async function waitStatus(page: Page, re: RegExp, timeoutMs = 20_000): Promise<v
 /** One side's timeline: step → ms after B's Join click (first occurrence). */
 type Steps = Map<string, number>;
 
-async function timeline(page: Page, since: number, prefix: string): Promise<Steps> {
-  const marks = await page.evaluate(() => (window as unknown as { __timeline?: [number, string][] }).__timeline ?? []);
+async function timeline(page: Page, since: number, until: number, prefix: string): Promise<Steps> {
+  const { marks, longTasks } = await page.evaluate(() => {
+    const w = window as unknown as { __timeline?: [number, string][]; __longTasks?: [number, number][] };
+    return { marks: w.__timeline ?? [], longTasks: w.__longTasks ?? [] };
+  });
   const out: Steps = new Map();
   for (const [t, what] of marks) if (t >= since - 1 && !out.has(`${prefix} ${what}`)) out.set(`${prefix} ${what}`, t - since);
+  // Main-thread time lost to long tasks (> 50 ms each) between the click and the first frame.
+  let blocked = 0;
+  for (const [start, duration] of longTasks) blocked += Math.max(0, Math.min(start + duration, until) - Math.max(start, since));
+  out.set(`${prefix} main thread in long tasks until its first frame (ms, total)`, blocked);
   return out;
 }
 
@@ -233,7 +239,7 @@ async function realCall(url: string, a: Page, b: Page, room: string): Promise<{ 
   await b.click('#join');
   const [fb, fa] = await Promise.all([firstFrameAt(b), firstFrameAt(a)]);
   const clickAt = await b.evaluate(() => (window as unknown as { __clickAt: number }).__clickAt);
-  const steps = new Map([...(await timeline(b, clickAt, 'B')), ...(await timeline(a, clickAt, 'A'))]);
+  const steps = new Map([...(await timeline(b, clickAt, fb, 'B')), ...(await timeline(a, clickAt, fa, 'A'))]);
   steps.set('B first decoded frame', fb - clickAt);
   steps.set('A first decoded frame', fa - clickAt);
   return { b: fb - clickAt, a: fa - clickAt, steps };
@@ -321,12 +327,11 @@ async function main(): Promise<void> {
     }
     // Where the time goes: median of each step over the runs that have it, in time order.
     const names = new Set(steps.flatMap((m) => [...m.keys()]));
-    const rows = [...names]
-      .map((n) => ({ n, ms: median(steps.flatMap((m) => (m.has(n) ? [m.get(n)!] : []))), runs: steps.filter((m) => m.has(n)).length }))
-      .filter((r) => r.ms >= -1)
-      .sort((x, y) => x.ms - y.ms);
+    const all = [...names].map((n) => ({ n, ms: median(steps.flatMap((m) => (m.has(n) ? [m.get(n)!] : []))), runs: steps.filter((m) => m.has(n)).length }));
+    const rows = all.filter((r) => r.ms >= -1 && !r.n.includes('long tasks')).sort((x, y) => x.ms - y.ms);
     console.log(`\nsteps after B's Join click (median ms; A = the first person, B = the joiner; runs with the step):`);
     for (const r of rows) console.log(`  ${r.ms.toFixed(1).padStart(7)}  ${r.n}${r.runs < runs ? ` (${r.runs}/${runs})` : ''}`);
+    for (const r of all.filter((x) => x.n.includes('long tasks'))) console.log(`  ${r.n}: median ${r.ms.toFixed(0)}`);
     const mr = median(real);
     const md = median(direct);
     const mo = median(directOpen);

@@ -74,6 +74,12 @@ export class Call {
   private keepPrepared = false;
   /** True when the ICE servers fetched by {@link Call.prepare} arrived. */
   private iceLoaded = false;
+  /**
+   * The DTLS certificate of our connections, made by {@link Call.prepare}: a connection given one
+   * does not make its own before it can create an offer or answer (and making it in advance sets up
+   * the browser's WebRTC machinery before the call).
+   */
+  private certificate: RTCCertificate | undefined;
 
   /**
    * @param view   the page.
@@ -89,7 +95,13 @@ export class Call {
     this.ice.onRenewed((servers) => this.peer?.setIceServers(servers));
     this.status = new CallStatus(view, () => this.ice.hasTurn());
     this.peers = new PeerSlot({
-      configuration: () => ({ iceServers: this.ice.servers, iceTransportPolicy: this.relayOnly ? 'relay' : 'all', bundlePolicy: 'max-bundle' }),
+      configuration: () => ({
+        iceServers: this.ice.servers,
+        iceTransportPolicy: this.relayOnly ? 'relay' : 'all',
+        bundlePolicy: 'max-bundle',
+        // A certificate about to expire is not given: the connection makes its own.
+        ...(this.certificate && this.certificate.expires > Date.now() + 3_600_000 ? { certificates: [this.certificate] } : {}),
+      }),
       polite: () => this.polite,
       media,
       events: {
@@ -233,6 +245,12 @@ export class Call {
    */
   prepare(): void {
     this.keepPrepared = true;
+    if (!this.certificate && typeof RTCPeerConnection !== 'undefined' && typeof RTCPeerConnection.generateCertificate === 'function') {
+      RTCPeerConnection.generateCertificate({ name: 'ECDSA', namedCurve: 'P-256' } as EcKeyGenParams).then(
+        (c) => (this.certificate = c),
+        () => undefined,
+      );
+    }
     if (this.inRoom) return;
     if (!this.signaling) this.openSignaling();
     if (!this.iceReady) {

@@ -227,10 +227,9 @@ async function realCall(url: string, a: Page, b: Page, room: string): Promise<{ 
   await b.goto(`${url}/?room=${room}`);
   await b.waitForSelector('#join:not([disabled])');
   // The pre-join check: the camera and microphone are open (pages without one open them at Join).
-  await b.waitForFunction(() => {
-    const media = (window as unknown as { __call?: { media?: { acquired?: boolean } } }).__call?.media;
-    return !media || !('acquired' in media) || media.acquired === true;
-  });
+  await b.waitForFunction(
+    () => !document.getElementById('preview') || (window as unknown as { __call?: { media?: { acquired?: boolean } } }).__call?.media?.acquired === true,
+  );
   await b.waitForTimeout(PREJOIN_MS);
   await armFirstFrame(b);
   await b.evaluate(() => {

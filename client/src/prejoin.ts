@@ -59,7 +59,9 @@ export class PreJoin {
     this.active = active;
     this.el.preview.hidden = !active;
     if (!active) {
+      // Nothing plays or measures out of sight (the call shows the same camera in #localVideo).
       this.meter.stop();
+      this.el.previewVideo.srcObject = null;
       this.el.retryMedia.hidden = true;
     } else {
       this.tracksChanged();
@@ -69,12 +71,13 @@ export class PreJoin {
 
   /** The open tracks changed: show the new video, measure the new microphone. */
   tracksChanged(): void {
+    if (!this.active) return;
     const video = this.media.preview;
     if (this.el.previewVideo.srcObject !== video) {
       this.el.previewVideo.srcObject = video;
       if (video) void this.el.previewVideo.play().catch(() => undefined);
     }
-    if (this.active) this.meter.start(this.media.audioTrack);
+    this.meter.start(this.media.audioTrack);
   }
 
   /** The media state changed: the check boxes and the preview's badge follow it. */

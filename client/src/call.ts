@@ -8,6 +8,10 @@
  * - The member already in the room offers when the other joins (`otherjoin`), as in the original
  *   demo. The joiner waits for that offer (and offers itself only if none came within
  *   {@link JOINER_OFFER_FALLBACK_MS}, or right away when it took its seat back after a reload).
+ * - Both get ready ahead of time, so a call connects quickly: the member waiting alone makes its
+ *   connection and offer while waiting and sends the offer (with its gathered candidates) the
+ *   moment `otherjoin` comes (PeerSlot.warm); the joiner makes its answering connection at
+ *   `joined`, gathering candidates while the offer is on its way.
  * - After that either side may renegotiate (perfect negotiation, see peerSession.ts).
  * - An offer whose SDP `o=` session id differs from the current remote description's comes from a
  *   new peer connection on the other side (page reload, or its connection was rebuilt): the local
@@ -24,6 +28,7 @@ import { MediaError } from './mediaDevices.js';
 import type { PeerSession } from './peerSession.js';
 import { PeerSlot, type PageCounters } from './peerSlot.js';
 import { CallStatus } from './callStatus.js';
+import { msg, type Msg } from './i18n/index.js';
 import type { CallView, StatusKind } from './callView.js';
 import { OutageRecovery, type RecoveryState } from './recovery.js';
 import { rememberRoom } from './room.js';
@@ -63,6 +68,18 @@ export class Call {
   private relayOnly = false;
   private offerFallbackTimer: ReturnType<typeof setTimeout> | undefined;
   private joinGeneration = 0;
+  /** ICE servers being fetched before Join ({@link Call.prepare}): undefined when they came, else why not. */
+  private iceReady: Promise<string | undefined> | null = null;
+  /** True once {@link Call.prepare} was called: the call gets ready again after each Leave. */
+  private keepPrepared = false;
+  /** True when the ICE servers fetched by {@link Call.prepare} arrived. */
+  private iceLoaded = false;
+  /**
+   * The DTLS certificate of our connections, made by {@link Call.prepare}: a connection given one
+   * does not make its own before it can create an offer or answer (and making it in advance sets up
+   * the browser's WebRTC machinery before the call).
+   */
+  private certificate: RTCCertificate | undefined;
 
   /**
    * @param view   the page.
@@ -78,7 +95,13 @@ export class Call {
     this.ice.onRenewed((servers) => this.peer?.setIceServers(servers));
     this.status = new CallStatus(view, () => this.ice.hasTurn());
     this.peers = new PeerSlot({
-      configuration: () => ({ iceServers: this.ice.servers, iceTransportPolicy: this.relayOnly ? 'relay' : 'all', bundlePolicy: 'max-bundle' }),
+      configuration: () => ({
+        iceServers: this.ice.servers,
+        iceTransportPolicy: this.relayOnly ? 'relay' : 'all',
+        bundlePolicy: 'max-bundle',
+        // A certificate about to expire is not given: the connection makes its own.
+        ...(this.certificate && this.certificate.expires > Date.now() + 3_600_000 ? { certificates: [this.certificate] } : {}),
+      }),
       polite: () => this.polite,
       media,
       events: {
@@ -154,7 +177,8 @@ export class Call {
   }
 
   /**
-   * Open media (unless already open), fetch ICE servers and join the room.
+   * Open media (unless already open), fetch ICE servers and join the room. Without any camera or
+   * microphone the call joins to receive only (the warning line says so).
    * Errors are reported through the view (status), never thrown.
    */
   async join(req: JoinRequest): Promise<void> {
@@ -166,20 +190,35 @@ export class Call {
     const generation = ++this.joinGeneration;
     this.room = req.room;
     this.relayOnly = req.relayOnly;
+    // Everything ready before Join (pre-join check, prepare()): take the seat first, then update
+    // the page; the other person's offer is on its way meanwhile.
+    const seatNow = this.signaling !== null && this.iceLoaded && this.media.acquired && !(req.shareDesktop && !this.media.screenTrack);
+    if (seatNow) {
+      rememberRoom({ room: req.room, relayOnly: req.relayOnly });
+      this.signaling!.join(req.room);
+    }
     this.view.inRoom(true);
     this.status.setStandingWarning([]);
-    const iceProblem = this.ice.load();
-    const warnings: string[] = [];
-    if (req.relayOnly) warnings.push('Relay only (?relay=1): the call goes through the TURN server.');
+    // ICE servers fetched before Join are used as they are; a failed early fetch is tried again.
+    const early = this.iceReady;
+    this.iceReady = null;
+    this.iceLoaded = false;
+    const iceProblem = early ? early.then((problem) => (problem ? this.ice.load() : undefined)) : this.ice.load();
+    const warnings: Msg[] = [];
+    if (req.relayOnly) warnings.push(msg('call.relayOnly'));
+    const openedBefore = this.media.acquired;
     try {
       warnings.push(...(await this.media.acquire({ shareDesktop: req.shareDesktop, step: (s) => this.status.starting(s) })));
+      if (req.shareDesktop && openedBefore && !this.media.screenTrack && generation === this.joinGeneration) {
+        // The camera was opened before Join (pre-join check): the screen takes its place.
+        this.status.starting('choose-screen');
+        const problem = await this.media.setScreenSharing(true);
+        if (problem) warnings.push(problem, msg('media.cameraInstead'));
+      }
     } catch (err) {
       if (generation !== this.joinGeneration) return;
-      this.ice.stop();
-      this.room = undefined;
-      this.view.inRoom(false);
-      this.status.ended(err instanceof MediaError ? err.message : `Could not start the camera or microphone: ${String(err)}`, 'error');
-      return;
+      // Neither a camera nor a microphone: join anyway, to see and hear the other person.
+      warnings.push(err instanceof MediaError ? err.text : msg('media.other.cameraAndMicrophone', { detail: String(err) }), msg('prejoin.receiveOnly'));
     }
     if (generation !== this.joinGeneration) {
       this.media.release();
@@ -190,19 +229,48 @@ export class Call {
     const problem = await iceProblem;
     if (generation !== this.joinGeneration) return;
     this.recovery.reset();
-    if (problem) warnings.push(`Could not get the relay (TURN) settings (${problem}). Calls work only when both people can reach each other directly.`);
+    if (problem) warnings.push(msg('status.noTurn', { detail: problem }));
     this.status.setStandingWarning(warnings);
 
+    if (seatNow) return;
     this.status.starting('server');
     rememberRoom({ room: req.room, relayOnly: req.relayOnly });
+    (this.signaling ?? this.openSignaling()).join(req.room);
+  }
+
+  /**
+   * Get ready to join before the person presses Join (during the pre-join check): connect to the
+   * signaling server and fetch the ICE servers now, so Join sends `join` at once over an open
+   * connection. From then on the call gets ready again after every Leave. Does nothing in a room.
+   */
+  prepare(): void {
+    this.keepPrepared = true;
+    if (!this.certificate && typeof RTCPeerConnection !== 'undefined' && typeof RTCPeerConnection.generateCertificate === 'function') {
+      RTCPeerConnection.generateCertificate({ name: 'ECDSA', namedCurve: 'P-256' } as EcKeyGenParams).then(
+        (c) => (this.certificate = c),
+        () => undefined,
+      );
+    }
+    if (this.inRoom) return;
+    if (!this.signaling) this.openSignaling();
+    if (!this.iceReady) {
+      const ready = this.ice.load();
+      this.iceReady = ready;
+      void ready.then((problem) => {
+        if (this.iceReady === ready) this.iceLoaded = !problem;
+      });
+    }
+  }
+
+  private openSignaling(): Signaling {
     const signaling = new Signaling({ session: sessionToken() });
     this.signaling = signaling;
     this.wireSignaling(signaling);
-    signaling.join(req.room);
+    return signaling;
   }
 
   /** Leave the room: `leave` to the server, close the connection, stop local media, reset; then show `statusText`. */
-  leave(statusText = 'You left the call.', kind: StatusKind = 'info'): void {
+  leave(statusText: Msg = msg('status.left'), kind: StatusKind = 'info'): void {
     this.joinGeneration++;
     rememberRoom(null);
     this.signaling?.leave();
@@ -217,6 +285,9 @@ export class Call {
     this.view.remoteMediaState(null);
     this.view.inRoom(false);
     this.status.ended(statusText, kind);
+    this.iceReady = null;
+    this.iceLoaded = false;
+    if (this.keepPrepared) this.prepare();
   }
 
   /** Mute or unmute the microphone; the other side is told. */
@@ -234,8 +305,8 @@ export class Call {
    * click when turning sharing on.
    * @returns an error sentence, or undefined on success.
    */
-  async setScreenSharing(on: boolean): Promise<string | undefined> {
-    if (!this.inRoom) return 'Join a room first.';
+  async setScreenSharing(on: boolean): Promise<Msg | undefined> {
+    if (!this.inRoom) return msg('call.joinFirst');
     return this.media.setScreenSharing(on);
   }
 
@@ -271,7 +342,7 @@ export class Call {
     s.events = {
       connected: (reconnect) => {
         this.log(reconnect ? 'signaling reconnected' : 'signaling connected');
-        if (reconnect) this.status.signalingReconnected();
+        if (reconnect && this.inRoom) this.status.signalingReconnected();
       },
       disconnected: (reason) => {
         this.log(`signaling disconnected: ${reason}`);
@@ -283,17 +354,17 @@ export class Call {
       },
       evicted: () => {
         this.log('seat taken over by another connection of this session');
-        this.leave('This call continues in another tab or window of this browser.', 'warn');
+        this.leave(msg('status.otherTab'), 'warn');
       },
       restarting: () => {
         this.log('server restarting');
-        this.status.serverRestarting();
+        if (this.inRoom) this.status.serverRestarting();
       },
       joined: (room, id, info) => this.onJoined(room, id, info),
       otherJoined: (_room, id) => this.onOtherJoined(id),
       full: (room) => {
         this.log(`room ${room} is full`);
-        this.leave(`Room ${room} is full. Try another room number.`, 'error');
+        this.leave(msg('status.roomFull', { room }), 'error');
       },
       bye: () => this.onBye(),
       otherReconnecting: (_room, _id, graceMs) => {
@@ -321,6 +392,8 @@ export class Call {
         // We took our seat back after a reload: the other side still has its old connection.
         this.replacePeer(true);
       } else {
+        // The other person offers now (they got `otherjoin`): be ready to answer at once.
+        if (!this.peer) this.peers.create(false, true);
         this.status.connecting();
         this.armOfferFallback();
       }
@@ -328,6 +401,8 @@ export class Call {
       this.showPeerState();
     } else {
       this.status.waiting();
+      // Nobody else yet: make the offer now and send it the moment someone joins.
+      if (!this.peers.warming) this.peers.warm();
     }
   }
 
@@ -352,7 +427,8 @@ export class Call {
     }
     // A new attempt with this person: a fresh recovery budget.
     this.recovery.newAttempt();
-    this.replacePeer(true);
+    if (this.peers.release()) this.status.connecting();
+    else this.replacePeer(true);
   }
 
   private onBye(): void {
@@ -364,12 +440,14 @@ export class Call {
     this.recovery.reset();
     this.view.remoteMediaState(null);
     this.status.waiting(true);
+    this.peers.warm();
   }
 
   private onSignalingError(err: SignalingError): void {
+    // The person reads the code's sentence in their language; the server's own words go to the log.
     this.log(`server refused ${err.event}: ${err.code} ${err.reason}`);
     if (err.event === 'join' && err.code !== 'already-joined' && err.code !== 'rate-limited') {
-      this.leave(`The server refused to join: ${err.reason}`, 'error');
+      this.leave(refusalText(err.code), 'error');
     }
   }
 
@@ -406,7 +484,8 @@ export class Call {
     this.clearOfferFallback();
     this.offerFallbackTimer = setTimeout(() => {
       this.offerFallbackTimer = undefined;
-      if (this.inRoom && this.otherPresent && !this.peer) {
+      // No connection, or only the one made ahead for an offer that never came.
+      if (this.inRoom && this.otherPresent && (!this.peer || !this.peer.pc.remoteDescription)) {
         this.log('no offer arrived: offering ourselves');
         this.replacePeer(true);
       }
@@ -435,4 +514,17 @@ export class Call {
     if (this.eventLog.length > 300) this.eventLog.shift();
     if (!msg.startsWith('[pc')) console.log(`[call] ${msg}`);
   }
+}
+
+/** The sentence for a server refusal, by its stable code (a new code must get a sentence here: checked at compile time). */
+export function refusalText(code: SignalingError['code']): Msg {
+  const sentences: { [C in SignalingError['code']]: Msg } = {
+    'invalid-room': msg('signaling.invalid-room'),
+    'invalid-payload': msg('signaling.invalid-payload'),
+    'not-a-member': msg('signaling.not-a-member'),
+    'already-joined': msg('signaling.already-joined'),
+    'rate-limited': msg('signaling.rate-limited'),
+    'server-shutdown': msg('signaling.server-shutdown'),
+  };
+  return sentences[code] ?? msg('signaling.invalid-payload');
 }

@@ -5,6 +5,7 @@
  * a signaling problem is shown there for a while. No DOM: it writes through the {@link CallView}.
  */
 import type { CallView, StatusKind } from './callView.js';
+import { msg, type Msg } from './i18n/index.js';
 import type { AcquireStep } from './localMedia.js';
 import type { RecoveryState, RecoveryStatus } from './recovery.js';
 
@@ -13,50 +14,61 @@ export type CallPhase = 'idle' | 'starting' | 'waiting' | 'connecting' | 'connec
 
 /** The call's status line and warning line (see the module comment). */
 export class CallStatus {
-  phase: CallPhase = 'idle';
-  /** Warning that stays for the whole call. */
-  private standingWarning: string | null = null;
+  private current: CallPhase = 'idle';
+  /** Warning that stays for the whole call (whole sentences). */
+  private standingWarning: Msg[] = [];
 
   /**
    * @param view     where the lines go.
    * @param haveTurn whether the call has a TURN server (the never-connected failure says so).
    */
   constructor(
-    private readonly view: Pick<CallView, 'status' | 'warning'>,
+    private readonly view: Pick<CallView, 'status' | 'warning' | 'phaseChanged'>,
     private readonly haveTurn: () => boolean,
   ) {}
 
+  /** Where the call stands; the view is told of every change. */
+  get phase(): CallPhase {
+    return this.current;
+  }
+
+  set phase(phase: CallPhase) {
+    if (phase === this.current) return;
+    this.current = phase;
+    this.view.phaseChanged?.(phase);
+  }
+
   /** A line that does not change the phase. */
-  say(text: string, kind: StatusKind = 'info'): void {
+  say(text: Msg, kind: StatusKind = 'info'): void {
     this.view.status(text, kind);
   }
 
   invalidRoom(): void {
-    this.say('The room must be a number of 1 to 12 digits.', 'error');
+    this.say(msg('room.invalid'), 'error');
   }
 
   /** A step of Join. */
   starting(step: AcquireStep | 'network' | 'server'): void {
     this.phase = 'starting';
     const text = {
-      'choose-screen': 'Choose a screen to share…',
-      'open-devices': 'Starting camera and microphone…',
-      network: 'Getting the network settings…',
-      server: 'Connecting to the server…',
+      'choose-screen': msg('status.chooseScreen'),
+      'open-devices': msg('status.openDevices'),
+      network: msg('status.network'),
+      server: msg('status.server'),
     }[step];
     this.say(text);
   }
 
   /** The call ended or never started (`text` says why); clears the warning line. */
-  ended(text: string, kind: StatusKind = 'info'): void {
+  ended(text: Msg, kind: StatusKind = 'info'): void {
     this.phase = 'idle';
     this.setStandingWarning([]);
     this.say(text, kind);
   }
 
-  /** Set the warning that stays for the whole call (none for an empty list). */
-  setStandingWarning(parts: string[]): void {
-    this.standingWarning = parts.length ? parts.join(' ') : null;
+  /** Set the warning that stays for the whole call: whole sentences (none for an empty list). */
+  setStandingWarning(sentences: readonly Msg[]): void {
+    this.standingWarning = [...sentences];
     this.view.warning(this.standingWarning);
   }
 
@@ -67,14 +79,14 @@ export class CallStatus {
 
   waiting(otherLeft = false): void {
     this.phase = 'waiting';
-    this.say(otherLeft ? 'The other person left. Waiting for someone to join…' : 'Waiting for the other person…');
+    this.say(otherLeft ? msg('status.otherLeft') : msg('status.waiting'));
   }
 
   /** "Connecting…", unless the phase is one of `keep` (e.g. a repair or the failure message is shown). */
   connecting(keep: readonly CallPhase[] = []): void {
     if (keep.includes(this.phase)) return;
     this.phase = 'connecting';
-    this.say('Connecting…');
+    this.say(msg('status.connecting'));
   }
 
   /** What recovery reports (recovery.ts). */
@@ -82,11 +94,11 @@ export class CallStatus {
     switch (s.kind) {
       case 'connected':
         this.phase = 'connected';
-        this.say('Connected', 'ok');
+        this.say(msg('status.connected'), 'ok');
         return;
       case 'reconnecting':
         this.phase = 'reconnecting';
-        this.say(s.attempt ? `Reconnecting… (attempt ${s.attempt})` : 'Reconnecting…', 'warn');
+        this.say(s.attempt ? msg('status.reconnectingAttempt', { attempt: s.attempt }) : msg('status.reconnecting'), 'warn');
         return;
       case 'failed':
         this.phase = 'failed';
@@ -104,38 +116,36 @@ export class CallStatus {
   }
 
   otherReconnecting(): void {
-    this.say('The other person is reconnecting…', 'warn');
+    this.say(msg('status.otherReconnecting'), 'warn');
   }
 
   // ---------------------------------------------------------------- the signaling connection
   // While the call is connected, media does not need the server: problems go to the warning line.
 
   signalingReconnected(): void {
-    if (this.phase !== 'connected') this.say('Back online. Rejoining the room…');
+    if (this.phase !== 'connected') this.say(msg('status.backOnline'));
   }
 
   signalingLost(): void {
-    if (this.phase === 'connected') this.view.warning('Lost the connection to the server; the call goes on. Reconnecting…');
-    else this.say('Lost the connection to the server. Reconnecting…', 'warn');
+    if (this.phase === 'connected') this.view.warning(msg('status.signalingLostInCall'));
+    else this.say(msg('status.signalingLost'), 'warn');
   }
 
   serverUnreachable(): void {
-    if (this.phase === 'connected') this.view.warning('The server is unreachable; the call goes on. Retrying…');
-    else this.say('Cannot reach the server. Retrying…', 'error');
+    if (this.phase === 'connected') this.view.warning(msg('status.unreachableInCall'));
+    else this.say(msg('status.unreachable'), 'error');
   }
 
   serverRestarting(): void {
-    if (this.phase !== 'connected') this.say('The server is restarting. Reconnecting…', 'warn');
+    if (this.phase !== 'connected') this.say(msg('status.serverRestarting'), 'warn');
   }
 
-  /** The failure sentence of an outage. */
-  private failureText(neverConnected: boolean, gaveUp: boolean): string {
+  /** The failure sentences of an outage. */
+  private failureText(neverConnected: boolean, gaveUp: boolean): Msg {
     if (neverConnected) {
-      const base = this.haveTurn()
-        ? 'Could not connect to the other person: no network path, not even through the TURN relay (a firewall may block it).'
-        : 'Could not connect to the other person: no network path (a TURN relay may be needed).';
-      return gaveUp ? `${base} Leave and Join again to retry.` : `${base} Still trying…`;
+      const base = this.haveTurn() ? msg('status.noPathWithTurn') : msg('status.noPath');
+      return msg('app.twoSentences', { first: base, second: gaveUp ? msg('status.leaveAndRetry') : msg('status.stillTrying') });
     }
-    return 'The connection to the other person failed and could not be repaired. A firewall may block it; try another network, or Leave and Join again.';
+    return msg('status.repairFailed');
   }
 }

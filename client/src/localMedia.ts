@@ -8,7 +8,8 @@
  * No DOM elements here: the owner shows {@link LocalMedia.preview} and the state.
  */
 import type { MediaStateMessage } from '../../contracts/signaling.js';
-import { openCamera, openCameraAndMicrophone, openMicrophone, openScreen, stopStream } from './mediaDevices.js';
+import { msg, type Msg } from './i18n/index.js';
+import { MediaError, openCamera, openCameraAndMicrophone, openMicrophone, openScreen, stopStream } from './mediaDevices.js';
 
 /** Our own media state, as sent to the other person. */
 export type LocalMediaState = Omit<MediaStateMessage, 'type'>;
@@ -26,7 +27,7 @@ export interface LocalMediaEvents {
   /** Mute, camera-off or screen-sharing changed. */
   stateChanged?(state: LocalMediaState): void;
   /** A problem outside any method call (the browser ended screen sharing and the camera could not come back). */
-  problem?(text: string): void;
+  problem?(text: Msg): void;
   log?(msg: string): void;
 }
 
@@ -49,6 +50,7 @@ export class LocalMedia {
   /** Gets every switch of a sent track; set by the call while it has a peer connection. */
   sender: TrackSender | null = null;
   events: LocalMediaEvents = {};
+  private acquiring: Promise<Msg[]> | null = null;
 
   /** The track sent as video when the camera is on: the screen while sharing, else the camera. */
   get videoTrack(): MediaStreamTrack | null {
@@ -67,13 +69,23 @@ export class LocalMedia {
 
   /**
    * Open the microphone and the camera (or, with `shareDesktop`, the screen first: it needs the
-   * click's user activation; then only the microphone). Does nothing when tracks are already open.
+   * click's user activation; then only the microphone). Does nothing when tracks are already open;
+   * a call while they are being opened gets the result of that opening.
    * @returns warning sentences for what could not be opened (the call goes on without it).
    * @throws MediaError when neither the camera nor the microphone can be opened (nothing stays open).
    */
-  async acquire(opts: { shareDesktop: boolean; step?(step: AcquireStep): void }): Promise<string[]> {
-    if (this.acquired) return [];
-    const warnings: string[] = [];
+  acquire(opts: { shareDesktop: boolean; step?(step: AcquireStep): void }): Promise<Msg[]> {
+    if (this.acquired) return Promise.resolve([]);
+    // A second caller while the devices are being opened (Join pressed during the pre-join check)
+    // waits for the same getUserMedia instead of asking again.
+    this.acquiring ??= this.open(opts).finally(() => {
+      this.acquiring = null;
+    });
+    return this.acquiring;
+  }
+
+  private async open(opts: { shareDesktop: boolean; step?(step: AcquireStep): void }): Promise<Msg[]> {
+    const warnings: Msg[] = [];
     try {
       if (opts.shareDesktop) {
         try {
@@ -83,7 +95,7 @@ export class LocalMedia {
           this.watchScreenEnd(screen);
           this.state.screen = true;
         } catch (err) {
-          warnings.push(`${err instanceof Error ? err.message : String(err)} Using the camera instead.`);
+          warnings.push(errorText(err), msg('media.cameraInstead'));
         }
       }
       opts.step?.('open-devices');
@@ -91,11 +103,12 @@ export class LocalMedia {
         try {
           this.audioTrack = await openMicrophone(this.audioDeviceId);
         } catch (err) {
-          warnings.push(`${err instanceof Error ? err.message : String(err)} Calling without sound.`);
+          warnings.push(errorText(err), msg('media.noSound'));
         }
       } else {
-        const { stream, warning } = await openCameraAndMicrophone({ audioDeviceId: this.audioDeviceId, videoDeviceId: this.videoDeviceId });
-        if (warning) warnings.push(warning);
+        const opened = await openCameraAndMicrophone({ audioDeviceId: this.audioDeviceId, videoDeviceId: this.videoDeviceId });
+        const stream = opened.stream;
+        warnings.push(...opened.warnings);
         this.audioTrack = stream.getAudioTracks()[0] ?? null;
         this.cameraTrack = stream.getVideoTracks()[0] ?? null;
       }
@@ -147,7 +160,7 @@ export class LocalMedia {
    * sharing on.
    * @returns an error sentence, or undefined on success.
    */
-  async setScreenSharing(on: boolean): Promise<string | undefined> {
+  async setScreenSharing(on: boolean): Promise<Msg | undefined> {
     if (on === (this.screenTrack !== null)) return undefined;
     try {
       if (on) {
@@ -169,7 +182,7 @@ export class LocalMedia {
         oldScreen?.stop();
       }
     } catch (err) {
-      return err instanceof Error ? err.message : String(err);
+      return errorText(err);
     } finally {
       this.state.screen = this.screenTrack !== null;
       this.tracksUpdated();
@@ -182,7 +195,7 @@ export class LocalMedia {
    * Use another microphone (`deviceId`, "" = default); an open one is replaced at once.
    * @returns an error sentence, or undefined on success.
    */
-  async selectMicrophone(deviceId: string): Promise<string | undefined> {
+  async selectMicrophone(deviceId: string): Promise<Msg | undefined> {
     this.audioDeviceId = deviceId || undefined;
     const old = this.audioTrack;
     if (!old) return undefined;
@@ -194,7 +207,7 @@ export class LocalMedia {
       old.stop();
       this.tracksUpdated();
     } catch (err) {
-      return err instanceof Error ? err.message : String(err);
+      return errorText(err);
     }
     return undefined;
   }
@@ -204,7 +217,7 @@ export class LocalMedia {
    * screen is shared it is used when sharing stops.
    * @returns an error sentence, or undefined on success.
    */
-  async selectCamera(deviceId: string): Promise<string | undefined> {
+  async selectCamera(deviceId: string): Promise<Msg | undefined> {
     this.videoDeviceId = deviceId || undefined;
     const old = this.cameraTrack;
     if (this.screenTrack || !old) return undefined;
@@ -216,7 +229,7 @@ export class LocalMedia {
       old.stop();
       this.tracksUpdated();
     } catch (err) {
-      return err instanceof Error ? err.message : String(err);
+      return errorText(err);
     }
     return undefined;
   }
@@ -245,4 +258,9 @@ export class LocalMedia {
   private stateUpdated(): void {
     this.events.stateChanged?.({ ...this.state });
   }
+}
+
+/** The sentence for an error of the functions in mediaDevices.ts (they throw {@link MediaError}). */
+function errorText(err: unknown): Msg {
+  return err instanceof MediaError ? err.text : msg('media.other.cameraAndMicrophone', { detail: err instanceof Error ? err.message : String(err) });
 }

@@ -1,17 +1,29 @@
 /**
- * Entry point of the call page: reads the URL (`?room=`, `?relay=1`), wires the form, the in-call
- * buttons, keyboard shortcuts, device pickers, stats panel and chat to the {@link Call}.
+ * Entry point of the call page: picks the language, reads the URL (`?room=`, `?relay=1`), opens
+ * the camera and microphone for the pre-join check, and wires the join form, the invitation
+ * (link, QR code), the in-call controls, device pickers, stats panel, chat, picture-in-picture and
+ * full screen to the {@link Call}.
  * Exposes `window.__call` for debugging and the browser tests.
  */
 import './cspSafe.js'; // first: before any zod schema is built
 import './style.css';
+import './layout.css';
 import { Call } from './call.js';
-import { CallPage, findElements, setToggle } from './callPage.js';
+import { CallControls } from './callControls.js';
+import { byId, CallPage, findElements } from './callPage.js';
+import { DevicePickers } from './devicePickers.js';
+import { setText, startPageLanguage } from './i18n/dom.js';
+import { msg, onLanguageChange, type Msg } from './i18n/index.js';
+import { PHONE_QUERY } from './layout.js';
 import { LocalMedia } from './localMedia.js';
-import { canShareScreen, listDevices } from './mediaDevices.js';
+import { canShareScreen } from './mediaDevices.js';
+import { PreJoin } from './prejoin.js';
 import { rememberedRoom, roomProblem } from './room.js';
+import { SharePanel } from './sharePanel.js';
 import { StatsPanel } from './statsPanel.js';
+import { VideoTools } from './videoTools.js';
 
+startPageLanguage(byId<HTMLSelectElement>('lang'));
 const el = findElements();
 const page = new CallPage(el);
 const media = new LocalMedia();
@@ -19,20 +31,34 @@ const call = new Call(page, media);
 const params = new URLSearchParams(location.search);
 const relayOnly = params.get('relay') === '1' || params.get('relay') === 'true';
 const stats = new StatsPanel(el.statsTable, el.bitrateGraph, () => call.peer?.pc ?? null);
+const controls = new CallControls(el, page, call, stats);
+const prejoin = new PreJoin(el, media);
+const pickers = new DevicePickers(el, media, (text) => page.warning(text));
+const videoTools = new VideoTools(el.remoteVideo, el.pip, el.fullscreen, (text) => page.warning(text));
 
-// ------------------------------------------------------------------ join form
+// ------------------------------------------------------------------ join form and invitation
 
 if (!canShareScreen()) el.shareDesktopLabel.hidden = true;
-const canChooseSpeaker = typeof (HTMLMediaElement.prototype as { setSinkId?: unknown }).setSinkId === 'function';
-if (!canChooseSpeaker) el.speakerLabel.hidden = true;
 el.room.value = params.get('room') ?? '';
-if (relayOnly) page.warning('Relay only (?relay=1): the call goes through the TURN server.');
+if (relayOnly) page.warning(msg('call.relayOnly'));
 
-function showRoomProblem(problem: string | undefined): void {
-  el.roomError.textContent = problem ?? '';
+function showRoomProblem(problem: Msg | undefined): void {
+  setText(el.roomError, problem ?? null);
   el.roomError.hidden = !problem;
   el.room.setAttribute('aria-invalid', String(!!problem));
 }
+
+/** Put `room` into the address bar (so a reload or a copied address keeps it). */
+function showRoomInUrl(room: string): void {
+  const url = new URL(location.href);
+  url.searchParams.set('room', room);
+  history.replaceState(null, '', url);
+}
+
+const share = new SharePanel(el, (room) => {
+  showRoomProblem(undefined);
+  showRoomInUrl(room);
+});
 
 el.room.addEventListener('input', () => {
   const v = el.room.value.trim();
@@ -40,9 +66,7 @@ el.room.addEventListener('input', () => {
 });
 
 function join(room: string, shareDesktop: boolean): void {
-  const url = new URL(location.href);
-  url.searchParams.set('room', room);
-  history.replaceState(null, '', url);
+  showRoomInUrl(room);
   void call.join({ room, shareDesktop, relayOnly });
 }
 
@@ -61,124 +85,46 @@ el.joinForm.addEventListener('submit', (ev) => {
 
 el.leave.addEventListener('click', () => call.leave());
 
-// ------------------------------------------------------------------ in-call controls
+// ------------------------------------------------------------------ what follows the call
 
-function toggleStats(show: boolean = el.statsPanel.hidden === true): void {
-  el.statsPanel.hidden = !show;
-  setToggle(el.stats, show, 'Hide stats', 'Stats');
-  if (show) stats.start();
-  else stats.stop();
-}
+page.devicesChanged = () => {
+  void pickers.refresh();
+  prejoin.tracksChanged();
+};
+page.onLocalMediaState = (state) => prejoin.stateChanged(state);
+page.onInRoom = (inCall) => {
+  prejoin.setActive(!inCall);
+  share.update({ inCall, waiting: inCall && call.status.phase === 'waiting' });
+  videoTools.refresh();
+};
+page.onPhase = (phase) => share.update({ inCall: call.inRoom, waiting: phase === 'waiting' });
 
-function toggleChat(show: boolean = el.chat.hidden === true): void {
-  el.chat.hidden = !show;
-  setToggle(el.chatToggle, show, 'Hide chat', 'Chat');
-  if (show && !el.chatInput.disabled) el.chatInput.focus();
-}
-
-async function toggleScreen(): Promise<void> {
-  el.screen.disabled = true;
-  const err = await call.setScreenSharing(!call.mediaState.screen);
-  el.screen.disabled = false;
-  if (err) page.warning(err);
-}
-
-el.mute.addEventListener('click', () => call.setMuted(!call.mediaState.audioMuted));
-el.camera.addEventListener('click', () => call.setVideoOff(!call.mediaState.videoOff));
-el.screen.addEventListener('click', () => void toggleScreen());
-el.stats.addEventListener('click', () => toggleStats());
-el.chatToggle.addEventListener('click', () => toggleChat());
-el.hangup.addEventListener('click', () => call.leave('You hung up.'));
-if (!canShareScreen()) el.screen.hidden = true;
-
-document.addEventListener('keydown', (ev) => {
-  if (!call.inRoom || ev.ctrlKey || ev.metaKey || ev.altKey || ev.repeat) return;
-  const target = ev.target as HTMLElement | null;
-  if (target && (target.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName))) return;
-  const actions: Record<string, () => void> = {
-    m: () => call.setMuted(!call.mediaState.audioMuted),
-    v: () => call.setVideoOff(!call.mediaState.videoOff),
-    s: () => void toggleScreen(),
-    i: () => toggleStats(),
-    c: () => toggleChat(),
-    h: () => call.leave('You hung up.'),
-  };
-  const action = actions[ev.key.toLowerCase()];
-  if (action) {
-    ev.preventDefault();
-    action();
-  }
-});
-
-// ------------------------------------------------------------------ devices
-
-function fillSelect(select: HTMLSelectElement, devices: MediaDeviceInfo[], current: string | undefined, noun: string): void {
-  const options = devices.map((d, i) => {
-    const o = document.createElement('option');
-    o.value = d.deviceId;
-    o.textContent = d.label || `${noun} ${i + 1}`;
-    return o;
-  });
-  select.replaceChildren(...options);
-  if (current && devices.some((d) => d.deviceId === current)) select.value = current;
-  select.disabled = devices.length <= 1;
-}
-
-async function refreshDevices(): Promise<void> {
-  try {
-    const { microphones, cameras, speakers } = await listDevices();
-    const micId = media.audioTrack?.getSettings().deviceId ?? media.audioDeviceId;
-    const camId = media.cameraTrack?.getSettings().deviceId ?? media.videoDeviceId;
-    fillSelect(el.micSelect, microphones, micId, 'Microphone');
-    fillSelect(el.cameraSelect, cameras, camId, 'Camera');
-    fillSelect(el.speakerSelect, speakers, undefined, 'Speaker');
-    // Firefox has setSinkId but may list no outputs (none until selectAudioOutput()): no empty picker.
-    el.speakerLabel.hidden = !canChooseSpeaker || speakers.length === 0;
-  } catch {
-    /* enumerateDevices unavailable */
-  }
-}
-
-page.devicesChanged = () => void refreshDevices();
-navigator.mediaDevices?.addEventListener?.('devicechange', () => void refreshDevices());
-el.micSelect.addEventListener('change', async () => {
-  const err = await media.selectMicrophone(el.micSelect.value);
-  if (err) page.warning(err);
-});
-el.cameraSelect.addEventListener('change', async () => {
-  const err = await media.selectCamera(el.cameraSelect.value);
-  if (err) page.warning(err);
-});
-el.speakerSelect.addEventListener('change', async () => {
-  const video = el.remoteVideo as HTMLVideoElement & { setSinkId?: (id: string) => Promise<void> };
-  try {
-    await video.setSinkId?.(el.speakerSelect.value);
-  } catch (err) {
-    page.warning(`Could not switch the speaker: ${err instanceof Error ? err.message : String(err)}`);
-  }
-});
-
-// ------------------------------------------------------------------ chat
-
-el.chatForm.addEventListener('submit', (ev) => {
-  ev.preventDefault();
-  const text = el.chatInput.value.trim();
-  if (!text) return;
-  if (call.sendChat(text)) el.chatInput.value = '';
-  else page.warning('The message could not be sent: the chat is not connected.');
+// Texts drawn by scripts outside data-i18n follow a language switch.
+onLanguageChange(() => {
+  if (!el.statsPanel.hidden) void stats.refresh();
 });
 
 // ------------------------------------------------------------------ start
 
+share.update({ inCall: false, waiting: false });
+el.devices.open = !matchMedia(PHONE_QUERY).matches;
+void pickers.refresh();
+
 // A reload of this tab while in a call takes the seat back (session token in sessionStorage). Only
 // for a reload (or back/forward) of the same room's URL: opening another room does not rejoin.
+// Connect to the server and fetch the ICE servers while the person checks their camera: Join
+// then sends `join` at once.
+call.prepare();
 const previous = rememberedRoom();
 const navigation = performance.getEntriesByType?.('navigation')[0] as PerformanceNavigationTiming | undefined;
 const reloaded = navigation?.type === 'reload' || navigation?.type === 'back_forward';
 if (previous && reloaded && previous.room === params.get('room') && previous.relayOnly === relayOnly) {
   el.room.value = previous.room;
   join(previous.room, false);
+} else {
+  // The pre-join check: camera preview and microphone level before Join, with the same tracks the call sends.
+  void prejoin.open();
 }
 
 /** Debug/test handle: `window.__call.call` is the call, `.media` its local media, `.stats` the panel. */
-(window as unknown as { __call: unknown }).__call = { call, media, page, stats };
+(window as unknown as { __call: unknown }).__call = { call, media, page, stats, prejoin, share, controls };

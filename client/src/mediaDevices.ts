@@ -3,41 +3,46 @@
  * (`getDisplayMedia`) with errors turned into sentences a person can act on, and list devices.
  * Each function opens one thing; what is open and sent lives in localMedia.ts.
  */
+import { msg, render, type Msg } from './i18n/index.js';
 
-/** Thrown by the functions below; `message` is meant for the status line. */
+/** Thrown by the functions below; {@link MediaError.text} is meant for the status line (`message` is it in the language of the moment, for logs). */
 export class MediaError extends Error {
   constructor(
-    message: string,
+    /** What went wrong and what to do, as a message. */
+    readonly text: Msg,
     /** The DOMException name, e.g. `NotAllowedError`, `NotFoundError`. */
     readonly reason: string,
   ) {
-    super(message);
+    super(render(text));
     this.name = 'MediaError';
   }
 }
+
+/** What a media error is about. */
+export type MediaKind = 'camera' | 'microphone' | 'cameraAndMicrophone' | 'screen';
 
 /** True when this browser can share a screen (`navigator.mediaDevices.getDisplayMedia` exists). */
 export function canShareScreen(): boolean {
   return typeof navigator.mediaDevices?.getDisplayMedia === 'function';
 }
 
-/** Human sentence for a getUserMedia/getDisplayMedia failure of `what` ("camera and microphone", "screen"). */
-export function describeMediaError(err: unknown, what: string): string {
+/** The sentence for a getUserMedia/getDisplayMedia failure of `what`: what happened and what to do. */
+export function describeMediaError(err: unknown, what: MediaKind): Msg {
   const name = err instanceof DOMException || err instanceof Error ? err.name : '';
   switch (name) {
     case 'NotAllowedError':
     case 'SecurityError':
-      return `Permission to use the ${what} was denied. Allow it in the browser's site settings and try again.`;
+      return msg(`media.notAllowed.${what}`);
     case 'NotFoundError':
     case 'OverconstrainedError':
-      return `No ${what} found.`;
+      return msg(`media.notFound.${what}`);
     case 'NotReadableError':
     case 'AbortError':
-      return `The ${what} could not be started: is another application using it?`;
+      return msg(`media.notReadable.${what}`);
     case 'TypeError':
-      return `This page cannot use the ${what} (it needs HTTPS or localhost).`;
+      return msg(`media.insecure.${what}`);
     default:
-      return `Could not start the ${what}${err instanceof Error && err.message ? `: ${err.message}` : ''}.`;
+      return msg(`media.other.${what}`, { detail: err instanceof Error && err.message ? err.message : String(name || err) });
   }
 }
 
@@ -57,27 +62,48 @@ function videoConstraints(id?: string): MediaTrackConstraints | boolean {
 /**
  * Open the camera and microphone. If both cannot be opened together, tries each alone, so a person
  * without a camera (or without a microphone) can still call.
- * @returns the stream (1 or 2 tracks) and, when only part worked, a warning sentence.
+ * @returns the stream (1 or 2 tracks) and, when only part worked, warning sentences (what failed, how the call goes on).
  * @throws MediaError when neither the camera nor the microphone can be opened.
  */
-export async function openCameraAndMicrophone(choice: DeviceChoice = {}): Promise<{ stream: MediaStream; warning?: string }> {
+export async function openCameraAndMicrophone(choice: DeviceChoice = {}): Promise<{ stream: MediaStream; warnings: Msg[] }> {
   const md = navigator.mediaDevices;
-  if (!md?.getUserMedia) throw new MediaError('This browser cannot use a camera or microphone here (it needs HTTPS or localhost).', 'TypeError');
+  if (!md?.getUserMedia) throw new MediaError(msg('media.noMediaDevices'), 'TypeError');
   try {
-    return { stream: await md.getUserMedia({ audio: audioConstraints(choice.audioDeviceId), video: videoConstraints(choice.videoDeviceId) }) };
+    return { stream: await md.getUserMedia({ audio: audioConstraints(choice.audioDeviceId), video: videoConstraints(choice.videoDeviceId) }), warnings: [] };
   } catch (both) {
-    if (both instanceof DOMException && both.name === 'NotAllowedError') throw new MediaError(describeMediaError(both, 'camera and microphone'), both.name);
+    if (both instanceof DOMException && both.name === 'NotAllowedError') {
+      // Refused together: one of the two may still be allowed (e.g. the camera blocked, the
+      // microphone allowed). Ask only for one the browser says is granted: no second prompt.
+      const [camera, microphone] = await Promise.all([permissionState('camera'), permissionState('microphone')]);
+      if (microphone === 'granted' && camera !== 'granted') {
+        const stream = await md.getUserMedia({ audio: audioConstraints(choice.audioDeviceId) }).catch(() => null);
+        if (stream) return { stream, warnings: [describeMediaError(both, 'camera'), msg('media.soundOnly')] };
+      } else if (camera === 'granted' && microphone !== 'granted') {
+        const stream = await md.getUserMedia({ video: videoConstraints(choice.videoDeviceId) }).catch(() => null);
+        if (stream) return { stream, warnings: [describeMediaError(both, 'microphone'), msg('media.noSound')] };
+      }
+      throw new MediaError(describeMediaError(both, 'cameraAndMicrophone'), both.name);
+    }
     try {
       const stream = await md.getUserMedia({ audio: audioConstraints(choice.audioDeviceId) });
-      return { stream, warning: `${describeMediaError(both, 'camera')} Calling with sound only.` };
+      return { stream, warnings: [describeMediaError(both, 'camera'), msg('media.soundOnly')] };
     } catch {
       try {
         const stream = await md.getUserMedia({ video: videoConstraints(choice.videoDeviceId) });
-        return { stream, warning: `${describeMediaError(both, 'microphone')} Calling without sound.` };
+        return { stream, warnings: [describeMediaError(both, 'microphone'), msg('media.noSound')] };
       } catch {
-        throw new MediaError(describeMediaError(both, 'camera and microphone'), both instanceof Error ? both.name : 'Error');
+        throw new MediaError(describeMediaError(both, 'cameraAndMicrophone'), both instanceof Error ? both.name : 'Error');
       }
     }
+  }
+}
+
+/** The Permissions API state of `name`, or 'unknown' where the browser cannot tell (it throws for unknown names). */
+async function permissionState(name: 'camera' | 'microphone'): Promise<PermissionState | 'unknown'> {
+  try {
+    return (await navigator.permissions.query({ name: name as PermissionName })).state;
+  } catch {
+    return 'unknown';
   }
 }
 
@@ -113,7 +139,7 @@ export async function openMicrophone(deviceId?: string): Promise<MediaStreamTrac
  * @throws MediaError (e.g. the person cancelled the picker: `NotAllowedError`).
  */
 export async function openScreen(): Promise<MediaStreamTrack> {
-  if (!canShareScreen()) throw new MediaError('This browser cannot share the screen.', 'NotSupportedError');
+  if (!canShareScreen()) throw new MediaError(msg('media.cannotShareScreen'), 'NotSupportedError');
   try {
     const s = await navigator.mediaDevices.getDisplayMedia({ video: true, audio: false });
     const track = s.getVideoTracks()[0];
@@ -121,7 +147,7 @@ export async function openScreen(): Promise<MediaStreamTrack> {
     track.contentHint = 'detail';
     return track;
   } catch (err) {
-    if (err instanceof DOMException && err.name === 'NotAllowedError') throw new MediaError('Screen sharing was cancelled or not allowed.', err.name);
+    if (err instanceof DOMException && err.name === 'NotAllowedError') throw new MediaError(msg('media.screenCancelled'), err.name);
     throw new MediaError(describeMediaError(err, 'screen'), err instanceof Error ? err.name : 'Error');
   }
 }

@@ -85,6 +85,11 @@ export interface PeerSessionOptions {
    * (`false`: the answerer's transceivers then reuse the offer's m-sections, JSEP §5.10).
    */
   addTracksNow: boolean;
+  /**
+   * Make no offer of our own before the other side's first offer is applied: a connection made
+   * ahead of an expected offer (its chat channel would otherwise make it offer, and cross that offer).
+   */
+  waitForOffer?: boolean;
   callbacks: PeerCallbacks;
 }
 
@@ -135,6 +140,7 @@ export class PeerSession {
 
     pc.onnegotiationneeded = async () => {
       if (this.closed) return;
+      if (opts.waitForOffer && !pc.remoteDescription) return;
       try {
         this.makingOffer = true;
         await pc.setLocalDescription();

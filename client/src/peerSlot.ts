@@ -43,10 +43,18 @@ export interface PeerSlotOptions {
 /** Counters of a page: every connection's negotiation counters, and how many connections were made. */
 export type PageCounters = NegotiationCounters & { peerConnections: number };
 
+/** What a connection made ahead of time ({@link PeerSlot.warm}) sent so far, held back. */
+interface Held {
+  peer: PeerSession;
+  messages: { data: MessageData; stale: () => boolean }[];
+}
+
 /** Holds the call's current {@link PeerSession} (see the module comment). */
 export class PeerSlot {
   /** The current connection, or null. */
   current: PeerSession | null = null;
+  /** The current connection while it is warmed up ahead of the other person (see {@link warm}). */
+  private held: Held | null = null;
   /** Counters of the connections already closed, and how many were made. */
   private readonly closedTotals: PageCounters = { ...zeroNegotiationCounters(), peerConnections: 0 };
 
@@ -61,20 +69,79 @@ export class PeerSlot {
     return !!p && !p.closed && p.pc.remoteDescription !== null && p.connectionState !== 'failed' && p.connectionState !== 'closed';
   }
 
-  /** Close the current connection (if any) and make a new one; `offering` = add tracks now (→ offer). */
-  create(offering: boolean): PeerSession {
+  /**
+   * Close the current connection (if any) and make a new one; `offering` = add tracks now (→ offer).
+   * With `ahead` (answering only) the connection is made before the other side's offer is there:
+   * it gathers ICE candidates at once (`iceCandidatePoolSize`), so its answer can be checked
+   * without waiting, and makes no offer of its own until that offer came.
+   */
+  create(offering: boolean, ahead = false): PeerSession {
+    const peer = this.make(offering, ahead && !offering);
+    this.opts.events.created(peer, offering);
+    // The page sets up its player for the remote stream now; the tracks join it when they come.
+    if (ahead && !offering) this.opts.events.remoteStream(peer.remote);
+    return peer;
+  }
+
+  /**
+   * While nobody else is in the room: make the offering connection now and hold back what it
+   * sends (its offer, its ICE candidates) until {@link release}. The offer and the candidate
+   * gathering are then done when the other person arrives. The call is told of the connection
+   * (`created`) only at {@link release}.
+   */
+  warm(): void {
+    const peer = this.make(true);
+    this.held = { peer, messages: [] };
+  }
+
+  /** True while the current connection is warmed up and holds back what it sends. */
+  get warming(): boolean {
+    return this.held !== null && this.held.peer === this.current && !this.held.peer.closed;
+  }
+
+  /**
+   * The other person arrived: send what the warmed connection held back. When its candidate
+   * gathering is complete, the offer goes with every candidate in its SDP (RFC 8839 §5.1: the
+   * answerer can check them at once) instead of one message per candidate.
+   * @returns false when there is no warmed connection (make one with {@link create}).
+   */
+  release(): boolean {
+    const h = this.held;
+    this.held = null;
+    if (!h || h.peer !== this.current || h.peer.closed) return false;
+    const ev = this.opts.events;
+    ev.created(h.peer, true);
+    const pc = h.peer.pc;
+    const full = pc.iceGatheringState === 'complete' && pc.localDescription?.type === 'offer' ? pc.localDescription.sdp : undefined;
+    const stale = () => h.peer.closed;
+    if (full) {
+      ev.log('sending the offer made ahead of time, with its candidates');
+      ev.send({ type: 'offer', sdp: full }, stale);
+      for (const m of h.messages) if (m.data !== 'bye' && m.data.type !== 'offer' && m.data.type !== 'candidate') ev.send(m.data, m.stale);
+    } else {
+      for (const m of h.messages) ev.send(m.data, m.stale);
+    }
+    return true;
+  }
+
+  private make(offering: boolean, ahead = false): PeerSession {
     this.close();
     const ev = this.opts.events;
     const media = this.opts.media;
+    const configuration = this.opts.configuration();
     const peer: PeerSession = new PeerSession({
-      configuration: this.opts.configuration(),
+      configuration: ahead ? { ...configuration, iceCandidatePoolSize: 1 } : configuration,
+      waitForOffer: ahead,
       polite: this.opts.polite(),
       audioTrack: media.audioTrack,
       videoTrack: media.sentVideoTrack,
       localStream: media.stream,
       addTracksNow: offering,
       callbacks: {
-        send: (data, stale) => ev.send(data, stale),
+        send: (data, stale) => {
+          if (this.held?.peer === peer) this.held.messages.push({ data, stale });
+          else ev.send(data, stale);
+        },
         remoteStream: (stream) => {
           if (this.current === peer) ev.remoteStream(stream);
         },
@@ -90,12 +157,12 @@ export class PeerSlot {
     });
     this.current = peer;
     this.closedTotals.peerConnections++;
-    ev.created(peer, offering);
     return peer;
   }
 
   /** Close the current connection, if any (its counters go into the page totals); always ends with `emptied`. */
   close(): void {
+    this.held = null;
     const p = this.current;
     if (p) {
       this.current = null;

@@ -4,12 +4,13 @@
  * (sessionStorage) so the reload takes the seat back.
  */
 import { ROOM_PATTERN } from '../../contracts/signaling.js';
+import { msg, type Msg } from './i18n/index.js';
 
 /** Why `value` is not a room number (a sentence for the form), or undefined when it is one. */
-export function roomProblem(value: string): string | undefined {
-  if (value === '') return 'Enter a room number.';
-  if (!/^\d+$/.test(value)) return 'A room number has digits only (0–9), e.g. 1234.';
-  if (!ROOM_PATTERN.test(value)) return 'A room number has at most 12 digits.';
+export function roomProblem(value: string): Msg | undefined {
+  if (value === '') return msg('room.empty');
+  if (!/^\d+$/.test(value)) return msg('room.digitsOnly');
+  if (!ROOM_PATTERN.test(value)) return msg('room.tooLong');
   return undefined;
 }
 

@@ -2,6 +2,7 @@
  * The stats panel (like AppRTC's info box): the table of {@link statsRows} and a small bitrate
  * graph, refreshed every second from `RTCPeerConnection.getStats()` while it is shown.
  */
+import { t } from './i18n/index.js';
 import { statsRows, summarizeStats, type StatsSample, type StatsSummary } from './statsSummary.js';
 
 /** The panel: call {@link StatsPanel.start} when shown and {@link StatsPanel.stop} when hidden. */
@@ -67,7 +68,7 @@ export class StatsPanel {
 
   private render(s: StatsSummary | null): void {
     const body = this.table.tBodies[0] ?? this.table.createTBody();
-    const rows = s ? statsRows(s) : [['Connection', 'not connected'] as [string, string]];
+    const rows = s ? statsRows(s) : [[t('stats.connection'), t('stats.notConnected')] as [string, string]];
     body.replaceChildren(
       ...rows.map(([k, v]) => {
         const tr = document.createElement('tr');
@@ -94,9 +95,9 @@ export class StatsPanel {
     ctx.font = '11px system-ui, sans-serif';
     ctx.fillStyle = style.color || '#888';
     const max = Math.max(100, ...this.history.map((p) => Math.max(p.in, p.out)));
-    ctx.fillText(`${Math.round(max)} kbit/s`, 4, 12);
-    ctx.fillText('in', w - 44, 12);
-    ctx.fillText('out', w - 22, 12);
+    ctx.fillText(t('stats.kbps', { value: Math.round(max) }), 4, 12);
+    ctx.fillText(t('stats.graphIn'), w - 44, 12);
+    ctx.fillText(t('stats.graphOut'), w - 22, 12);
     const line = (key: 'in' | 'out', color: string) => {
       ctx.strokeStyle = color;
       ctx.lineWidth = 2;

@@ -3,6 +3,7 @@
  * webrtc-stats): selected ICE candidate pair, RTT, bitrate in/out, packet loss, jitter, frame
  * rate, resolution and codecs each way. No DOM here (statsPanel.ts draws it).
  */
+import { t } from './i18n/index.js';
 
 /** One direction of one media kind. */
 export interface DirectionStats {
@@ -144,27 +145,28 @@ export function summarizeStats(report: RTCStatsReport, prev: StatsSample | undef
   return { summary, sample };
 }
 
-const fmt = (v: number | null, digits = 0, unit = ''): string => (v === null ? '–' : `${v.toFixed(digits)}${unit}`);
+const fmt = (v: number | null, digits = 0): string => (v === null ? '–' : v.toFixed(digits));
 
 function directionText(d: DirectionStats, video: boolean): string {
-  const parts = [fmt(d.kbps, 0, ' kbit/s'), d.codec ?? '–'];
-  if (video) parts.push(d.resolution ?? '–', `${fmt(d.fps, 0)} fps`);
-  parts.push(`loss ${fmt(d.lossPct, 1, ' %')}`, `jitter ${fmt(d.jitterMs, 0, ' ms')}`);
+  const parts = [t('stats.kbps', { value: fmt(d.kbps) }), d.codec ?? '–'];
+  if (video) parts.push(d.resolution ?? '–', t('stats.fps', { value: fmt(d.fps) }));
+  parts.push(t('stats.loss', { value: fmt(d.lossPct, 1) }), t('stats.jitter', { value: fmt(d.jitterMs) }));
   return parts.join(' · ');
 }
 
-/** Rows (label, value) of the stats table. */
+/** Rows (label, value) of the stats table, in the current language. */
 export function statsRows(s: StatsSummary): [string, string][] {
   const l = s.localCandidate;
   const r = s.remoteCandidate;
+  const local = l ? `${l.type} ${l.protocol} ${l.address}:${l.port}` : '–';
   return [
-    ['Local candidate', l ? `${l.type} ${l.protocol} ${l.address}:${l.port}${l.relayProtocol ? ` (relay over ${l.relayProtocol})` : ''}` : '–'],
-    ['Remote candidate', r ? `${r.type} ${r.protocol} ${r.address}:${r.port}` : '–'],
-    ['Round-trip time', fmt(s.rttMs, 0, ' ms')],
-    ['Bitrate in / out', `${fmt(s.kbpsIn, 0, ' kbit/s')} / ${fmt(s.kbpsOut, 0, ' kbit/s')}`],
-    ['Video in', directionText(s.video.in, true)],
-    ['Video out', directionText(s.video.out, true)],
-    ['Audio in', directionText(s.audio.in, false)],
-    ['Audio out', directionText(s.audio.out, false)],
+    [t('stats.localCandidate'), l?.relayProtocol ? t('stats.relayOver', { candidate: local, protocol: l.relayProtocol }) : local],
+    [t('stats.remoteCandidate'), r ? `${r.type} ${r.protocol} ${r.address}:${r.port}` : '–'],
+    [t('stats.rtt'), t('stats.ms', { value: fmt(s.rttMs) })],
+    [t('stats.bitrate'), `${t('stats.kbps', { value: fmt(s.kbpsIn) })} / ${t('stats.kbps', { value: fmt(s.kbpsOut) })}`],
+    [t('stats.videoIn'), directionText(s.video.in, true)],
+    [t('stats.videoOut'), directionText(s.video.out, true)],
+    [t('stats.audioIn'), directionText(s.audio.in, false)],
+    [t('stats.audioOut'), directionText(s.audio.out, false)],
   ];
 }

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectMediaFlowing, haveChromium, launchPeer, waitForStats, type Peer } from '../helpers/browser.js';
 import { removeServerDirs, startServer, type RunningServer } from '../helpers/server.js';
-import { joinCall, newRoom, pollUntil, waitForStatus } from './call-helpers.js';
+import { joinCall, newRoom, pollUntil, waitForStatus, waitForText } from './call-helpers.js';
 
 /** Seat grace period of this file's server: short, so "the other person left" comes quickly. */
 const GRACE_MS = 1500;
@@ -89,9 +89,14 @@ describe.skipIf(!haveChromium)('call page (issue 2)', () => {
 
     await b.close(); // the whole browser goes away
     await waitForStatus(a, /the other person left/i, GRACE_MS + 10_000);
-    // Remote video cleared and the peer connection closed.
+    // Remote video cleared and the peer connection closed; a new one (not connected to anybody)
+    // waits with its offer for the next person.
     expect(await a.page.evaluate(() => (document.getElementById('remoteVideo') as HTMLVideoElement).srcObject)).toBeNull();
-    expect(await a.page.evaluate(() => (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs.every((pc) => pc.connectionState === 'closed'))).toBe(true);
+    const pcs = await a.page.evaluate(() =>
+      (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs.map((pc) => ({ state: pc.connectionState, remote: pc.remoteDescription !== null })),
+    );
+    expect(pcs.slice(0, -1).every((p) => p.state === 'closed'), JSON.stringify(pcs)).toBe(true);
+    expect(pcs.at(-1)!.state === 'closed' || (pcs.at(-1)!.state === 'new' && !pcs.at(-1)!.remote), JSON.stringify(pcs)).toBe(true);
 
     await open(c, room);
     await joinCall(c);
@@ -99,17 +104,27 @@ describe.skipIf(!haveChromium)('call page (issue 2)', () => {
     await Promise.all([expectMediaFlowing(a), expectMediaFlowing(c)]);
   });
 
-  it('a refused camera/microphone is explained in the status and nothing joins', async () => {
+  it('a refused camera/microphone is explained before Join, and the page still joins to receive', async () => {
     const room = newRoom();
-    await open(c, room);
-    // What the browser answers when the person blocks the camera and microphone.
-    await c.page.evaluate(() => {
-      navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException('Permission denied', 'NotAllowedError'));
-    });
-    await joinCall(c);
-    await waitForStatus(c, /permission to use the camera and microphone was denied/i);
-    expect(await c.page.isEnabled('#join')).toBe(true);
-    expect(await c.page.evaluate(() => (window as unknown as { __call: { call: { signaling: unknown } } }).__call.call.signaling)).toBeNull();
+    // What the browser answers when the person blocks the camera and microphone, from before the
+    // page's own scripts run (the pre-join check asks at once); on a page of its own, so the
+    // browser's other pages keep their devices.
+    const page = await c.context.newPage();
+    const blocked: Peer = { ...c, page };
+    try {
+      await page.addInitScript(() => {
+        navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException('Permission denied', 'NotAllowedError'));
+      });
+      await page.goto(`${server!.url}/?room=${room}`);
+      await waitForText(blocked, /permission to use the camera and microphone was denied/i, 10_000, '#mediaProblem');
+      expect(await page.textContent('#mediaProblem')).toMatch(/you can still join/i);
+      await joinCall(blocked);
+      await waitForStatus(blocked, /waiting for the other person/i);
+      expect(await page.textContent('#warning')).toMatch(/without camera and microphone/i);
+      await page.click('#leave');
+    } finally {
+      await page.close();
+    }
   });
 
   it('with "Share desktop" the far side decodes the screen track', async () => {

@@ -55,6 +55,21 @@ export interface PeerOptions {
   verifyCertificates?: boolean;
   /** HOME of the browser process (Chromium on Linux reads user-trusted roots from HOME/.pki/nssdb). */
   home?: string;
+  /**
+   * The browser's language (`--lang`, `navigator.languages`, Accept-Language), default `en-US`:
+   * tests that read page text get English unless they ask for another language.
+   */
+  locale?: string;
+  /**
+   * Answer camera/microphone permission prompts with "allow" (`--use-fake-ui-for-media-stream`),
+   * default true. With false, only permissions granted with `context.grantPermissions` are given:
+   * headless Chromium denies the rest, as for a person who blocks them.
+   */
+  fakeMediaUi?: boolean;
+  /** Page viewport (default 800x600) and device emulation (a phone: `isMobile`, `hasTouch`). */
+  viewport?: { width: number; height: number };
+  isMobile?: boolean;
+  hasTouch?: boolean;
 }
 
 /** One browser process with one page. */
@@ -83,9 +98,10 @@ export function chromiumArgs(opts: PeerOptions = {}): string[] {
     '--disable-background-networking',
     '--disable-component-update',
     '--disable-sync',
-    '--use-fake-ui-for-media-stream',
+    ...(opts.fakeMediaUi === false ? [] : ['--use-fake-ui-for-media-stream']),
     fakeDevice,
     '--autoplay-policy=no-user-gesture-required',
+    `--lang=${opts.locale ?? 'en-US'}`,
     `--host-resolver-rules=${maps}MAP * ~NOTFOUND , ${excludes}`,
     `--disable-features=${[...PLAYWRIGHT_DISABLED_FEATURES, 'WebRtcHideLocalIpsWithMdns'].join(',')}`,
     ...(opts.args ?? []),
@@ -123,10 +139,13 @@ export async function launchPeer(opts: PeerOptions = {}): Promise<Peer> {
     executablePath,
     headless: true,
     ignoreHTTPSErrors: !opts.verifyCertificates,
+    locale: opts.locale ?? 'en-US',
     ...(opts.home ? { env: { ...process.env, HOME: opts.home } } : {}),
     args: chromiumArgs(opts),
     // An 800x600 screen: Chromium's fake getDisplayMedia source follows it and yields 800x450 frames.
-    viewport: { width: 800, height: 600 },
+    viewport: opts.viewport ?? { width: 800, height: 600 },
+    ...(opts.isMobile ? { isMobile: true } : {}),
+    ...(opts.hasTouch ? { hasTouch: true } : {}),
   });
   await context.addInitScript(RECORD_PEER_CONNECTIONS);
   const page = context.pages()[0] ?? (await context.newPage());

@@ -4,6 +4,7 @@
  * `turns:host[:port][?transport=tcp]` (RFC 7065). Pure functions, no DOM: unit-tested in Node.
  */
 import { formatHostPort } from '../../../common/hostPort.js';
+import { t } from '../i18n/index.js';
 
 /** Default ports (RFC 8489 §9 / RFC 8656 §4: 3478 for stun:/turn:, 5349 for turns:). */
 export const DEFAULT_PORT = { stun: 3478, turn: 3478, turns: 5349 } as const;
@@ -56,17 +57,17 @@ function isIpv6(s: string): boolean {
  */
 export function parseIceUrl(input: string): IceUrl {
   const url = input.trim();
-  if (url === '') throw new IceUrlError('empty URL: write e.g. stun:stun.example.org:3478 or turn:turn.example.org:3478?transport=udp');
+  if (url === '') throw new IceUrlError(t('trickle.url.empty'));
   const m = /^([a-z][a-z0-9+.-]*):(.*)$/i.exec(url);
-  if (!m) throw new IceUrlError(`"${url}" has no scheme: start with stun:, turn: or turns: (e.g. turn:${url})`);
+  if (!m) throw new IceUrlError(t('trickle.url.noScheme', { url }));
   const scheme = m[1]!.toLowerCase();
   let rest = m[2]!;
-  if (scheme === 'stuns') throw new IceUrlError(`"${url}": stuns: (STUN over TLS) is not supported by browsers; use stun: or turns:`);
+  if (scheme === 'stuns') throw new IceUrlError(t('trickle.url.stuns', { url }));
   if (scheme !== 'stun' && scheme !== 'turn' && scheme !== 'turns') {
-    throw new IceUrlError(`"${url}": unsupported scheme "${scheme}:"; ICE servers use stun:, turn: or turns:`);
+    throw new IceUrlError(t('trickle.url.badScheme', { url, scheme }));
   }
   if (rest.startsWith('//')) {
-    throw new IceUrlError(`"${url}": remove the "//" after "${scheme}:" (write ${scheme}:${rest.slice(2)})`);
+    throw new IceUrlError(t('trickle.url.slashes', { url, scheme, fixed: `${scheme}:${rest.slice(2)}` }));
   }
   let query: string | undefined;
   const q = rest.indexOf('?');
@@ -74,45 +75,45 @@ export function parseIceUrl(input: string): IceUrl {
     query = rest.slice(q + 1);
     rest = rest.slice(0, q);
   }
-  if (rest.includes('@')) throw new IceUrlError(`"${url}": credentials do not go into the URL; put them in the username and password fields`);
-  if (rest.includes('/')) throw new IceUrlError(`"${url}": no path allowed after the host and port`);
+  if (rest.includes('@')) throw new IceUrlError(t('trickle.url.credentials', { url }));
+  if (rest.includes('/')) throw new IceUrlError(t('trickle.url.path', { url }));
 
   let host: string;
   let portText: string | undefined;
   if (rest.startsWith('[')) {
     const end = rest.indexOf(']');
-    if (end < 0) throw new IceUrlError(`"${url}": IPv6 address is missing its closing "]"`);
+    if (end < 0) throw new IceUrlError(t('trickle.url.ipv6Unclosed', { url }));
     host = rest.slice(1, end);
     const after = rest.slice(end + 1);
-    if (after !== '' && !after.startsWith(':')) throw new IceUrlError(`"${url}": unexpected "${after}" after the IPv6 address`);
+    if (after !== '' && !after.startsWith(':')) throw new IceUrlError(t('trickle.url.afterIpv6', { url, after }));
     portText = after === '' ? undefined : after.slice(1);
-    if (!isIpv6(host)) throw new IceUrlError(`"${url}": "${host}" is not a valid IPv6 address`);
+    if (!isIpv6(host)) throw new IceUrlError(t('trickle.url.badIpv6', { url, host }));
   } else {
     const colons = rest.split(':').length - 1;
-    if (colons > 1) throw new IceUrlError(`"${url}": write IPv6 addresses in brackets, e.g. ${scheme}:[2001:db8::1]:3478`);
+    if (colons > 1) throw new IceUrlError(t('trickle.url.ipv6Brackets', { url, scheme }));
     const c = rest.indexOf(':');
     host = c >= 0 ? rest.slice(0, c) : rest;
     portText = c >= 0 ? rest.slice(c + 1) : undefined;
-    if (host === '') throw new IceUrlError(`"${url}": host is missing (e.g. ${scheme}:turn.example.org:3478)`);
-    if (/^[\d.]+$/.test(host) ? !IPV4.test(host) : !HOSTNAME.test(host)) throw new IceUrlError(`"${url}": "${host}" is not a valid host name or IPv4 address`);
+    if (host === '') throw new IceUrlError(t('trickle.url.noHost', { url, scheme }));
+    if (/^[\d.]+$/.test(host) ? !IPV4.test(host) : !HOSTNAME.test(host)) throw new IceUrlError(t('trickle.url.badHost', { url, host }));
   }
 
   let port: number = DEFAULT_PORT[scheme];
   const explicitPort = portText !== undefined;
   if (portText !== undefined) {
     if (!/^\d{1,5}$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) {
-      throw new IceUrlError(`"${url}": port "${portText}" must be a number from 1 to 65535`);
+      throw new IceUrlError(t('trickle.url.badPort', { url, port: portText }));
     }
     port = Number(portText);
   }
 
   let transport: 'udp' | 'tcp' = scheme === 'turns' ? 'tcp' : 'udp';
   if (query !== undefined) {
-    if (scheme === 'stun') throw new IceUrlError(`"${url}": stun: URLs take no "?${query}" (STUN in browsers is UDP only)`);
-    const t = /^transport=(udp|tcp)$/i.exec(query);
-    if (!t) throw new IceUrlError(`"${url}": the only query allowed is ?transport=udp or ?transport=tcp`);
-    transport = t[1]!.toLowerCase() as 'udp' | 'tcp';
-    if (scheme === 'turns' && transport === 'udp') throw new IceUrlError(`"${url}": turns: over udp (DTLS) is not supported by browsers; use ?transport=tcp`);
+    if (scheme === 'stun') throw new IceUrlError(t('trickle.url.stunQuery', { url, query }));
+    const tp = /^transport=(udp|tcp)$/i.exec(query);
+    if (!tp) throw new IceUrlError(t('trickle.url.badQuery', { url }));
+    transport = tp[1]!.toLowerCase() as 'udp' | 'tcp';
+    if (scheme === 'turns' && transport === 'udp') throw new IceUrlError(t('trickle.url.turnsUdp', { url }));
   }
   return { scheme, host: host.toLowerCase().replace(/\.$/, ''), port, explicitPort, transport, url };
 }
@@ -168,7 +169,7 @@ export function splitUrls(text: string): string[] {
  */
 export function validateServerEntry(entry: ServerEntryInput): string[] {
   const problems: string[] = [];
-  if (entry.urls.length === 0) problems.push('enter at least one URL, e.g. turn:turn.example.org:3478?transport=udp');
+  if (entry.urls.length === 0) problems.push(t('trickle.form.noUrl'));
   let needsCredential = false;
   for (const u of entry.urls) {
     try {
@@ -179,8 +180,8 @@ export function validateServerEntry(entry: ServerEntryInput): string[] {
     }
   }
   if (needsCredential && (!entry.username || !entry.credential)) {
-    problems.push('turn: and turns: URLs need a username and a password (for TURN REST credentials: username "<expiry>:<user>", password from the shared secret)');
+    problems.push(t('trickle.form.needCredentials'));
   }
-  if ((entry.username?.length ?? 0) > 512 || (entry.credential?.length ?? 0) > 512) problems.push('username and password must be at most 512 characters');
+  if ((entry.username?.length ?? 0) > 512 || (entry.credential?.length ?? 0) > 512) problems.push(t('trickle.form.tooLong'));
   return problems;
 }

@@ -4,6 +4,8 @@
  * scripts or style attributes (the server's Content-Security-Policy forbids them).
  */
 import './trickle-ice.css';
+import { setText, startPageLanguage } from '../i18n/dom.js';
+import { msg, onLanguageChange, render, t, type Msg } from '../i18n/index.js';
 import { fetchFailureReason, httpIceServersSource } from '../iceServers.js';
 import type { CandidateErrorRow, CandidateRow } from './candidates.js';
 import { startGathering, type EntryProgress, type GatherRun } from './gather.js';
@@ -28,6 +30,8 @@ function el<T extends HTMLElement>(id: string): T {
   if (!e) throw new Error(`trickle-ice.html lacks #${id}`);
   return e as T;
 }
+
+startPageLanguage(el<HTMLSelectElement>('lang'));
 
 const ui = {
   servers: el<HTMLSelectElement>('servers'),
@@ -71,14 +75,22 @@ interface GatherState {
   policy: 'all' | 'relay';
   timeoutS: number;
 }
-let gathering: GatherState | undefined;
+let gathering: (GatherState & { final: boolean }) | undefined;
 let running: GatherRun | undefined;
 let relayResult: RelayTestResult | null = null;
 
 // ---------- server list ----------
 
+/** What #defaultsStatus says (kept to add the save problem and for a language switch). */
+let defaultsText: Msg[] = [];
+
+function showDefaultsStatus(text: Msg[]): void {
+  defaultsText = text;
+  ui.defaultsStatus.textContent = text.map(render).join(t('app.sentenceSeparator'));
+}
+
 function persist(): void {
-  if (!saveState(localStorage, { servers, options })) ui.defaultsStatus.textContent += ' (could not save to localStorage)';
+  if (!saveState(localStorage, { servers, options })) showDefaultsStatus([...defaultsText.filter((m) => m.key !== 'trickle.defaults.notSaved'), msg('trickle.defaults.notSaved')]);
 }
 
 function renderServers(select?: number): void {
@@ -123,7 +135,11 @@ function formEntry(): { urls: string[]; username?: string; credential?: string }
   return e;
 }
 
-function showFormError(problems: string[]): void {
+/** Problems shown under the form; the function that finds them again after a language switch. */
+let formProblems: () => string[] = () => [];
+
+function showFormError(problems: string[], again: () => string[] = () => problems): void {
+  formProblems = problems.length ? again : () => [];
   ui.formError.textContent = problems.join('\n');
   ui.formError.hidden = problems.length === 0;
 }
@@ -143,23 +159,24 @@ async function fetchDefaults(): Promise<{ entries: ServerEntry[]; ttl: number | 
   return { entries: deploymentEntries(iceServers), ttl: ttl || null };
 }
 
-function describeDefaults(entries: ServerEntry[], ttl: number | null): string {
-  if (entries.length === 0) return "This deployment offers no STUN/TURN servers (the relay is disabled); add servers below.";
-  const valid = ttl ? `; TURN credentials valid for ${ttl >= 7200 ? `${Math.round(ttl / 3600)} h` : `${Math.round(ttl / 60)} min`}` : '';
-  return `Loaded this deployment's servers from /api/ice-servers${valid}.`;
+function describeDefaults(entries: ServerEntry[], ttl: number | null): Msg {
+  if (entries.length === 0) return msg('trickle.defaults.none');
+  if (!ttl) return msg('trickle.defaults.loaded');
+  return ttl >= 7200 ? msg('trickle.defaults.loadedHours', { count: Math.round(ttl / 3600) }) : msg('trickle.defaults.loadedMinutes', { count: Math.round(ttl / 60) });
 }
 
 async function loadDefaults(saved: ServerEntry[] | undefined): Promise<void> {
   ui.defaultsStatus.dataset.state = 'loading';
-  ui.defaultsStatus.textContent = "Loading this deployment's servers…";
+  showDefaultsStatus([msg('trickle.defaults.loading')]);
   try {
     const { entries, ttl } = await fetchDefaults();
     servers = mergeWithDefaults(saved, entries);
-    ui.defaultsStatus.textContent = describeDefaults(entries, ttl);
+    showDefaultsStatus([describeDefaults(entries, ttl)]);
     ui.defaultsStatus.dataset.state = 'loaded';
   } catch (err) {
     servers = mergeWithDefaults(saved, undefined);
-    ui.defaultsStatus.textContent = `Could not load this deployment's servers from /api/ice-servers (${fetchFailureReason(err)}); ${saved ? 'showing the saved list (deployment credentials may have expired)' : 'add servers below'}.`;
+    const detail = fetchFailureReason(err);
+    showDefaultsStatus([saved ? msg('trickle.defaults.failedSaved', { detail }) : msg('trickle.defaults.failed', { detail })]);
     ui.defaultsStatus.dataset.state = 'error';
   }
   renderServers(0);
@@ -174,7 +191,7 @@ ui.serverForm.addEventListener('submit', (ev) => {
   ev.preventDefault();
   const e = formEntry();
   const problems = validateServerEntry(e);
-  showFormError(problems);
+  showFormError(problems, () => validateServerEntry(e));
   if (problems.length > 0) return;
   servers.push({ ...e, origin: 'user' });
   renderServers(servers.length - 1);
@@ -183,10 +200,10 @@ ui.serverForm.addEventListener('submit', (ev) => {
 
 ui.save.addEventListener('click', () => {
   const i = ui.servers.selectedIndex;
-  if (i < 0 || !servers[i]) return showFormError(['select a server in the list to change it']);
+  if (i < 0 || !servers[i]) return showFormError([t('trickle.form.selectToChange')], () => [t('trickle.form.selectToChange')]);
   const e = formEntry();
   const problems = validateServerEntry(e);
-  showFormError(problems);
+  showFormError(problems, () => validateServerEntry(e));
   if (problems.length > 0) return;
   servers[i] = { ...e, origin: 'user' };
   renderServers(i);
@@ -195,7 +212,7 @@ ui.save.addEventListener('click', () => {
 
 ui.remove.addEventListener('click', () => {
   const i = ui.servers.selectedIndex;
-  if (i < 0 || !servers[i]) return showFormError(['select a server in the list to remove it']);
+  if (i < 0 || !servers[i]) return showFormError([t('trickle.form.selectToRemove')], () => [t('trickle.form.selectToRemove')]);
   servers.splice(i, 1);
   renderServers(Math.min(i, servers.length - 1));
   fillForm();
@@ -206,8 +223,8 @@ ui.reset.addEventListener('click', () => {
   void loadDefaults(undefined);
 });
 
-// Live URL check while typing: the first problem only, and only once something was typed.
-ui.url.addEventListener('input', () => {
+/** The first problem of the URLs typed so far (live check while typing). */
+function urlProblems(): string[] {
   const bad = splitUrls(ui.url.value)
     .map((u) => {
       try {
@@ -218,8 +235,10 @@ ui.url.addEventListener('input', () => {
       }
     })
     .filter((m): m is string => !!m);
-  showFormError(bad.slice(0, 1));
-});
+  return bad.slice(0, 1);
+}
+
+ui.url.addEventListener('input', () => showFormError(urlProblems(), urlProblems));
 
 // ---------- options ----------
 
@@ -258,6 +277,13 @@ function tbody(t: HTMLTableElement): HTMLTableSectionElement {
   return t.tBodies[0] ?? t.createTBody();
 }
 
+function relayProtocolText(r: CandidateRow): string | null {
+  if (!r.relayProtocol) return null;
+  if (r.relayProtocolSource === 'url') return t('trickle.relayProtocolFromUrl', { protocol: r.relayProtocol });
+  if (r.relayProtocolSource === 'priority') return t('trickle.relayProtocolFromPriority', { protocol: r.relayProtocol });
+  return r.relayProtocol;
+}
+
 function addCandidateRow(r: CandidateRow): void {
   const tr = tbody(ui.candidates).insertRow();
   tr.dataset.type = r.type;
@@ -278,7 +304,7 @@ function addCandidateRow(r: CandidateRow): void {
   cell(tr, r.relatedAddress, 'addr');
   cell(tr, r.relatedPort, 'num');
   cell(tr, r.tcpType);
-  cell(tr, r.relayProtocol ? `${r.relayProtocol}${r.relayProtocolSource === 'browser' ? '' : ` (from ${r.relayProtocolSource})`}` : null);
+  cell(tr, relayProtocolText(r), 'relay-protocol');
   cell(tr, r.url, 'url');
   tr.title = r.candidate;
 }
@@ -300,6 +326,7 @@ function addErrorRow(e: CandidateErrorRow): void {
 function recomputeVerdicts(final: boolean): void {
   const g = gathering;
   if (!g) return;
+  g.final = final;
   const verdicts: Verdict[] = [];
   g.entries.forEach((p, i) => {
     const v = computeVerdicts({
@@ -313,7 +340,7 @@ function recomputeVerdicts(final: boolean): void {
       refused: p.refused,
     });
     for (const x of v) {
-      if (final && x.status === 'pending') verdicts.push({ ...x, status: 'skip', text: 'gathering was stopped before a result' });
+      if (final && x.status === 'pending') verdicts.push({ ...x, status: 'skip', text: t('trickle.verdict.stopped') });
       else verdicts.push(x);
     }
   });
@@ -329,15 +356,18 @@ function recomputeVerdicts(final: boolean): void {
     tr.className = `verdict-${v.status}`;
     cell(tr, `#${v.entry + 1}`);
     cell(tr, v.url, 'url');
-    cell(tr, v.status.toUpperCase(), 'status');
+    cell(tr, t(`trickle.status.${v.status}`), 'status');
     cell(tr, v.text);
   }
 }
 
-function setGatherStatus(state: 'idle' | 'running' | 'done', text: string): void {
+/** What #gatherStatus says: whole sentences (kept for a language switch). */
+function setGatherStatus(state: 'idle' | 'running' | 'done', text: Msg[]): void {
   ui.gatherStatus.dataset.state = state;
-  ui.gatherStatus.textContent = text;
+  gatherText = text;
+  ui.gatherStatus.textContent = text.map(render).join(t('app.sentenceSeparator'));
 }
+let gatherText: Msg[] = [];
 
 ui.gather.addEventListener('click', () => {
   if (running) return;
@@ -358,14 +388,16 @@ ui.gather.addEventListener('click', () => {
     verdicts: [],
     policy: options.policy,
     timeoutS: options.timeoutS,
+    final: false,
   };
   const g = gathering;
   ui.gather.disabled = true;
   ui.stop.disabled = false;
-  setGatherStatus(
-    'running',
-    `Gathering with ${entries.length === 0 ? 'no ICE servers (host candidates only)' : `${entries.length} server entr${entries.length === 1 ? 'y' : 'ies'}, one peer connection each`}, policy "${options.policy}"…`,
-  );
+  setGatherStatus('running', [
+    entries.length === 0
+      ? msg('trickle.gathering.runningNone', { policy: options.policy })
+      : msg('trickle.gathering.running', { count: entries.length, policy: options.policy }),
+  ]);
   const run = startGathering(entries, options, {
     onCandidate: (r) => {
       g.rows.push(r);
@@ -381,7 +413,7 @@ ui.gather.addEventListener('click', () => {
       recomputeVerdicts(false);
     },
     onPermission: (err) => {
-      if (err) ui.gatherStatus.textContent += ` (camera/microphone permission failed: ${err}; host candidates may be limited)`;
+      if (err) setGatherStatus('running', [...gatherText, msg('trickle.gathering.permissionFailed', { detail: err })]);
     },
   });
   running = run;
@@ -392,15 +424,27 @@ ui.gather.addEventListener('click', () => {
     recomputeVerdicts(true);
     ui.gather.disabled = false;
     ui.stop.disabled = true;
-    const parts = res.entries.map((p) => {
-      const n = `#${p.entry + 1}`;
-      if (p.state === 'complete') return `${n} complete at ${p.completeMs} ms`;
-      if (p.state === 'timeout') return `${n} not complete within ${g.timeoutS} s`;
-      if (p.state === 'refused') return `${n} refused: ${p.refused}`;
-      return `${n} stopped`;
+    const parts = res.entries.map((p): Msg => {
+      const entry = p.entry + 1;
+      if (p.state === 'complete') return msg('trickle.gathering.entryComplete', { entry, ms: p.completeMs ?? 0 });
+      if (p.state === 'timeout') return msg('trickle.gathering.entryTimeout', { entry, s: g.timeoutS });
+      if (p.state === 'refused') return msg('trickle.gathering.entryRefused', { entry, detail: p.refused ?? '' });
+      return msg('trickle.gathering.entryStopped', { entry });
     });
-    const counts = ['host', 'srflx', 'prflx', 'relay'].map((t) => `${res.rows.filter((r) => r.type === t).length} ${t}`).join(', ');
-    setGatherStatus('done', `Gathering finished after ${res.durationMs} ms: ${parts.join('; ')}. Candidates: ${counts}; errors: ${res.errors.length}.`);
+    const count = (type: string) => res.rows.filter((r) => r.type === type).length;
+    const permission = gatherText.filter((m) => m.key === 'trickle.gathering.permissionFailed');
+    setGatherStatus('done', [
+      msg('trickle.gathering.finished', {
+        ms: res.durationMs,
+        entries: parts,
+        host: count('host'),
+        srflx: count('srflx'),
+        prflx: count('prflx'),
+        relay: count('relay'),
+        errors: res.errors.length,
+      }),
+      ...permission,
+    ]);
   });
 });
 
@@ -413,21 +457,25 @@ function renderRelayResult(r: RelayTestResult): void {
   const line = document.createElement('p');
   line.id = 'relayStatus';
   line.className = r.ok ? 'result-ok' : 'result-fail';
-  line.textContent = r.summary;
+  setText(line, r.summary);
   const dl = document.createElement('dl');
-  const end = (e: RelayTestResult['local']) =>
-    e ? `${e.type ?? '?'} ${e.address ?? '?'}:${e.port ?? '?'} (${e.protocol ?? '?'}${e.relayProtocol ? `, relay protocol ${e.relayProtocol}` : ''})` : '—';
+  const end = (e: RelayTestResult['local']) => {
+    if (!e) return '—';
+    const vars = { type: e.type ?? '?', address: e.address ?? '?', port: e.port ?? '?', protocol: e.protocol ?? '?' };
+    return e.relayProtocol ? t('trickle.relay.endRelay', { ...vars, relayProtocol: e.relayProtocol }) : t('trickle.relay.end', vars);
+  };
+  const ms = (v: number | null) => (v === null ? '—' : t('trickle.relay.ms', { value: v }));
   const items: [string, string][] = [
-    ['TURN URL', r.url],
-    ['Connection state', r.connectionState],
-    ['Time to connect', r.connectMs === null ? '—' : `${r.connectMs} ms`],
-    ['Selected pair, local (A)', end(r.local)],
-    ['Selected pair, remote (B)', end(r.remote)],
-    ['ICE round-trip time', r.iceRttMs === null ? '—' : `${r.iceRttMs} ms`],
-    ['Data channel echo RTT (median)', r.echoRttMedianMs === null ? '—' : `${r.echoRttMedianMs} ms`],
-    ['Messages sent / delivered / echoed', `${r.messagesSent} / ${r.messagesDelivered} / ${r.echoesReceived}`],
-    ['Bytes sent / delivered', `${r.bytesSent} / ${r.bytesDelivered}`],
-    ['Relay candidates (A / B)', `${r.relayCandidates.a} / ${r.relayCandidates.b}`],
+    [t('trickle.relay.url'), r.url],
+    [t('trickle.relay.state'), r.connectionState],
+    [t('trickle.relay.connectTime'), ms(r.connectMs)],
+    [t('trickle.relay.pairLocal'), end(r.local)],
+    [t('trickle.relay.pairRemote'), end(r.remote)],
+    [t('trickle.relay.iceRtt'), ms(r.iceRttMs)],
+    [t('trickle.relay.echoRtt'), ms(r.echoRttMedianMs)],
+    [t('trickle.relay.messages'), `${r.messagesSent} / ${r.messagesDelivered} / ${r.echoesReceived}`],
+    [t('trickle.relay.bytes'), `${r.bytesSent} / ${r.bytesDelivered}`],
+    [t('trickle.relay.relayCandidates'), `${r.relayCandidates.a} / ${r.relayCandidates.b}`],
   ];
   for (const [k, v] of items) {
     const dt = document.createElement('dt');
@@ -444,12 +492,12 @@ ui.testRelay.addEventListener('click', () => {
   const entry = servers[Number(idx)];
   if (!entry || !url) {
     ui.relayResult.dataset.status = 'fail';
-    ui.relayResult.textContent = 'FAIL: add a turn: or turns: server first';
+    setText(ui.relayResult, msg('trickle.relay.noTurn'));
     return;
   }
   ui.testRelay.disabled = true;
   ui.relayResult.dataset.status = 'running';
-  ui.relayResult.textContent = `Connecting two peer connections through ${url} (policy relay), then sending messages for 3 s…`;
+  setText(ui.relayResult, msg('trickle.relay.running', { url }));
   void runRelayTest(entry, url).then((r) => {
     relayResult = r;
     renderRelayResult(r);
@@ -484,7 +532,7 @@ const saved = loadState(localStorage);
 options = saved?.options ?? { ...DEFAULT_OPTIONS };
 showOptions();
 showFormError([]);
-setGatherStatus('idle', 'Press "Gather candidates" to start.');
+setGatherStatus('idle', [msg('trickle.gathering.idle')]);
 servers = saved?.servers ?? [];
 renderServers(0);
 void loadDefaults(saved?.servers);

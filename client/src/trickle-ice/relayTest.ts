@@ -6,6 +6,7 @@
  * time through the relay (relayed transport address ↔ relayed transport address: the relay must
  * allow its own relayed addresses as peers).
  */
+import { msg, type Msg } from '../i18n/index.js';
 import { toRtcIceServer } from './gather.js';
 import type { ServerEntryInput } from './iceUrl.js';
 
@@ -33,8 +34,8 @@ export interface PairEnd {
 /** Outcome of a relay test. */
 export interface RelayTestResult {
   ok: boolean;
-  /** One line: `OK: 150/150 messages delivered through the relay (udp), median RTT 2 ms` or `FAIL: ...`. */
-  summary: string;
+  /** One line: `OK: 150/150 messages delivered through the relay (udp), median RTT 2 ms` or `FAIL: ...`, as a message. */
+  summary: Msg;
   url: string;
   connectMs: number | null;
   connectionState: string;
@@ -95,7 +96,7 @@ export async function runRelayTest(server: ServerEntryInput, url: string, opts: 
   const connectTimeoutMs = opts.connectTimeoutMs ?? 15_000;
   const result: RelayTestResult = {
     ok: false,
-    summary: '',
+    summary: msg('trickle.relay.failed', { detail: '' }),
     url,
     connectMs: null,
     connectionState: 'new',
@@ -184,11 +185,11 @@ export async function runRelayTest(server: ServerEntryInput, url: string, opts: 
     });
     result.connectionState = pa.connectionState;
     if (!opened) {
-      const why =
-        result.relayCandidates.a === 0 || result.relayCandidates.b === 0
-          ? `no relay candidate (A: ${result.relayCandidates.a}, B: ${result.relayCandidates.b})${errors.length ? `; errors: ${errors.join('; ')}` : ''}`
-          : `relay candidates gathered but ICE did not connect (state ${pa.connectionState}) — does the relay allow its own relayed addresses as peers (CreatePermission 403)?`;
-      result.summary = `FAIL: no connection through ${url} within ${connectTimeoutMs} ms: ${why}`;
+      const { a: na, b: nb } = result.relayCandidates;
+      const base = { url, ms: connectTimeoutMs };
+      if (na > 0 && nb > 0) result.summary = msg('trickle.relay.noConnection', { ...base, state: pa.connectionState });
+      else if (errors.length) result.summary = msg('trickle.relay.noConnectionNoRelayErrors', { ...base, a: na, b: nb, errors: errors.join('; ') });
+      else result.summary = msg('trickle.relay.noConnectionNoRelay', { ...base, a: na, b: nb });
       return result;
     }
     result.connectMs = Math.round(performance.now() - t0);
@@ -225,16 +226,17 @@ export async function runRelayTest(server: ServerEntryInput, url: string, opts: 
     const delivered = result.messagesSent > 0 && result.messagesDelivered === result.messagesSent;
     result.ok = relayed && delivered;
     const proto = result.local?.relayProtocol ?? '?';
+    const counts = { delivered: result.messagesDelivered, sent: result.messagesSent, protocol: proto };
     if (result.ok) {
-      result.summary = `OK: ${result.messagesDelivered}/${result.messagesSent} messages (${result.bytesDelivered} bytes) delivered through the relay (${proto}), median RTT ${result.echoRttMedianMs ?? '?'} ms`;
+      result.summary = msg('trickle.relay.ok', { ...counts, bytes: result.bytesDelivered, rtt: result.echoRttMedianMs ?? '?' });
     } else if (!relayed) {
-      result.summary = `FAIL: selected pair is ${result.local?.type ?? '?'} ↔ ${result.remote?.type ?? '?'}, not relay ↔ relay`;
+      result.summary = msg('trickle.relay.notRelayed', { local: result.local?.type ?? '?', remote: result.remote?.type ?? '?' });
     } else {
-      result.summary = `FAIL: only ${result.messagesDelivered}/${result.messagesSent} messages delivered through the relay (${proto})`;
+      result.summary = msg('trickle.relay.lost', counts);
     }
     return result;
   } catch (err) {
-    result.summary = `FAIL: ${(err as Error).message || String(err)}`;
+    result.summary = msg('trickle.relay.failed', { detail: (err as Error).message || String(err) });
     return result;
   } finally {
     a?.close();

@@ -3,6 +3,7 @@
  * candidate errors, verdicts, the relay test, the browser's user agent and the time. Pure
  * functions, no DOM (the page turns the text into a download).
  */
+import { render } from '../i18n/index.js';
 import type { CandidateErrorRow, CandidateRow } from './candidates.js';
 import type { EntryProgress } from './gather.js';
 import type { RelayTestResult } from './relayTest.js';
@@ -31,7 +32,8 @@ export interface Report {
     errors: CandidateErrorRow[];
     verdicts: Verdict[];
   };
-  relayTest: RelayTestResult | null;
+  /** The relay test, its summary as text in the page's language. */
+  relayTest: (Omit<RelayTestResult, 'summary'> & { summary: string }) | null;
 }
 
 /** Inputs of {@link buildReport}. */
@@ -68,7 +70,7 @@ export function buildReport(input: ReportInput): Report {
       errors: g?.errors ?? [],
       verdicts: g?.verdicts ?? [],
     },
-    relayTest: input.relayTest ?? null,
+    relayTest: input.relayTest ? { ...input.relayTest, summary: render(input.relayTest.summary) } : null,
   };
 }
 

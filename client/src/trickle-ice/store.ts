@@ -5,6 +5,7 @@
  * short-lived TURN REST credentials never go stale; entries the user added or edited are kept as
  * typed. Pure functions over a `Storage`-like object, no DOM.
  */
+import { t } from '../i18n/index.js';
 import type { ServerEntryInput } from './iceUrl.js';
 
 export const STORAGE_KEY = 'trickle-ice.v1';
@@ -134,5 +135,6 @@ export function mergeWithDefaults(saved: ServerEntry[] | undefined, fresh: Serve
 /** One-line label of an entry for the list, password never shown. */
 export function entryLabel(e: ServerEntry): string {
   const cred = e.username ? ` [${e.username}${e.credential ? ':••••' : ''}]` : '';
-  return `${e.urls.join(' ')}${cred}${e.origin === 'deployment' ? ' (this deployment)' : ''}`;
+  const label = `${e.urls.join(' ')}${cred}`;
+  return e.origin === 'deployment' ? t('trickle.deploymentEntry', { urls: label }) : label;
 }

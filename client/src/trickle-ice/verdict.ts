@@ -11,6 +11,7 @@
  * rows never mix between entries.
  */
 import type { CandidateErrorRow, CandidateRow } from './candidates.js';
+import { t } from '../i18n/index.js';
 import { endpointOf, relayProtocolOfUrl, tryParseIceUrl, type IceUrl } from './iceUrl.js';
 
 /** How a URL fared. `pending` while gathering runs; `skip` when the options made a test impossible. */
@@ -21,30 +22,20 @@ export interface Verdict {
   entry: number;
   url: string;
   status: VerdictStatus;
-  /** Human-readable verdict, e.g. `TURN OK over udp (relay seen: 203.0.113.1:49200)`. */
+  /** Human-readable verdict in the current language, e.g. `TURN OK over udp (relay seen: 203.0.113.1:49200)`. */
   text: string;
   /** The STUN/browser error code the verdict is based on, if any. */
   errorCode?: number;
 }
 
-/** Meaning of STUN/TURN error codes (RFC 8489 §14.8, RFC 8656 §19) and Chromium's 7xx codes. */
-export const ERROR_MEANINGS: Record<number, string> = {
-  300: 'try alternate server',
-  400: 'bad request (the server could not parse the request)',
-  401: 'authentication failed (401): wrong username or password, or an expired TURN REST username',
-  403: 'forbidden (403): the relay refused the request',
-  420: 'unknown attribute (420)',
-  437: 'allocation mismatch (437)',
-  438: 'stale nonce (438)',
-  440: 'address family not supported (440)',
-  441: 'wrong credentials (441): the credentials differ from those the allocation was made with',
-  442: 'unsupported transport protocol (442)',
-  443: 'peer address family mismatch (443)',
-  486: 'allocation quota reached (486): too many allocations for this user',
-  500: 'server error (500)',
-  508: 'insufficient capacity (508): the relay has no free relay ports',
-  701: 'not reachable',
-};
+/** STUN/TURN error codes with a sentence of their own (RFC 8489 §14.8, RFC 8656 §19) and Chromium's 701. */
+export const KNOWN_ERROR_CODES = [300, 400, 401, 403, 420, 437, 438, 440, 441, 442, 443, 486, 500, 508, 701] as const;
+type KnownErrorCode = (typeof KNOWN_ERROR_CODES)[number];
+
+/** The meaning of a STUN/TURN error code in the current language, or undefined for a code without one. */
+export function errorMeaning(code: number): string | undefined {
+  return (KNOWN_ERROR_CODES as readonly number[]).includes(code) ? t(`trickle.verdict.error.${code as KnownErrorCode}`) : undefined;
+}
 
 /** Inputs of {@link computeVerdicts} for one entry. */
 export interface EntryResult {
@@ -77,18 +68,16 @@ function sameEndpoint(a: string | null | undefined, b: IceUrl): boolean {
  */
 export function describeError(e: Pick<CandidateErrorRow, 'errorCode' | 'errorText'>, u?: IceUrl): string {
   if (e.errorCode === 701) {
-    if (/timed? ?out/i.test(e.errorText)) return 'not reachable (timeout)';
-    const hint =
-      u?.scheme === 'turns'
-        ? ': TCP connect or TLS handshake failed — is the port open, and does the browser trust the relay certificate (a CA-signed certificate for this host name)?'
-        : u?.transport === 'tcp'
-          ? ': TCP connect failed — is the port open?'
-          : '';
-    return `not reachable (701: ${e.errorText || 'connection failed'})${hint}`;
+    if (/timed? ?out/i.test(e.errorText)) return t('trickle.verdict.timeout');
+    const vars = { code: 701, detail: e.errorText || t('trickle.verdict.connectionFailed') };
+    if (u?.scheme === 'turns') return t('trickle.verdict.unreachableTls', vars);
+    if (u?.transport === 'tcp') return t('trickle.verdict.unreachableTcp', vars);
+    return t('trickle.verdict.unreachable', vars);
   }
-  if (e.errorCode >= 700 && e.errorCode <= 799) return `not reachable (${e.errorCode}: ${e.errorText})`;
-  const meaning = ERROR_MEANINGS[e.errorCode];
-  return meaning ? `${meaning}${e.errorText ? ` — server said "${e.errorText}"` : ''}` : `error ${e.errorCode}: ${e.errorText}`;
+  if (e.errorCode >= 700 && e.errorCode <= 799) return t('trickle.verdict.unreachable', { code: e.errorCode, detail: e.errorText });
+  const meaning = errorMeaning(e.errorCode);
+  if (!meaning) return t('trickle.verdict.unknownError', { code: e.errorCode, detail: e.errorText });
+  return e.errorText ? t('trickle.verdict.withServerText', { meaning, detail: e.errorText }) : meaning;
 }
 
 function fromErrors(entry: number, url: string, errors: CandidateErrorRow[], u?: IceUrl): Verdict | undefined {
@@ -108,11 +97,11 @@ export function computeVerdicts(r: EntryResult): Verdict[] {
   for (const url of r.urls) {
     const u = tryParseIceUrl(url);
     if (!u) {
-      out.push({ entry: r.entry, url, status: 'fail', text: 'invalid URL' });
+      out.push({ entry: r.entry, url, status: 'fail', text: t('trickle.verdict.invalidUrl') });
       continue;
     }
     if (r.refused) {
-      out.push({ entry: r.entry, url, status: 'fail', text: `browser refused the configuration: ${r.refused}` });
+      out.push({ entry: r.entry, url, status: 'fail', text: t('trickle.verdict.refused', { detail: r.refused }) });
       continue;
     }
     const exactErrors = r.errors.filter((e) => sameUrl(e.url, url));
@@ -124,17 +113,17 @@ export function computeVerdicts(r: EntryResult): Verdict[] {
         })
       : [];
     const errors = exactErrors.length > 0 ? exactErrors : endpointErrors;
-    const timeout = r.timedOutAfterS !== undefined ? `not reachable (no answer within ${r.timedOutAfterS} s)` : undefined;
+    const timeout = r.timedOutAfterS !== undefined ? t('trickle.verdict.noAnswer', { s: r.timedOutAfterS }) : undefined;
 
     if (u.scheme === 'stun') {
       const srflx = r.rows.filter((row) => row.type === 'srflx' && (sameUrl(row.url, url) || sameEndpoint(row.url, u)));
       if (srflx.length > 0) {
         const s = srflx[0]!;
-        out.push({ entry: r.entry, url, status: 'ok', text: `STUN OK (srflx seen: ${endpointOf({ host: s.address, port: s.port })})` });
+        out.push({ entry: r.entry, url, status: 'ok', text: t('trickle.verdict.stunOk', { endpoint: endpointOf({ host: s.address, port: s.port }) }) });
         continue;
       }
       if (r.policy === 'relay') {
-        out.push({ entry: r.entry, url, status: 'skip', text: 'not tested: ICE transport policy "relay" gathers relay candidates only' });
+        out.push({ entry: r.entry, url, status: 'skip', text: t('trickle.verdict.stunSkipped') });
         continue;
       }
       const err = fromErrors(r.entry, url, errors, u);
@@ -145,12 +134,10 @@ export function computeVerdicts(r: EntryResult): Verdict[] {
           entry: r.entry,
           url,
           status: 'warn',
-          text: hasHost
-            ? 'STUN: no srflx (same as host?): no srflx candidate and no error; the server probably saw the host address itself (no NAT in between), which the browser does not repeat as srflx'
-            : 'STUN: no srflx and no host candidate (no usable network interface?)',
+          text: hasHost ? t('trickle.verdict.stunSameAsHost') : t('trickle.verdict.stunNoHost'),
         });
       } else if (timeout) out.push({ entry: r.entry, url, status: 'fail', text: timeout });
-      else out.push({ entry: r.entry, url, status: 'pending', text: 'waiting…' });
+      else out.push({ entry: r.entry, url, status: 'pending', text: t('trickle.verdict.waiting') });
       continue;
     }
 
@@ -160,7 +147,7 @@ export function computeVerdicts(r: EntryResult): Verdict[] {
     );
     if (relays.length > 0) {
       const c = relays[0]!;
-      out.push({ entry: r.entry, url, status: 'ok', text: `TURN OK over ${proto} (relay seen: ${endpointOf({ host: c.address, port: c.port })})` });
+      out.push({ entry: r.entry, url, status: 'ok', text: t('trickle.verdict.turnOk', { protocol: proto, endpoint: endpointOf({ host: c.address, port: c.port }) }) });
       continue;
     }
     const err = fromErrors(r.entry, url, errors, u);
@@ -170,13 +157,10 @@ export function computeVerdicts(r: EntryResult): Verdict[] {
         entry: r.entry,
         url,
         status: 'fail',
-        text:
-          proto === 'udp'
-            ? 'no relay candidate and no error reported'
-            : `not reachable (no relay candidate and no error reported: the ${proto === 'tls' ? 'TLS' : 'TCP'} connection probably failed — port closed, or for turns: a certificate the browser does not trust)`,
+        text: t(proto === 'udp' ? 'trickle.verdict.noRelayUdp' : proto === 'tls' ? 'trickle.verdict.noRelayTls' : 'trickle.verdict.noRelayTcp'),
       });
     } else if (timeout) out.push({ entry: r.entry, url, status: 'fail', text: timeout });
-    else out.push({ entry: r.entry, url, status: 'pending', text: 'waiting…' });
+    else out.push({ entry: r.entry, url, status: 'pending', text: t('trickle.verdict.waiting') });
   }
   return out;
 }

@@ -14,7 +14,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { hmacKey } from '../turn/auth/userStore.js';
+import { hmacKey } from '../turn/index.js';
 import { freeTcpPort } from '../test/helpers/ports.js';
 import { cpuSeconds, rssMb as rssOf } from './proc.js';
 

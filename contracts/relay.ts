@@ -2,7 +2,22 @@
  * Data shapes the relay reports to the outside: its counters (`TurnServer.stats()`, the IPC `stats`
  * reply, `GET /api/admin/relay`) and the admin view of one allocation (`listAllocations()`, IPC,
  * `GET /api/admin/relay/allocations`). Plain JSON, so they cross process boundaries unchanged.
+ * Addresses inside {@link AllocationInfo} are `ip:port` / `[ip]:port` text for people to read;
+ * nothing parses them back.
  */
+
+/** A transport address: IP (v4 dotted quad or v6 text) and UDP/TCP port. Crosses IPC as it is. */
+export interface TransportAddress {
+  /** 4 or 6. */
+  family: 4 | 6;
+  /** IP address text, e.g. `192.0.2.1` or `2001:db8::1` (never bracketed). */
+  address: string;
+  /** Port, 0–65535. */
+  port: number;
+}
+
+/** Transport between a client and the relay (RFC 8656 §3.1); the relayed side is always UDP. */
+export type TurnTransport = 'udp' | 'tcp' | 'tls';
 
 /** A snapshot of the counters (plain JSON). */
 export interface TurnStats {
@@ -43,7 +58,7 @@ export interface AllocationCounters {
 export interface AllocationInfo {
   id: string;
   username: string;
-  transport: string;
+  transport: TurnTransport;
   client: string;
   relayed: string;
   advertised: string;

@@ -1,60 +1,140 @@
 /**
- * IPC between the web server (parent) and the relay child process (`turn/main.ts`, started with
- * `child_process.fork`). Messages are plain JSON objects with a `type`.
- *
- * Child → parent:
- * - `{ type: 'ready', udp: ['127.0.0.1:3478', ...], tcpPort: 3478, tlsPort: 5349 | null }` once every socket is bound.
- * - `{ type: 'stats', stats: TurnStats }` in answer to `{ type: 'stats' }`.
- * - `{ type: 'allocations', allocations: AllocationInfo[] }` in answer to `{ type: 'allocations' }`.
- * - `{ type: 'ended', id, ok }` in answer to `{ type: 'end-allocation', id }`.
- * - `{ type: 'error', message }` when start fails (the child then exits with code 1).
+ * IPC between the web server (parent, `server/relaySupervisor.ts`) and the relay child process
+ * (`turn/main.ts`, started with `child_process.fork`, JSON serialization). Every message is a plain
+ * object with a `type`; addresses are structured ({@link TransportAddress}), never text to parse.
  *
  * Parent → child:
- * - `{ type: 'stats' }`, `{ type: 'allocations' }`, `{ type: 'end-allocation', id }`.
- * - `{ type: 'stop' }`: stop the relay and exit 0 (as do SIGTERM, SIGINT and the IPC channel closing).
+ * - requests, each with a numeric `id` the reply repeats ({@link RelayRequest}):
+ *   `{id, type:'stats'}`, `{id, type:'allocations'}`, `{id, type:'end-allocation', allocationId}`,
+ *   `{id, type:'revoke-user', name}`;
+ * - `{type:'stop'}`: stop the relay and exit 0 (as do SIGTERM, SIGINT and the IPC channel closing).
+ *
+ * Child → parent:
+ * - `{type:'ready', udp:[{family, address, port}...], tcpPort, tlsPort}` once every socket is bound;
+ * - `{type:'start-failed', message}` when start fails (the child then exits with code 1);
+ * - `{type:'log', level, category, message}`: one log record, for the parent's logger;
+ * - replies ({@link RelayReply}): `{id, type, ...result}` with the request's `id` and `type`, e.g.
+ *   `{id, type:'stats', stats}`; or `{id, type:'failed', request, message}` when it could not be done.
  */
-import type { AllocationInfo, TurnStats } from './relay.js';
+import type { AllocationInfo, TransportAddress, TurnStats } from './relay.js';
+
+export type { TransportAddress };
+
+/** Each request type: its parameters and the fields of its successful reply. */
+export interface RelayRequestMap {
+  /** Counter snapshot. */
+  stats: { params: Record<string, never>; result: { stats: TurnStats } };
+  /** Live allocations (admin view). */
+  allocations: { params: Record<string, never>; result: { allocations: AllocationInfo[] } };
+  /** End one allocation; `ended` false when there is no such allocation. */
+  'end-allocation': { params: { allocationId: string }; result: { ended: boolean } };
+  /**
+   * Remove static user `name` (of the relay's realm) from the users file and end its allocations,
+   * in one step inside the relay. `removed`: it was in the file.
+   */
+  'revoke-user': { params: { name: string }; result: { removed: boolean; endedAllocations: number } };
+}
+
+/** A request type. */
+export type RelayRequestType = keyof RelayRequestMap;
+
+/** Parameters of request type `T`. */
+export type RelayRequestParams<T extends RelayRequestType> = RelayRequestMap[T]['params'];
+
+/** A request (parent → child). */
+export type RelayRequest<T extends RelayRequestType = RelayRequestType> = { [K in T]: { id: number; type: K } & RelayRequestMap[K]['params'] }[T];
+
+/** A successful reply to a request of type `T` (child → parent). */
+export type RelayReply<T extends RelayRequestType = RelayRequestType> = { [K in T]: { id: number; type: K } & RelayRequestMap[K]['result'] }[T];
+
+/** The child could not carry out request `id` (e.g. the users file is malformed or locked). */
+export interface RelayRequestFailed {
+  id: number;
+  type: 'failed';
+  request: RelayRequestType;
+  message: string;
+}
 
 /** Sent by the relay child once listening. */
-export interface TurnReadyMessage {
+export interface RelayReadyMessage {
   type: 'ready';
-  /** UDP listening addresses as `ip:port` (IPv6 as `[ip]:port`). */
-  udp: string[];
+  /** One entry per UDP listening socket. */
+  udp: TransportAddress[];
+  /** TCP port, or null without a TCP listener. */
   tcpPort: number | null;
+  /** TLS port, or null without TLS. */
   tlsPort: number | null;
 }
 
-export interface TurnStatsMessage {
-  type: 'stats';
-  stats: TurnStats;
+/** The relay could not start (it exits 1 next). */
+export interface RelayStartFailedMessage {
+  type: 'start-failed';
+  message: string;
 }
 
-export interface TurnAllocationsMessage {
-  type: 'allocations';
-  allocations: AllocationInfo[];
-}
+/** Log levels a record may carry (log4js names). */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+export type RelayLogLevel = (typeof LOG_LEVELS)[number];
 
-export interface TurnEndedMessage {
-  type: 'ended';
-  id: string;
-  ok: boolean;
-}
-
-export interface TurnErrorMessage {
-  type: 'error';
+/** One log record of the child, written by the parent with its own logger at `level`. */
+export interface RelayLogMessage {
+  type: 'log';
+  level: RelayLogLevel;
+  /** The child's logger category (e.g. `turn`). */
+  category: string;
   message: string;
 }
 
 /** Any message from the relay child. */
-export type TurnChildMessage = TurnReadyMessage | TurnStatsMessage | TurnAllocationsMessage | TurnEndedMessage | TurnErrorMessage;
+export type RelayChildMessage = RelayReadyMessage | RelayStartFailedMessage | RelayLogMessage | RelayReply | RelayRequestFailed;
 
 /** Any message to the relay child. */
-export type TurnParentMessage = { type: 'stats' } | { type: 'allocations' } | { type: 'end-allocation'; id: string } | { type: 'stop' };
+export type RelayParentMessage = RelayRequest | { type: 'stop' };
 
-/** Narrow an unknown IPC payload to a parent message. */
-export function isTurnParentMessage(m: unknown): m is TurnParentMessage {
+const REQUEST_TYPES: ReadonlySet<string> = new Set<RelayRequestType>(['stats', 'allocations', 'end-allocation', 'revoke-user']);
+
+/** Whether `t` names a request type. */
+export function isRelayRequestType(t: unknown): t is RelayRequestType {
+  return typeof t === 'string' && REQUEST_TYPES.has(t);
+}
+
+/**
+ * Narrow an untrusted IPC payload to a parent message (the child's check).
+ * @returns false for anything malformed (the child ignores it).
+ */
+export function isRelayParentMessage(m: unknown): m is RelayParentMessage {
   if (typeof m !== 'object' || m === null) return false;
-  const t = (m as { type?: unknown }).type;
-  if (t === 'end-allocation') return typeof (m as { id?: unknown }).id === 'string';
-  return t === 'stats' || t === 'allocations' || t === 'stop';
+  const o = m as Record<string, unknown>;
+  if (o.type === 'stop') return true;
+  if (!isRelayRequestType(o.type) || !Number.isSafeInteger(o.id)) return false;
+  if (o.type === 'end-allocation') return typeof o.allocationId === 'string';
+  if (o.type === 'revoke-user') return typeof o.name === 'string';
+  return true;
+}
+
+/**
+ * Narrow an IPC payload to a child message by its shape (the parent's check).
+ * @returns false for anything malformed (the parent ignores it).
+ */
+export function isRelayChildMessage(m: unknown): m is RelayChildMessage {
+  if (typeof m !== 'object' || m === null) return false;
+  const o = m as Record<string, unknown>;
+  switch (o.type) {
+    case 'ready':
+      return Array.isArray(o.udp) && o.udp.every(isTransportAddress) && (o.tcpPort === null || typeof o.tcpPort === 'number') && (o.tlsPort === null || typeof o.tlsPort === 'number');
+    case 'start-failed':
+      return typeof o.message === 'string';
+    case 'log':
+      return (LOG_LEVELS as readonly unknown[]).includes(o.level) && typeof o.category === 'string' && typeof o.message === 'string';
+    case 'failed':
+      return Number.isSafeInteger(o.id) && isRelayRequestType(o.request) && typeof o.message === 'string';
+    default:
+      return isRelayRequestType(o.type) && Number.isSafeInteger(o.id);
+  }
+}
+
+function isTransportAddress(a: unknown): a is TransportAddress {
+  if (typeof a !== 'object' || a === null) return false;
+  const o = a as Record<string, unknown>;
+  return (o.family === 4 || o.family === 6) && typeof o.address === 'string' && Number.isInteger(o.port) && (o.port as number) >= 0 && (o.port as number) <= 65535;
 }

@@ -8,23 +8,21 @@
  * - `GET    /api/admin/relay/allocations`          → `{allocations: AllocationInfo[]}` (relay sessions)
  * - `DELETE /api/admin/relay/allocations/:id`      → `{ended: true}` or 404 (ends the allocation; its relay socket closes)
  * - `DELETE /api/admin/relay/users/:name`          → `{removed, endedAllocations}`: revoke a static
- *   long-term-credential user: removes `name` (realm TURN_REALM) from TURN_USERS_FILE (atomic
- *   rewrite; the relay reloads the file within ~1 s) and ends that user's allocations, now and
- *   once more 1.5 s later (an allocation made before the reload). 404 when the user neither was
- *   in the file nor had allocations.
- * Relay operations answer 503 when the relay is disabled/not running and 504 when it does not answer.
+ *   long-term-credential user (realm TURN_REALM). With the relay running, one `revoke-user` request
+ *   makes the relay remove `name` from TURN_USERS_FILE (under the file's lock, atomic rewrite) and
+ *   end that user's allocations in the same step. Without a relay (disabled, or not running) the
+ *   web server removes the user from the file itself (same module, same lock); the relay reads the
+ *   file when it starts. 404 when the user neither was in the file nor had allocations.
+ * Relay operations answer 503 when the relay is disabled/not running, 504 when it does not answer
+ * and 500 when it could not do it (e.g. the users file is malformed).
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'log4js';
-import type { AllocationInfo } from '../turn/allocation/allocation.js';
-import { readUsersFile } from '../turn/auth/userStore.js';
-import { withFileLock, writeUsersFileAtomic } from '../turn/cli/usersFile.js';
+import type { AdminAllocationsResponse, AdminRelayResponse, AdminRevokeUserResponse } from '../contracts/http.js';
+import { removeUser } from '../turn/index.js';
 import { hasBearer } from './auth.js';
-import { RelayAdminError, type RelaySupervisor } from './relay.js';
+import { RelayAdminError, type RelaySupervisor } from './relaySupervisor.js';
 import type { SignalingServer } from './signaling/server.js';
-
-/** Delay of the second sweep of a revoked user's allocations, ms (the relay polls the users file every ~1 s). */
-export const REVOKE_SECOND_SWEEP_MS = 1500;
 
 /** Options of {@link createAdminRouter}. */
 export interface AdminOptions {
@@ -41,26 +39,15 @@ type Handler = (req: Request, res: Response) => Promise<void> | void;
 
 function relayError(res: Response, err: unknown): void {
   if (err instanceof RelayAdminError) {
-    res.status(err.kind === 'timeout' ? 504 : 503).json({ error: err.message });
+    res.status(err.kind === 'timeout' ? 504 : err.kind === 'failed' ? 500 : 503).json({ error: err.message });
     return;
   }
   throw err;
 }
 
-/**
- * Remove a static user from the users file, under the same lock and with the same atomic write
- * (temp file, fsync, rename; mode 0600) as `turnadmin`, so a concurrent `turnadmin` edit is never lost.
- * @returns true when the user was in the file.
- * @throws Error when the file exists but is malformed, the lock cannot be taken within 5 s, or it cannot be written.
- */
-export function removeStaticUser(usersFile: string, name: string, realm: string): boolean {
-  return withFileLock(usersFile, () => {
-    const file = readUsersFile(usersFile);
-    const users = file.users.filter((u) => !(u.name === name && u.realm === realm));
-    if (users.length === file.users.length) return false;
-    writeUsersFileAtomic(usersFile, { ...file, users });
-    return true;
-  });
+function enabled(relay: RelaySupervisor | undefined): RelaySupervisor {
+  if (!relay) throw new RelayAdminError('relay is disabled', 'unavailable');
+  return relay;
 }
 
 /** Build the admin router (mount at `/api/admin`). */
@@ -95,23 +82,23 @@ export function createAdminRouter(options: AdminOptions): express.Router {
     '/relay',
     wrap(async (_req, res) => {
       if (!relay) {
-        res.json({ enabled: false, status: null, stats: null });
+        res.json({ enabled: false, status: null, stats: null } satisfies AdminRelayResponse);
         return;
       }
-      res.json({ enabled: true, status: relay.status(), stats: (await relay.requestStats(1000)) ?? null });
+      const stats = await relay.request('stats', {}, 1000).then(
+        (r) => r.stats,
+        () => null,
+      );
+      res.json({ enabled: true, status: relay.status(), stats } satisfies AdminRelayResponse);
     }),
   );
-
-  const listAllocations = async (): Promise<AllocationInfo[]> => {
-    if (!relay) throw new RelayAdminError('relay is disabled', 'unavailable');
-    return relay.listAllocations();
-  };
 
   router.get(
     '/relay/allocations',
     wrap(async (_req, res) => {
       try {
-        res.json({ allocations: await listAllocations() });
+        const { allocations } = await enabled(relay).request('allocations', {});
+        res.json({ allocations } satisfies AdminAllocationsResponse);
       } catch (err) {
         relayError(res, err);
       }
@@ -123,8 +110,7 @@ export function createAdminRouter(options: AdminOptions): express.Router {
     wrap(async (req, res) => {
       const id = String(req.params.id);
       try {
-        if (!relay) throw new RelayAdminError('relay is disabled', 'unavailable');
-        const ended = await relay.endAllocation(id);
+        const { ended } = await enabled(relay).request('end-allocation', { allocationId: id });
         logger.info(`admin: end allocation ${id}: ${ended ? 'ended' : 'not found'}`);
         if (ended) res.json({ ended: true });
         else res.status(404).json({ error: 'no such allocation' });
@@ -134,6 +120,18 @@ export function createAdminRouter(options: AdminOptions): express.Router {
     }),
   );
 
+  /** Without a running relay: remove the user from the users file here (it has no allocations to end). */
+  const revokeInFile = (name: string, res: Response): AdminRevokeUserResponse | undefined => {
+    logger.warn(`admin: revoke ${name}: relay not running; updating ${options.usersFile} directly`);
+    try {
+      return { removed: removeUser(options.usersFile, name, options.realm), endedAllocations: 0 };
+    } catch (err) {
+      logger.error(`admin: cannot update ${options.usersFile}: ${(err as Error).message}`);
+      res.status(500).json({ error: `cannot update the users file: ${(err as Error).message}` });
+      return undefined;
+    }
+  };
+
   router.delete(
     '/relay/users/:name',
     wrap(async (req, res) => {
@@ -142,38 +140,18 @@ export function createAdminRouter(options: AdminOptions): express.Router {
         res.status(400).json({ error: 'invalid user name' });
         return;
       }
-      let removed: boolean;
+      let result: AdminRevokeUserResponse | undefined;
       try {
-        removed = removeStaticUser(options.usersFile, name, options.realm);
+        const { removed, endedAllocations } = await enabled(relay).request('revoke-user', { name });
+        result = { removed, endedAllocations };
       } catch (err) {
-        logger.error(`admin: cannot update ${options.usersFile}: ${(err as Error).message}`);
-        res.status(500).json({ error: `cannot update the users file: ${(err as Error).message}` });
-        return;
+        if (!(err instanceof RelayAdminError) || err.kind !== 'unavailable') return relayError(res, err);
+        result = revokeInFile(name, res);
       }
-      const endAll = async (): Promise<number> => {
-        let n = 0;
-        for (const a of await listAllocations()) {
-          if (a.username === name && (await relay!.endAllocation(a.id))) n++;
-        }
-        return n;
-      };
-      let endedAllocations = 0;
-      try {
-        endedAllocations = relay ? await endAll() : 0;
-      } catch (err) {
-        if (!(err instanceof RelayAdminError)) throw err;
-        logger.warn(`admin: revoke ${name}: relay unavailable (${err.message}); the users file was updated`);
-      }
-      if (relay) {
-        setTimeout(() => {
-          endAll()
-            .then((n) => n > 0 && logger.info(`admin: revoke ${name}: ended ${n} more allocation(s)`))
-            .catch(() => undefined);
-        }, REVOKE_SECOND_SWEEP_MS).unref();
-      }
-      logger.info(`admin: revoked static user ${name}: removed=${removed} endedAllocations=${endedAllocations}`);
-      if (!removed && endedAllocations === 0) res.status(404).json({ error: 'no such user', removed, endedAllocations });
-      else res.json({ removed, endedAllocations });
+      if (!result) return;
+      logger.info(`admin: revoked static user ${name}: removed=${result.removed} endedAllocations=${result.endedAllocations}`);
+      if (!result.removed && result.endedAllocations === 0) res.status(404).json({ error: 'no such user', ...result });
+      else res.json(result);
     }),
   );
 

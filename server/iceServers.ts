@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
-import { makeRestCredential } from '../turn/auth/restCredentials.js';
+import { makeRestCredential } from '../turn/index.js';
 import { hostForUrl } from '../common/hostPort.js';
 import type { Env } from '../contracts/config.js';
 import type { IceServer, IceServersResponse } from '../contracts/http.js';

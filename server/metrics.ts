@@ -18,9 +18,9 @@
  */
 import type express from 'express';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { TurnStats } from '../turn/stats.js';
+import type { TurnStats } from '../contracts/relay.js';
 import { hasBearer } from './auth.js';
-import type { RelaySupervisor } from './relay.js';
+import type { RelaySupervisor } from './relaySupervisor.js';
 import { RedisSeatStore } from './signaling/redisSeatStore.js';
 import type { SignalingServer } from './signaling/server.js';
 
@@ -59,7 +59,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
   for (const register of options.collectors ?? []) register(registry);
 
   // Relay stats of the current scrape (fetched by the handler before collecting).
-  let relayStats: Partial<TurnStats> | undefined;
+  let relayStats: TurnStats | undefined;
 
   const gauge = (name: string, help: string, labelNames: string[], read: () => Sample[]) =>
     new Gauge({
@@ -181,7 +181,12 @@ export function createMetrics(options: MetricsOptions): Metrics {
         res.status(401).set('WWW-Authenticate', 'Bearer realm="metrics"').json({ error: 'unauthorized' });
         return;
       }
-      relayStats = relay ? ((await relay.requestStats(1000)) as Partial<TurnStats> | undefined) : undefined;
+      relayStats = relay
+        ? await relay.request('stats', {}, 1000).then(
+            (r) => r.stats,
+            () => undefined,
+          )
+        : undefined;
       const body = await registry.metrics();
       res.set('Content-Type', registry.contentType).set('Cache-Control', 'no-store').send(body);
     } catch (err) {

@@ -9,7 +9,6 @@ import { createServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadOrCreateSecrets } from '../turn/auth/secretStore.js';
 import type express from 'express';
 import { createAdminRouter } from './admin.js';
 import { connectCluster, type Cluster } from './cluster.js';
@@ -22,7 +21,8 @@ import { ConfigError, type Env } from '../contracts/config.js';
 import { buildIceServers, normalizeHost, validateTurnUrls } from './iceServers.js';
 import { configureLogging, getLogger, isLoggingConfigured } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
-import { RelaySupervisor, relayPort } from './relay.js';
+import { RelaySupervisor, relayPort } from './relaySupervisor.js';
+import { loadOrCreateSecrets } from '../turn/index.js';
 import { createSignalingServer, type SignalingServer } from './signaling/server.js';
 import { formatHostPort } from '../common/hostPort.js';
 

@@ -1,5 +1,6 @@
 /**
- * Our STUN/TURN relay (RFC 8489, RFC 8656) as a library.
+ * The relay's whole public surface: everything outside `turn/` (the web server, its admin API and
+ * metrics, benchmarks, tests) imports from here or from `contracts/`, never from the files behind it.
  *
  * ```ts
  * const relay = createTurnServer({ realm: 'example.org', secrets: ['s3cret'], listen: '127.0.0.1', port: 3478 });
@@ -7,11 +8,26 @@
  * console.log(relay.stats());
  * await relay.stop();
  * ```
- * The wire codec for clients is exported too (`./stun/index.js`).
+ * Also here: the wire codec (`stun`), TURN REST credentials, the shared-secret store, the users file
+ * (one module for the relay, `turnadmin` and the admin API) and the TURN client library.
  */
-export { createTurnServer, type TurnServer, type TurnAddresses } from './server.js';
+export { createTurnServer, type TurnServer, type TurnAddresses, type RevokeResult } from './turnServer.js';
 export type { TurnServerOptions, TurnTlsOptions } from './options.js';
-export type { TurnStats } from './stats.js';
-export type { AllocationInfo } from './allocation/allocation.js';
 export type { TurnLogger } from './logger.js';
+export type { AllocationInfo, TransportAddress, TurnStats, TurnTransport } from '../contracts/relay.js';
+export { makeRestCredential, restPassword, type RestCredential } from './auth/restCredentials.js';
+export { loadOrCreateSecrets } from './auth/secretStore.js';
+export {
+  UsersFileError,
+  emptyUsersFile,
+  hmacKey,
+  parseUsersFile,
+  readUsersFile,
+  removeUser,
+  updateUsersFile,
+  type UsersFile,
+  type UsersFileSecret,
+  type UsersFileUser,
+} from './auth/usersFile.js';
 export * as stun from './stun/index.js';
+export * from './client/index.js';

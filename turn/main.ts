@@ -1,9 +1,10 @@
 /**
- * Standalone relay: `npm run turn` (node dist/turn/main.js). Reads TURN_* settings with
- * `loadConfig()` (see contracts/config.ts), logs with log4js category `turn` to the console, and,
- * when started with `child_process.fork`, talks to its parent over IPC (see `contracts/relayIpc.ts`):
- * sends `ready` after start, answers `stats`/`allocations`/`end-allocation`, and stops on `stop`,
- * SIGTERM, SIGINT or when the parent disconnects (exit code 0).
+ * The relay as a process: `npm run turn` (node dist/turn/main.js) runs it standalone; the web
+ * server forks it as a supervised child. Reads TURN_* settings with `loadConfig()` (see
+ * contracts/config.ts) and logs with log4js category `turn` — to its console when standalone, as
+ * `log` records to the parent when forked. With a parent it speaks `contracts/relayIpc.ts`
+ * (see `ipc.ts`): `ready` after start, replies to requests by id, and it stops on `stop`, SIGTERM,
+ * SIGINT or when the parent disconnects (exit code 0).
  *
  * TLS material: TURN_TLS_CERT/TURN_TLS_KEY, else the web server's choice (`chooseTlsFiles`: TLS_CERT/
  * TLS_KEY, the ACME certificate, the self-signed pair), else no TLS listener (warning). The files are
@@ -12,12 +13,12 @@
 import path from 'node:path';
 import log4js from 'log4js';
 import { loadConfig, type Env } from '../contracts/config.js';
+import { isRelayParentMessage } from '../contracts/relayIpc.js';
 import { loadOrCreateSecrets } from './auth/secretStore.js';
-import { isTurnParentMessage, type TurnChildMessage } from '../contracts/relayIpc.js';
-import { createTurnServer, type TurnServer } from './server.js';
+import { answerRequest, ipcAppender, sendToParent } from './ipc.js';
+import { createTurnServer, type TurnServer } from './turnServer.js';
 import { candidateTlsFiles, chooseTlsFiles, type TlsPair } from '../common/tlsFiles.js';
 import { TlsFileWatcher } from '../common/tlsWatcher.js';
-import { formatHostPort } from '../common/hostPort.js';
 
 function tlsMaterial(cfg: Env, warn: (m: string) => void): TlsPair | undefined {
   const pair = chooseTlsFiles(cfg, 'relay');
@@ -28,15 +29,12 @@ function tlsMaterial(cfg: Env, warn: (m: string) => void): TlsPair | undefined {
 /** How often the relay looks for a renewed certificate, ms. */
 const TLS_POLL_MS = 3000;
 
-function send(m: TurnChildMessage): void {
-  if (process.send && process.connected) process.send(m);
-}
-
 async function main(): Promise<void> {
   const cfg = loadConfig();
+  const forked = process.send !== undefined;
   log4js.configure({
-    appenders: { console: { type: 'console' } },
-    categories: { default: { appenders: ['console'], level: cfg.LOG_LEVEL } },
+    appenders: forked ? { parent: { type: ipcAppender } } : { console: { type: 'console' } },
+    categories: { default: { appenders: [forked ? 'parent' : 'console'], level: cfg.LOG_LEVEL } },
   });
   const logger = log4js.getLogger('turn');
   const secrets = loadOrCreateSecrets(cfg.TURN_SECRET, cfg.DATA_DIR);
@@ -72,7 +70,7 @@ async function main(): Promise<void> {
     await relay.start();
   } catch (err) {
     logger.error(`relay failed to start: ${(err as Error).message}`);
-    send({ type: 'error', message: (err as Error).message });
+    await sendToParent({ type: 'start-failed', message: (err as Error).message });
     await log4js.shutdown();
     process.exit(1);
   }
@@ -103,18 +101,16 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
-  if (process.send) {
+  if (forked) {
     process.on('disconnect', () => void shutdown('parent disconnected'));
     process.on('message', (m: unknown) => {
-      if (!isTurnParentMessage(m)) return;
+      if (!isRelayParentMessage(m)) return;
       if (m.type === 'stop') void shutdown('stop message');
-      else if (m.type === 'stats') send({ type: 'stats', stats: relay.stats() });
-      else if (m.type === 'allocations') send({ type: 'allocations', allocations: relay.listAllocations() });
-      else if (m.type === 'end-allocation') send({ type: 'ended', id: m.id, ok: relay.endAllocation(m.id) });
+      else void sendToParent(answerRequest(relay, m));
     });
   }
   const a = relay.addresses();
-  send({ type: 'ready', udp: a.udp.map((u) => formatHostPort(u.address, u.port)), tcpPort: a.tcpPort ?? null, tlsPort: a.tlsPort ?? null });
+  await sendToParent({ type: 'ready', udp: a.udp, tcpPort: a.tcpPort ?? null, tlsPort: a.tlsPort ?? null });
 }
 
 main().catch((err: unknown) => {

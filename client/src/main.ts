@@ -3,6 +3,7 @@
  * buttons, keyboard shortcuts, device pickers, stats panel and chat to the {@link Call}.
  * Exposes `window.__call` for debugging and the browser tests.
  */
+import './cspSafe.js'; // first: before any zod schema is built
 import './style.css';
 import { Call } from './call.js';
 import { byId, CallPage, findElements, setToggle } from './callPage.js';
@@ -25,7 +26,8 @@ const stats = new StatsPanel(el.statsTable, el.bitrateGraph, () => call.peer?.pc
 // ------------------------------------------------------------------ join form
 
 if (!canShareScreen()) el.shareDesktopLabel.hidden = true;
-if (typeof (HTMLMediaElement.prototype as { setSinkId?: unknown }).setSinkId !== 'function') el.speakerLabel.hidden = true;
+const canChooseSpeaker = typeof (HTMLMediaElement.prototype as { setSinkId?: unknown }).setSinkId === 'function';
+if (!canChooseSpeaker) el.speakerLabel.hidden = true;
 el.room.value = params.get('room') ?? '';
 if (relayOnly) page.warning(msg('call.relayOnly'));
 
@@ -134,6 +136,8 @@ async function refreshDevices(): Promise<void> {
     fillSelect(el.micSelect, microphones, micId, 'devices.unnamedMicrophone');
     fillSelect(el.cameraSelect, cameras, camId, 'devices.unnamedCamera');
     fillSelect(el.speakerSelect, speakers, undefined, 'devices.unnamedSpeaker');
+    // Firefox has setSinkId but may list no outputs (none until selectAudioOutput()): no empty picker.
+    el.speakerLabel.hidden = !canChooseSpeaker || speakers.length === 0;
   } catch {
     /* enumerateDevices unavailable */
   }

@@ -6,28 +6,27 @@
  *
  * Needs `npm run build:server` first (npm test does it). Skipped, loudly, without coturn's binaries.
  */
-import { execFile, fork, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { generate } from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TurnChildMessage, TurnStatsMessage } from '../../contracts/relayIpc.js';
-import { hmacKey } from '../../turn/auth/userStore.js';
+import { hmacKey } from '../../turn/index.js';
 import { freeUdpTcpPort, randomRelayRange } from '../helpers/ports.js';
+import { RELAY_MAIN, forkRelay, type RelayChild } from './relayChild.js';
 
 const BINARIES = ['turnutils_uclient', 'turnutils_peer', 'turnutils_stunclient'];
 const binDirs = (process.env.PATH ?? '/usr/bin').split(':');
 const missing = BINARIES.filter((b) => !binDirs.some((d) => existsSync(path.join(d, b))));
-const MAIN = path.resolve('dist/turn/main.js');
-const skipReason = missing.length > 0 ? `coturn client binaries missing: ${missing.join(', ')} (apt-get install coturn)` : !existsSync(MAIN) ? `${MAIN} missing: run npm run build:server` : '';
+const skipReason = missing.length > 0 ? `coturn client binaries missing: ${missing.join(', ')} (apt-get install coturn)` : !existsSync(RELAY_MAIN) ? `${RELAY_MAIN} missing: run npm run build:server` : '';
 if (skipReason) console.warn(`\n*** SKIPPING turn-coturn interop tests: ${skipReason} ***\n`);
 
 const REALM = 'interop.test';
 const SECRET = 'interop-secret';
 
 let dir: string;
-let relay: ChildProcess | undefined;
+let relay: RelayChild | undefined;
 let peer: ChildProcess | undefined;
 let udpPort: number;
 let tlsPort: number;
@@ -36,19 +35,6 @@ let peerPort: number;
 function run(cmd: string, args: string[], timeoutMs = 100_000): Promise<string> {
   return new Promise((resolve) => {
     execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => resolve(`${stdout}${stderr}${err ? `\n[exit: ${err.message}]` : ''}`));
-  });
-}
-
-function request<T extends TurnChildMessage['type']>(type: 'stats', want: T): Promise<Extract<TurnChildMessage, { type: T }>> {
-  return new Promise((resolve) => {
-    const on = (m: TurnChildMessage) => {
-      if (m.type === want) {
-        relay!.off('message', on);
-        resolve(m as Extract<TurnChildMessage, { type: T }>);
-      }
-    };
-    relay!.on('message', on);
-    relay!.send({ type });
   });
 }
 
@@ -77,45 +63,33 @@ describe.skipIf(skipReason !== '')('interop with coturn clients (our relay as a 
     peerPort = await freeUdpTcpPort();
     const range = randomRelayRange(400);
     peer = spawn('turnutils_peer', ['-L', '127.0.0.1', '-p', String(peerPort)], { stdio: 'ignore' });
-    relay = fork(MAIN, [], {
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-      env: {
-        ...process.env,
-        TURN_REALM: REALM,
-        TURN_SECRET: SECRET,
-        TURN_USERS_FILE: path.join(dir, 'users.json'),
-        TURN_LISTEN: '127.0.0.1',
-        TURN_PORT: String(udpPort),
-        TURN_TLS_PORT: String(tlsPort),
-        TURN_TLS_CERT: path.join(dir, 'cert.pem'),
-        TURN_TLS_KEY: path.join(dir, 'key.pem'),
-        TURN_MIN_PORT: String(range.min),
-        TURN_MAX_PORT: String(range.max),
-        TURN_ALLOWED_PEERS: '127.0.0.0/8',
-        // turnutils_uclient opens 2 allocations per client under one username, and picks channel
-        // numbers from the RFC 5766 range 0x4000-0x7FFF.
-        TURN_USER_QUOTA: '0',
-        TURN_CHANNEL_RANGE: 'rfc5766',
-        DATA_DIR: dir,
-        LOG_LEVEL: 'warn',
-      },
+    relay = forkRelay({
+      TURN_REALM: REALM,
+      TURN_SECRET: SECRET,
+      TURN_USERS_FILE: path.join(dir, 'users.json'),
+      TURN_LISTEN: '127.0.0.1',
+      TURN_PORT: String(udpPort),
+      TURN_TLS_PORT: String(tlsPort),
+      TURN_TLS_CERT: path.join(dir, 'cert.pem'),
+      TURN_TLS_KEY: path.join(dir, 'key.pem'),
+      TURN_MIN_PORT: String(range.min),
+      TURN_MAX_PORT: String(range.max),
+      TURN_ALLOWED_PEERS: '127.0.0.0/8',
+      // turnutils_uclient opens 2 allocations per client under one username, and picks channel
+      // numbers from the RFC 5766 range 0x4000-0x7FFF.
+      TURN_USER_QUOTA: '0',
+      TURN_CHANNEL_RANGE: 'rfc5766',
+      DATA_DIR: dir,
+      LOG_LEVEL: 'warn',
     });
-    let logs = '';
-    relay.stdout!.on('data', (d) => (logs += d));
-    relay.stderr!.on('data', (d) => (logs += d));
-    const ready = await new Promise<TurnChildMessage>((resolve, reject) => {
-      relay!.once('message', (m: TurnChildMessage) => resolve(m));
-      relay!.once('exit', (code) => reject(new Error(`relay exited with ${code}: ${logs}`)));
-    });
-    expect(ready).toEqual({ type: 'ready', udp: [`127.0.0.1:${udpPort}`], tcpPort: udpPort, tlsPort });
+    expect(await relay.next('ready')).toEqual({ type: 'ready', udp: [{ family: 4, address: '127.0.0.1', port: udpPort }], tcpPort: udpPort, tlsPort });
     await new Promise((r) => setTimeout(r, 200)); // let turnutils_peer bind
   });
 
   afterAll(async () => {
-    if (relay && relay.exitCode === null) {
-      const exited = new Promise<number | null>((r) => relay!.once('exit', (code) => r(code)));
-      relay.send({ type: 'stop' });
-      expect(await exited).toBe(0);
+    if (relay && relay.child.exitCode === null) {
+      relay.child.send({ type: 'stop' });
+      expect(await relay.exit).toBe(0);
     }
     peer?.kill('SIGTERM');
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -155,7 +129,9 @@ describe.skipIf(skipReason !== '')('interop with coturn clients (our relay as a 
   it('a wrong password cannot allocate, and the relay counted it', async () => {
     const out = await run('turnutils_uclient', ['-u', 'alice', '-w', 'wrong', '-p', String(udpPort), '-e', '127.0.0.1', '-r', String(peerPort), '-n', '1', '-m', '1', '127.0.0.1'], 30_000);
     expect(out).toMatch(/Cannot complete Allocation|error 401/i);
-    const { stats } = (await request('stats', 'stats')) as TurnStatsMessage;
+    const reply = await relay!.request('stats', {});
+    if (reply.type !== 'stats') throw new Error(`stats failed: ${JSON.stringify(reply)}`);
+    const { stats } = reply;
     expect(stats.auth.failures.bad_integrity).toBeGreaterThan(0);
     expect(stats.internalErrors).toBe(0);
     expect(stats.allocations.created).toBeGreaterThanOrEqual(40);

@@ -1,7 +1,7 @@
 /**
  * Admin API (/api/admin, ADMIN_TOKEN): auth, rooms listing, relay status, relay sessions
  * (allocations) listed and ended through the relay IPC (stand-in child), static user revocation
- * rewriting the users file. Disabled (JSON 404) without ADMIN_TOKEN.
+ * (through the relay, or in the users file when there is no relay). Disabled (JSON 404) without ADMIN_TOKEN.
  */
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
@@ -69,28 +69,48 @@ describe('admin API', () => {
     expect((await httpsDelete(`${t.server.url}/api/admin/relay/allocations/a2`, auth)).status).toBe(404);
   });
 
-  it('revokes a static user: removed from the users file (0600) and its allocations ended', async () => {
-    const usersFile = t.config.TURN_USERS_FILE!;
-    mkdirSync(path.dirname(usersFile), { recursive: true });
-    writeFileSync(
-      usersFile,
-      JSON.stringify({
-        version: 1,
-        users: [
-          { name: 'alice', realm: 'example.org', key: '0123456789abcdef0123456789abcdef' },
-          { name: 'bob', realm: 'example.org', key: '0123456789abcdef0123456789abcdef' },
-          { name: 'alice', realm: 'other.realm', key: '0123456789abcdef0123456789abcdef' },
-        ],
-        secrets: [{ value: 'x', added: '2026-01-01T00:00:00Z' }],
-      }),
-    );
+  it('revokes a static user through the relay (one revoke-user request): removed, its allocations ended', async () => {
     const r = await httpsDelete(`${t.server.url}/api/admin/relay/users/alice`, auth);
     expect(r).toEqual({ status: 200, body: { removed: true, endedAllocations: 1 } });
-    const file = JSON.parse(readFileSync(usersFile, 'utf8'));
-    expect(file.users.map((u: { name: string; realm: string }) => `${u.name}@${u.realm}`)).toEqual(['bob@example.org', 'alice@other.realm']);
-    expect(file.secrets).toHaveLength(1);
-    expect(statSync(usersFile).mode & 0o777).toBe(0o600);
-    expect((await httpsDelete(`${t.server.url}/api/admin/relay/users/alice`, auth)).status).toBe(404);
+    expect((await httpsGet(`${t.server.url}/api/admin/relay/allocations`, auth)).json<{ allocations: Array<{ username: string }> }>().allocations.map((a) => a.username)).not.toContain('alice');
+    expect(await httpsDelete(`${t.server.url}/api/admin/relay/users/alice`, auth)).toEqual({ status: 404, body: { error: 'no such user', removed: false, endedAllocations: 0 } });
+    // The relay could not do it (e.g. the users file is locked): 500 with its reason.
+    const locked = await httpsDelete(`${t.server.url}/api/admin/relay/users/locked`, auth);
+    expect(locked.status).toBe(500);
+    expect(locked.body.error).toMatch(/locked/);
+  });
+
+  it('without a relay, revoking edits the users file itself (same module: lock, atomic rewrite, 0600)', async () => {
+    const t2 = await startTestServer({ ADMIN_TOKEN: TOKEN, TURN_REALM: 'example.org' });
+    try {
+      const usersFile = t2.config.TURN_USERS_FILE!;
+      mkdirSync(path.dirname(usersFile), { recursive: true });
+      writeFileSync(
+        usersFile,
+        JSON.stringify({
+          version: 1,
+          users: [
+            { name: 'alice', realm: 'example.org', key: '0123456789abcdef0123456789abcdef' },
+            { name: 'bob', realm: 'example.org', key: '0123456789abcdef0123456789abcdef' },
+            { name: 'alice', realm: 'other.realm', key: '0123456789abcdef0123456789abcdef' },
+          ],
+          secrets: [{ value: 'x', added: '2026-01-01T00:00:00Z' }],
+        }),
+      );
+      const r = await httpsDelete(`${t2.server.url}/api/admin/relay/users/alice`, auth);
+      expect(r).toEqual({ status: 200, body: { removed: true, endedAllocations: 0 } });
+      const file = JSON.parse(readFileSync(usersFile, 'utf8'));
+      expect(file.users.map((u: { name: string; realm: string }) => `${u.name}@${u.realm}`)).toEqual(['bob@example.org', 'alice@other.realm']);
+      expect(file.secrets).toHaveLength(1);
+      expect(statSync(usersFile).mode & 0o777).toBe(0o600);
+      expect((await httpsDelete(`${t2.server.url}/api/admin/relay/users/alice`, auth)).status).toBe(404);
+      writeFileSync(usersFile, '{"version":1,"users":[');
+      const broken = await httpsDelete(`${t2.server.url}/api/admin/relay/users/bob`, auth);
+      expect(broken.status).toBe(500);
+      expect(broken.body.error).toMatch(/malformed/);
+    } finally {
+      await t2.stop();
+    }
   });
 
   it('unknown admin path → JSON 404', async () => {

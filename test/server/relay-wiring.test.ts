@@ -1,17 +1,21 @@
 /**
- * Issue 3 wiring with the REAL relay child (dist/turn/main.js, forked and supervised by the web
+ * The web server wired to the REAL relay child (dist/turn/main.js, forked and supervised by the web
  * server): readiness, /api/ice-servers credentials accepted by the relay (STUN Binding and an
  * authenticated TURN Allocate over UDP on loopback), relay stats in /metrics, the admin API
- * listing and ending the allocation, restart after the child is killed.
+ * listing and ending the allocation, revoking a static user (users file edited by the relay, its
+ * allocation ended, its next Allocate refused), restart after the child is killed.
  * Needs `npm run build:server` (npm test builds first); skipped loudly otherwise.
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { request } from 'node:https';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IceServersResponse } from '../../server/iceServers.js';
+import { hmacKey } from '../../turn/index.js';
 import { Attr, AttributeType, StunClass, StunMethod, decodeMessage, encodeMessage, longTermKey, type StunMessage } from '../../turn/stun/index.js';
+import { TestClient } from '../turn/helpers.js';
 import { freeTcpPort, freeUdpTcpPort, randomRelayRange } from '../helpers/ports.js';
 import { startTestServer, type TestServer } from '../signaling/harness.js';
 import { httpsGet } from './httpGet.js';
@@ -25,6 +29,8 @@ let t: TestServer;
 let turnPort: number;
 let range: { min: number; max: number };
 let udp: UdpSocket;
+let usersDir: string;
+let usersFile: string;
 
 function transact(msg: Buffer): Promise<StunMessage> {
   return new Promise((resolve, reject) => {
@@ -46,10 +52,15 @@ const allocate = (attrs: Parameters<typeof encodeMessage>[0]['attributes'] = [],
   );
 
 function httpsDelete(url: string, headers: Record<string, string>): Promise<number> {
+  return httpsDeleteJson(url, headers).then((r) => r.status);
+}
+
+function httpsDeleteJson(url: string, headers: Record<string, string>): Promise<{ status: number; body: unknown }> {
   return new Promise((resolve, reject) => {
     const req = request(url, { method: 'DELETE', headers, rejectUnauthorized: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString() || 'null') }));
     });
     req.on('error', reject);
     req.end();
@@ -66,6 +77,9 @@ describe.skipIf(!built)('web server + real relay child', () => {
   beforeAll(async () => {
     turnPort = await freeUdpTcpPort();
     range = randomRelayRange(20);
+    usersDir = mkdtempSync(path.join(tmpdir(), 'wiring-users-'));
+    usersFile = path.join(usersDir, 'turn-users.json');
+    writeFileSync(usersFile, JSON.stringify({ version: 1, users: [{ name: 'carol', realm: 'wiring.test', key: hmacKey('carol', 'wiring.test', 'pw') }] }));
     t = await startTestServer(
       {
         TURN_ENABLED: 'true',
@@ -76,6 +90,7 @@ describe.skipIf(!built)('web server + real relay child', () => {
         TURN_MAX_PORT: String(range.max),
         TURN_ALLOWED_PEERS: '127.0.0.0/8',
         TURN_REALM: 'wiring.test',
+        TURN_USERS_FILE: usersFile,
         ADMIN_TOKEN: ADMIN,
         LOG_LEVEL: 'error',
       },
@@ -87,6 +102,7 @@ describe.skipIf(!built)('web server + real relay child', () => {
   afterAll(async () => {
     udp?.close();
     await t?.stop();
+    if (usersDir) rmSync(usersDir, { recursive: true, force: true });
   });
 
   it('is ready once the relay child reports ready', async () => {
@@ -139,6 +155,25 @@ describe.skipIf(!built)('web server + real relay child', () => {
     expect(list.allocations[0]!.username).toMatch(/^\d+:[0-9a-f]{12}$/);
     expect(await httpsDelete(`${t.server.url}/api/admin/relay/allocations/${encodeURIComponent(list.allocations[0]!.id)}`, auth)).toBe(200);
     expect(await metric('webrtc_turn_allocations')).toBe(0);
+  });
+
+  it('revoking a static user: the relay edits the users file and ends its allocation; it cannot allocate again', async () => {
+    const auth = { authorization: `Bearer ${ADMIN}` };
+    const carol = await TestClient.open(turnPort, { username: 'carol', password: 'pw' });
+    try {
+      await carol.allocateRelayed();
+      const r = await httpsDeleteJson(`${t.server.url}/api/admin/relay/users/carol`, auth);
+      expect(r).toEqual({ status: 200, body: { removed: true, endedAllocations: 1 } });
+      expect(JSON.parse(readFileSync(usersFile, 'utf8')).users).toEqual([]);
+      const list = (await httpsGet(`${t.server.url}/api/admin/relay/allocations`, auth)).json<{ allocations: Array<{ username: string }> }>();
+      expect(list.allocations.filter((a) => a.username === 'carol')).toEqual([]);
+      // At once, not after a poll of the file: the next Allocate with the revoked user is refused.
+      expect((await carol.refresh()).getErrorCode()?.code).toBe(401);
+      expect((await carol.allocate()).getErrorCode()?.code).toBe(401);
+      expect((await httpsDeleteJson(`${t.server.url}/api/admin/relay/users/carol`, auth)).status).toBe(404);
+    } finally {
+      carol.close();
+    }
   });
 
   it('a killed relay child is restarted and becomes ready again', async () => {

@@ -1,12 +1,13 @@
 /**
- * Relay supervision (server/relay.ts) with a stand-in child speaking the relay IPC:
- * ready, stats, restart after a crash, stop (and escalation when the child ignores stop), a
- * missing module, child output re-logged. Every child started here is stopped.
+ * Relay supervision (server/relaySupervisor.ts) with a stand-in child speaking the relay IPC:
+ * ready, typed requests matched by id (also out of order, late and timed out), log records written
+ * at their level, restart after a crash, stop (and escalation when the child ignores stop), a
+ * missing module. Every child started here is stopped.
  */
 import path from 'node:path';
 import type { Logger } from 'log4js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RelaySupervisor, relayPort } from '../../server/relay.js';
+import { RelaySupervisor, relayPort } from '../../server/relaySupervisor.js';
 import { alive } from '../signaling/harness.js';
 
 const fakeRelay = path.resolve('test/server/fixtures/fake-relay.mjs');
@@ -50,27 +51,44 @@ describe('RelaySupervisor', () => {
     expect(st.ready).toMatchObject({ type: 'ready', tcpPort: 40000, tlsPort: 5349 });
     const pid = st.pid!;
     expect(alive(pid)).toBe(true);
-    expect(await s.requestStats()).toMatchObject({ pid, allocations: { current: 2 } });
+    expect((await s.request('stats', {})).stats).toMatchObject({ pid, allocations: { current: 2 } });
     await s.stop();
     expect(s.status().state).toBe('stopped');
     await waitFor(() => !alive(pid));
-    // Child output is re-logged on the turn category with its level.
+    // Log records are written at their own level (category shown when not `turn`); printed lines: stdout info, stderr warn.
     await waitFor(() => lines.some((l) => l.msg.includes('fake relay pid')));
+    expect(lines.find((l) => l.msg.includes('fake relay log record'))).toEqual({ level: 'warn', msg: '[relay] fake relay log record' });
+    expect(lines.find((l) => l.msg.includes('fake relay debug record'))).toEqual({ level: 'debug', msg: '[relay:turn.alloc] fake relay debug record' });
     expect(lines.find((l) => l.msg.includes('fake relay pid'))?.level).toBe('info');
     expect(lines.find((l) => l.msg.includes('fake relay stderr line'))?.level).toBe('warn');
     await new Promise((r) => setTimeout(r, 300));
     expect(s.status().pid).toBeUndefined();
   });
 
-  it('admin requests (allocations, end-allocation): answered, refused when not running', async () => {
+  it('requests (allocations, end-allocation, revoke-user): typed replies, refused when not running, failures reported', async () => {
     const { s } = supervisor();
-    await expect(s.listAllocations()).rejects.toMatchObject({ kind: 'unavailable' });
+    await expect(s.request('allocations', {})).rejects.toMatchObject({ kind: 'unavailable' });
     s.start();
     await s.waitReady(5000);
-    expect((await s.listAllocations()).map((a) => a.id)).toEqual(['a1', 'a2']);
-    const [x, y] = await Promise.all([s.endAllocation('a1'), s.endAllocation('zz')]);
-    expect([x, y]).toEqual([true, false]);
-    expect(await s.endAllocation('a1')).toBe(false);
+    expect((await s.request('allocations', {})).allocations.map((a) => a.id)).toEqual(['a1', 'a2']);
+    const [x, y] = await Promise.all([s.request('end-allocation', { allocationId: 'a1' }), s.request('end-allocation', { allocationId: 'zz' })]);
+    expect([x.ended, y.ended]).toEqual([true, false]);
+    expect((await s.request('end-allocation', { allocationId: 'a1' })).ended).toBe(false);
+    expect(await s.request('revoke-user', { name: 'alice' })).toMatchObject({ type: 'revoke-user', removed: true, endedAllocations: 0 });
+    await expect(s.request('revoke-user', { name: 'locked' })).rejects.toMatchObject({ kind: 'failed', message: expect.stringMatching(/locked/) });
+  });
+
+  it('matches replies by id: a slow reply does not answer a later request', async () => {
+    const { s } = supervisor({ FAKE_RELAY_SLOW_ALLOCATIONS_MS: '300' });
+    s.start();
+    await s.waitReady(5000);
+    const slow = s.request('allocations', {});
+    const fast = await s.request('stats', {});
+    expect(fast.type).toBe('stats');
+    expect((await slow).allocations).toHaveLength(2);
+    // A reply that arrives after its request timed out is dropped; the next request gets its own.
+    await expect(s.request('allocations', {}, 100)).rejects.toMatchObject({ kind: 'timeout' });
+    expect((await s.request('allocations', {})).type).toBe('allocations');
   });
 
   it('times out admin requests the child does not answer', async () => {
@@ -78,11 +96,10 @@ describe('RelaySupervisor', () => {
     s.start();
     await s.waitReady(5000);
     const t0 = Date.now();
-    await expect(s.listAllocations(200)).rejects.toMatchObject({ kind: 'timeout' });
-    await expect(s.endAllocation('a1', 200)).rejects.toMatchObject({ kind: 'timeout' });
+    await expect(s.request('allocations', {}, 200)).rejects.toMatchObject({ kind: 'timeout' });
+    await expect(s.request('end-allocation', { allocationId: 'a1' }, 200)).rejects.toMatchObject({ kind: 'timeout' });
     expect(Date.now() - t0).toBeGreaterThanOrEqual(350);
-    // Late answers after a timeout do not confuse later requests.
-    expect(await s.requestStats()).toMatchObject({ allocations: { current: 2 } });
+    expect((await s.request('stats', {})).stats).toMatchObject({ allocations: { current: 2 } });
   });
 
   it('a ready message without tcpPort takes the port from the UDP address', async () => {
@@ -97,7 +114,7 @@ describe('RelaySupervisor', () => {
     s.start();
     await new Promise((r) => setTimeout(r, 150));
     expect(s.isReady()).toBe(false);
-    expect(await s.requestStats()).toBeUndefined();
+    await expect(s.request('stats', {})).rejects.toMatchObject({ kind: 'unavailable' });
     expect(await s.waitReady(5000)).toBe(true);
   });
 
@@ -112,16 +129,18 @@ describe('RelaySupervisor', () => {
     await waitFor(() => !alive(pid));
   });
 
-  it('restarts a crashed child', async () => {
-    const { s, lines } = supervisor();
+  it('restarts a crashed child; a request in flight fails as unavailable', async () => {
+    const { s, lines } = supervisor({ FAKE_RELAY_SLOW_ALLOCATIONS_MS: '3000' });
     s.start();
     await s.waitReady(5000);
     const pid1 = s.status().pid!;
-    s.send({ type: 'crash' });
+    const pending = s.request('allocations', {}, 5000);
+    process.kill(pid1, 'SIGKILL');
+    await expect(pending).rejects.toMatchObject({ kind: 'unavailable' });
     await waitFor(() => s.status().restarts === 1 && s.isReady());
     const pid2 = s.status().pid!;
     expect(pid2).not.toBe(pid1);
-    expect(lines.some((l) => l.level === 'error' && /exited unexpectedly \(code=3/.test(l.msg))).toBe(true);
+    expect(lines.some((l) => l.level === 'error' && /exited unexpectedly \(code=null signal=SIGKILL/.test(l.msg))).toBe(true);
   });
 
   it('escalates to SIGTERM when the child ignores stop', async () => {

@@ -17,7 +17,7 @@ describe('IPv6', () => {
     cleanup.push(() => c.close());
     const p = await TestPeer.open('::1');
     cleanup.push(() => p.close());
-    const v4 = await c.allocate([Attr.requestedAddressFamily(4)]);
+    const v4 = await c.allocate({ attributes: [Attr.requestedAddressFamily(4)] });
     expect(v4.getErrorCode()?.code).toBe(440);
     const res = await c.allocate();
     const relayed = res.getXorAddress(AttributeType.XOR_RELAYED_ADDRESS)!;
@@ -46,11 +46,11 @@ describe('wildcard listen address', () => {
     expect(relay.addresses().tcpPort).toBe(port);
     const c = await TestClient.open(port, restCreds());
     cleanup.push(() => c.close());
-    expect((await c.allocateOk()).address).toBe('127.0.0.1');
+    expect((await c.allocateRelayed()).address).toBe('127.0.0.1');
     // Over TCP on the wildcard listener too.
     const t = await TestClient.open(port, restCreds(), 'tcp');
     cleanup.push(() => t.close());
-    expect((await t.allocateOk()).address).toBe('127.0.0.1');
+    expect((await t.allocateRelayed()).address).toBe('127.0.0.1');
   });
 });
 
@@ -62,7 +62,7 @@ describe('admin hooks', () => {
     cleanup.push(() => c.close());
     const p = await TestPeer.open();
     cleanup.push(() => p.close());
-    const relayed = await c.allocateOk();
+    const relayed = await c.allocateRelayed();
     await c.channelBind(0x4321, p.address);
     const [info] = relay.listAllocations();
     expect(info).toMatchObject({ transport: 'udp', client: `127.0.0.1:${c.local!.port}`, relayed: `127.0.0.1:${relayed.port}`, permissions: ['127.0.0.1'], channels: [{ number: 0x4321, peer: `127.0.0.1:${p.address.port}` }] });

@@ -21,7 +21,7 @@ async function setup(extra: Parameters<typeof startRelay>[0] = {}) {
 describe('allocation lifetime', () => {
   it('LIFETIME is clamped to [default, max]', async () => {
     const { c } = await setup({ defaultLifetime: 2, maxLifetime: 5 });
-    expect((await c.allocate([], 1)).getUint32(AttributeType.LIFETIME)).toBe(2);
+    expect((await c.allocate({ lifetime: 1 })).getUint32(AttributeType.LIFETIME)).toBe(2);
     expect((await c.refresh(100)).getUint32(AttributeType.LIFETIME)).toBe(5);
     expect((await c.refresh(3)).getUint32(AttributeType.LIFETIME)).toBe(3);
     expect((await c.refresh()).getUint32(AttributeType.LIFETIME)).toBe(2);
@@ -29,7 +29,7 @@ describe('allocation lifetime', () => {
 
   it('refresh keeps an allocation alive past its original lifetime; without refresh it expires and stops relaying', async () => {
     const { relay, c, p } = await setup({ defaultLifetime: 1, maxLifetime: 10 });
-    const relayed = await c.allocateOk();
+    const relayed = await c.allocateRelayed();
     await c.channelBind(0x4000, p.address);
     for (let i = 0; i < 4; i++) {
       await sleep(500);
@@ -54,7 +54,7 @@ describe('allocation lifetime', () => {
   it('Refresh 0 frees the relay port for the next allocation', async () => {
     const port = 20000 + Math.floor(Math.random() * 19000);
     const { relay, c } = await setup({ minPort: port, maxPort: port });
-    const first = await c.allocateOk();
+    const first = await c.allocateRelayed();
     expect(first.port).toBe(port);
     const other = await TestClient.open((relay.addresses().udp[0]!).port, restCreds('bob'));
     cleanup.push(() => other.close());
@@ -64,13 +64,13 @@ describe('allocation lifetime', () => {
     expect(del.getUint32(AttributeType.LIFETIME)).toBe(0);
     expect(relay.listAllocations()).toHaveLength(0);
     expect(relay.stats().relayPortsInUse).toBe(0);
-    expect((await other.allocateOk()).port).toBe(port);
+    expect((await other.allocateRelayed()).port).toBe(port);
     expect(relay.stats().allocations.deleted).toBe(1);
   });
 
   it('permissions and channel bindings expire', async () => {
     const { c, p } = await setup({ permissionLifetime: 1, channelLifetime: 1 });
-    const relayed = await c.allocateOk();
+    const relayed = await c.allocateRelayed();
     await c.channelBind(0x4000, p.address);
     c.sendChannelData(0x4000, Buffer.from('x'));
     await p.next();
@@ -89,7 +89,7 @@ describe('allocation lifetime', () => {
 describe('channel number hold after expiry (RFC 8656 §12)', () => {
   it('an expired channel number and its peer stay reserved: only the same pair may be bound again', async () => {
     const { relay, c, p } = await setup({ channelLifetime: 1 });
-    await c.allocateOk();
+    await c.allocateRelayed();
     const other = await TestPeer.open();
     cleanup.push(() => other.close());
     expect((await c.channelBind(0x4001, p.address)).cls).toBe(StunClass.SuccessResponse);

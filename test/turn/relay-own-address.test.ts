@@ -26,8 +26,8 @@ async function twoClients(extra: Parameters<typeof startRelay>[0] = {}) {
   const a = await TestClient.open(r.port, restCreds('alice'));
   const b = await TestClient.open(r.port, restCreds('bob'));
   cleanup.push(() => a.close(), () => b.close());
-  const relayedA = await a.allocateOk();
-  const relayedB = await b.allocateOk();
+  const relayedA = await a.allocateRelayed();
+  const relayedB = await b.allocateRelayed();
   return { ...r, a, b, relayedA, relayedB };
 }
 

@@ -72,7 +72,7 @@ describe('hostile input', () => {
     cleanup.push(() => c.close());
     const p = await TestPeer.open();
     cleanup.push(() => p.close());
-    const relayed = await c.allocateOk();
+    const relayed = await c.allocateRelayed();
     await c.channelBind(0x4000, p.address);
 
     await blast({ address: '127.0.0.1', port }, hostileDatagrams(10_000));
@@ -102,7 +102,7 @@ describe('hostile input', () => {
     cleanup.push(() => c.close());
     const p = await TestPeer.open();
     cleanup.push(() => p.close());
-    const relayed = await c.allocateOk();
+    const relayed = await c.allocateRelayed();
     await c.createPermission(p.address);
     p.send(relayed, Buffer.alloc(0));
     p.send(relayed, Buffer.from([7]));
@@ -119,7 +119,7 @@ describe('resource hygiene', () => {
     cleanup.push(() => relay.stop());
     const c = await TestClient.open(port, restCreds());
     cleanup.push(() => c.close());
-    await c.allocateOk();
+    await c.allocateRelayed();
     expect((await c.refresh(0)).cls).toBe(StunClass.SuccessResponse);
     const before = fdCount();
     for (let i = 0; i < 1000; i++) {
@@ -135,14 +135,16 @@ describe('resource hygiene', () => {
   it('stop() closes every socket and timer it opened', async () => {
     const types = () => process.getActiveResourcesInfo().filter((t) => t !== 'TTYWrap' && t !== 'FSReqCallback');
     const count = (list: string[]) => list.reduce<Record<string, number>>((m, t) => ((m[t] = (m[t] ?? 0) + 1), m), {});
+    // The test runner may hold a short timer of its own at this point: let it fire first.
+    for (let i = 0; i < 50 && types().includes('Timeout'); i++) await sleep(20);
     const baseFds = fdCount();
     const baseline = count(types());
     const usersFile = `/tmp/turn-users-${process.pid}-${Date.now()}.json`;
     const { relay, port } = await startRelay({ usersFile });
     const c = await TestClient.open(port, restCreds());
-    await c.allocateOk();
+    await c.allocateRelayed();
     const c2 = await TestClient.open(port, restCreds(), 'tcp');
-    await c2.allocateOk();
+    await c2.allocateRelayed();
     c.close();
     c2.close();
     await relay.stop();
@@ -159,26 +161,26 @@ describe('quotas and flood limits', () => {
     cleanup.push(() => relay.stop());
     const clients = await Promise.all([0, 1, 2, 3].map(() => TestClient.open(port, restCreds('alice'))));
     cleanup.push(() => clients.forEach((c) => c.close()));
-    await clients[0]!.allocateOk();
-    await clients[1]!.allocateOk();
+    await clients[0]!.allocateRelayed();
+    await clients[1]!.allocateRelayed();
     const third = await clients[2]!.allocate();
     expect(third.getErrorCode()?.code).toBe(486);
     const bob = await TestClient.open(port, restCreds('bob'));
     const carol = await TestClient.open(port, restCreds('carol'));
     cleanup.push(() => (bob.close(), carol.close()));
-    await bob.allocateOk();
+    await bob.allocateRelayed();
     expect((await carol.allocate()).getErrorCode()?.code).toBe(508);
     // Freed quota is reusable.
     await clients[0]!.refresh(0);
-    await carol.allocateOk();
+    await carol.allocateRelayed();
 
     const tinyPort = 20000 + Math.floor(Math.random() * 19000);
     const { relay: tiny, port: tinyListen } = await startRelay({ minPort: tinyPort, maxPort: tinyPort + 1 });
     cleanup.push(() => tiny.stop());
     const t = await Promise.all([0, 1, 2].map((i) => TestClient.open(tinyListen, restCreds(`u${i}`))));
     cleanup.push(() => t.forEach((c) => c.close()));
-    await t[0]!.allocateOk();
-    await t[1]!.allocateOk();
+    await t[0]!.allocateRelayed();
+    await t[1]!.allocateRelayed();
     expect((await t[2]!.allocate()).getErrorCode()?.code).toBe(508);
   });
 

@@ -3,8 +3,7 @@ import { connect } from 'node:net';
 import { generate } from 'selfsigned';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TurnServer } from '../../turn/index.js';
-import { Attr, StunClass, StunMethod, encodeChannelData, encodeMessage, newTransactionId } from '../../turn/stun/index.js';
-import { StreamFramer } from '../../turn/transport/stream.js';
+import { Attr, StreamFramer, StunClass, StunMethod, encodeChannelData, encodeMessage, newTransactionId } from '../../turn/stun/index.js';
 import { TestClient, TestPeer, restCreds, sleep, startRelay } from './helpers.js';
 import { freeUdpTcpPort } from '../helpers/ports.js';
 
@@ -36,7 +35,7 @@ describe.each(['tcp', 'tls'] as const)('TURN over %s', (transport) => {
   it('Binding, allocate, channel data both ways (padded), Send/Data indications', async () => {
     const { c, p } = await setup(transport);
     expect((await c.transact(StunMethod.Binding, [])).cls).toBe(StunClass.SuccessResponse);
-    const relayed = await c.allocateOk();
+    const relayed = await c.allocateRelayed();
     expect(relay.listAllocations().some((a) => a.transport === transport)).toBe(true);
     expect((await c.channelBind(0x4abc, p.address)).cls).toBe(StunClass.SuccessResponse);
     for (const text of ['a', 'odd!!', 'four', 'seven77']) {
@@ -57,7 +56,7 @@ describe.each(['tcp', 'tls'] as const)('TURN over %s', (transport) => {
 
   it('closing the connection ends the allocation and frees its relay port', async () => {
     const { c } = await setup(transport);
-    const relayed = await c.allocateOk();
+    const relayed = await c.allocateRelayed();
     const before = relay.stats().allocations.closedWithConnection;
     c.close();
     for (let i = 0; i < 50 && relay.listAllocations().some((a) => a.relayed.endsWith(`:${relayed.port}`)); i++) await sleep(20);
@@ -108,15 +107,15 @@ describe('stream framing', () => {
 
   it('ChannelData and STUN mixed in one write, split across writes, relay correctly', async () => {
     const { c, p } = await setup('tcp');
-    await c.allocateOk();
+    await c.allocateRelayed();
     await c.channelBind(0x4001, p.address);
     const parts = [encodeChannelData(0x4001, Buffer.from('one'), true), encodeChannelData(0x4001, Buffer.from('two22'), true), binding(), encodeChannelData(0x4001, Buffer.from('three'), true)];
     const all = Buffer.concat(parts);
-    c.socket!.write(all.subarray(0, 5));
+    c.sendRaw(all.subarray(0, 5));
     await sleep(5);
-    c.socket!.write(all.subarray(5, 30));
+    c.sendRaw(all.subarray(5, 30));
     await sleep(5);
-    c.socket!.write(all.subarray(30));
+    c.sendRaw(all.subarray(30));
     const got = [(await p.next()).data.toString(), (await p.next()).data.toString(), (await p.next()).data.toString()];
     expect(got).toEqual(['one', 'two22', 'three']);
   });
@@ -148,7 +147,7 @@ describe('stream framing', () => {
 
   it('an allocation over TCP survives past the idle timeout', async () => {
     const { c, p } = await setup('tcp');
-    await c.allocateOk();
+    await c.allocateRelayed();
     await c.channelBind(0x4002, p.address);
     await sleep(2500);
     c.sendChannelData(0x4002, Buffer.from('late'));

@@ -1,10 +1,9 @@
-/** Static users and extra secrets from the users file, picked up without restart. */
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+/** Static users and extra secrets from the users file, picked up without restart; revoking a user. */
+import { mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TurnServer } from '../../turn/index.js';
-import { hmacKey, type UsersFile } from '../../turn/auth/userStore.js';
+import { hmacKey, type TurnServer, type UsersFile } from '../../turn/index.js';
 import { StunClass } from '../../turn/stun/index.js';
 import { REALM, TestClient, restCreds, sleep, startRelay } from './helpers.js';
 
@@ -92,5 +91,37 @@ describe('users file', () => {
     expect(await allocateAs('alice', 'wonderland')).toBe('ok');
     writeUsers({ version: 1, users: [], secrets: [] });
     await eventually(() => allocateAs('alice', 'wonderland'), 401);
+  });
+
+  it('revokeUser: removed from the file (lock, atomic, 0600; the rest kept) and its allocations ended at once', async () => {
+    writeUsers({
+      version: 1,
+      users: [
+        { name: 'dora', realm: REALM, key: hmacKey('dora', REALM, 'explorer') },
+        { name: 'dora', realm: 'elsewhere', key: hmacKey('dora', 'elsewhere', 'explorer') },
+        { name: 'erin', realm: REALM, key: hmacKey('erin', REALM, 'pw') },
+      ],
+      secrets: [{ value: 'kept-secret', added: new Date().toISOString() }],
+    });
+    await eventually(() => allocateAs('dora', 'explorer'), 'ok');
+    const dora = await TestClient.open(port, { username: 'dora', password: 'explorer' });
+    const rest = await TestClient.open(port, restCreds('dora'));
+    try {
+      await dora.allocateRelayed();
+      await rest.allocateRelayed();
+      expect(relay.revokeUser('dora')).toEqual({ removed: true, endedAllocations: 1 });
+      const after = JSON.parse(readFileSync(file, 'utf8')) as UsersFile;
+      expect(after.users.map((u) => `${u.name}@${u.realm}`)).toEqual(['dora@elsewhere', 'erin@test.realm']);
+      expect(after.secrets.map((x) => x.value)).toEqual(['kept-secret']);
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      // No waiting for the file poll: refused at once. The REST user "<expiry>:dora" is someone else.
+      expect(await allocateAs('dora', 'explorer')).toBe(401);
+      expect(relay.listAllocations().map((a) => a.username)).toEqual([rest.credentials!.username]);
+      expect(relay.stats().allocations.current).toBe(1);
+      expect(relay.revokeUser('dora')).toEqual({ removed: false, endedAllocations: 0 });
+    } finally {
+      dora.close();
+      rest.close();
+    }
   });
 });

@@ -6,7 +6,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { authenticate, candidateKeys, type CredentialSources } from '../../turn/auth/longTermCredentials.js';
 import { NonceManager } from '../../turn/auth/nonce.js';
 import { makeRestCredential, restPassword, restUsernameExpiry } from '../../turn/auth/restCredentials.js';
-import { UserStore, hmacKey, parseUsersFile, readUsersFile } from '../../turn/auth/userStore.js';
+import { UserStore } from '../../turn/auth/userStore.js';
+import { hmacKey, parseUsersFile, readUsersFile } from '../../turn/auth/usersFile.js';
 import { noopLogger } from '../../turn/logger.js';
 import { Attr, StunClass, StunMethod, decodeMessage, encodeMessage, longTermKey } from '../../turn/stun/index.js';
 

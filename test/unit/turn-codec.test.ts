@@ -20,7 +20,7 @@ import {
   ipToBytes,
   longTermKey,
 } from '../../turn/stun/index.js';
-import { FramingError, StreamFramer } from '../../turn/transport/stream.js';
+import { FramingError, StreamFramer } from '../../turn/stun/index.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const TID = hex('b7e7a701bc34d686fa87dfae');

@@ -1,7 +1,8 @@
 /**
  * One TURN allocation (RFC 8656 §2.2, §5): a relayed transport address (a UDP socket from the
  * relay port range) owned by one client five-tuple and one username, with a lifetime, permissions
- * and channel bindings.
+ * and channel bindings. This is control-plane state: the data path reads the permission and channel
+ * tables but never changes them.
  */
 import type { Socket } from 'node:dgram';
 import type { TransportAddress } from '../stun/address.js';
@@ -23,10 +24,6 @@ export class Allocation {
   expiresAt: number;
   /** Cached success response to the Allocate, resent for a retransmission (same transaction id). */
   allocateResponse: Buffer | undefined;
-  /** Cache of encoded XOR-PEER-ADDRESS attributes (header included) for Data indications: peer IP → port → attribute. */
-  readonly peerAttrCache = new Map<string, Map<number, Buffer>>();
-  /** Transaction id used for this allocation's Data indications. */
-  readonly dataTransactionId: Buffer;
   closed = false;
   /** RESERVATION-TOKEN to return in the Allocate response when EVEN-PORT asked to reserve the next port. */
   reservationToken: Buffer | undefined;
@@ -46,10 +43,8 @@ export class Allocation {
     /** What clients are told (XOR-RELAYED-ADDRESS): the external IP when configured. */
     readonly advertised: TransportAddress,
     lifetimeMs: number,
-    dataTransactionId: Buffer,
   ) {
     this.expiresAt = Date.now() + lifetimeMs;
-    this.dataTransactionId = dataTransactionId;
   }
 
   /** Admin view. */

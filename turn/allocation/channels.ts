@@ -22,8 +22,9 @@ export interface ChannelBinding {
   /** `ip:port` of the peer. */
   readonly peerKey: string;
   /**
-   * Where the relay socket sends this channel's data: the peer itself, or, for one of our own
-   * relayed addresses advertised under the external IP, the local relay address (no NAT hairpin).
+   * Where the relay socket sends this channel's data, set by the data path (`channelBound`): the
+   * peer itself, or, for one of our own relayed addresses advertised under the external IP, the
+   * local relay address (no NAT hairpin needed).
    */
   sendAddress: string;
   sendPort: number;
@@ -55,13 +56,13 @@ export class Channels {
   private readonly retiredByPeer = new Map<string, Retired>();
 
   /**
-   * Bind `number` to `peer` or refresh the same binding (RFC 8656 §11.2).
-   * @param send  where to send the channel's data (default: the peer itself).
+   * Bind `number` to `peer` or refresh the same binding (RFC 8656 §11.2). A new binding sends to
+   * the peer itself until the data path says otherwise.
    * @param nowMs current time, unix ms (for the 5-minute hold of expired bindings).
    * @returns 'created' | 'refreshed'; or 'number_in_use' (bound, or held after expiry, to another
    *          peer) / 'peer_in_use' (peer bound or held under another number), both answered 400.
    */
-  bind(number: number, peer: TransportAddress, expiresAtMs: number, send?: { address: string; port: number }, nowMs = Date.now()): BindResult {
+  bind(number: number, peer: TransportAddress, expiresAtMs: number, nowMs = Date.now()): BindResult {
     const key = peerKey(peer.address, peer.port);
     const byNum = this.byNumber.get(number);
     const byPeer = this.lookup(peer.address, peer.port);
@@ -69,10 +70,6 @@ export class Channels {
     if (byPeer && byPeer.number !== number) return 'peer_in_use';
     if (byNum) {
       byNum.expiresAt = expiresAtMs;
-      if (send) {
-        byNum.sendAddress = send.address;
-        byNum.sendPort = send.port;
-      }
       return 'refreshed';
     }
     const heldNum = this.retiredByNumber.get(number);
@@ -85,8 +82,8 @@ export class Channels {
       number,
       peer: { ...peer },
       peerKey: key,
-      sendAddress: send?.address ?? peer.address,
-      sendPort: send?.port ?? peer.port,
+      sendAddress: peer.address,
+      sendPort: peer.port,
       expiresAt: expiresAtMs,
     };
     this.byNumber.set(number, binding);
@@ -106,11 +103,16 @@ export class Channels {
     if (this.retiredByPeer.get(r.peerKey) === r) this.retiredByPeer.delete(r.peerKey);
   }
 
-  /** Remove bindings that expired at or before `nowMs` (they stay reserved 5 minutes). @returns how many were removed. */
-  sweep(nowMs: number): number {
+  /**
+   * Remove bindings that expired at or before `nowMs` (they stay reserved 5 minutes).
+   * @param onExpired  called with each removed binding.
+   * @returns how many were removed.
+   */
+  sweep(nowMs: number, onExpired?: (binding: ChannelBinding) => void): number {
     let n = 0;
     for (const [num, b] of this.byNumber) {
       if (b.expiresAt <= nowMs) {
+        onExpired?.(b);
         this.byNumber.delete(num);
         const ports = this.byPeerIp.get(b.peer.address);
         ports?.delete(b.peer.port);

@@ -1,17 +1,43 @@
 /**
  * Owns every allocation: creation (relay socket from the port pool, quotas), lookup by id,
- * per-user counts, expiry sweep of allocations/permissions/channels, and teardown (the relay
- * socket is closed and its port returned at once).
+ * per-user counts, permissions and channel bindings, the expiry sweep, and teardown (the relay
+ * socket is closed and its port returned at once). Every change is reported to an
+ * {@link AllocationObserver} — the data path — so it never has to poll or read the clock.
  */
 import { randomBytes } from 'node:crypto';
-import type { Socket, RemoteInfo } from 'node:dgram';
+import type { Socket } from 'node:dgram';
 import type { TransportAddress } from '../stun/address.js';
 import type { ClientConnection } from '../transport/connection.js';
 import { Allocation } from './allocation.js';
+import type { BindResult, ChannelBinding } from './channels.js';
+import type { Permission } from './permissions.js';
 import { RelayPortPool } from './relayPorts.js';
 
+/**
+ * What the control plane tells the data path, in order, for each allocation:
+ * created → (permission installed/expired, channel bound/expired)* → ended.
+ * Calls are synchronous and must not throw.
+ */
+export interface AllocationObserver {
+  /** The relay socket is bound; relaying for this allocation may start. */
+  allocationCreated(allocation: Allocation): void;
+  /** Called before the relay socket is closed; nothing more is relayed for it. */
+  allocationEnded(allocation: Allocation): void;
+  /** A permission for peer IP `ip` was installed or refreshed (RFC 8656 §9). */
+  permissionInstalled(allocation: Allocation, ip: string, permission: Permission): void;
+  /** The permission for `ip` expired. */
+  permissionExpired(allocation: Allocation, ip: string): void;
+  /**
+   * A channel was bound or refreshed (RFC 8656 §11). `own`: the peer is one of the relay's own
+   * addresses (the data path decides where that channel's data really goes).
+   */
+  channelBound(allocation: Allocation, binding: ChannelBinding, own: boolean): void;
+  /** The binding expired (its number and peer stay reserved, see `Channels`). */
+  channelExpired(allocation: Allocation, binding: ChannelBinding): void;
+}
+
 /** Why an allocation ended (for stats and logs). */
-export type EndReason = 'expired' | 'deleted' | 'connection_closed' | 'admin' | 'stopped';
+export type EndReason = 'expired' | 'deleted' | 'connection_closed' | 'admin' | 'revoked' | 'stopped';
 
 /** Thrown by {@link AllocationManager.create} when a quota is reached: `code` 486 (user) or 508 (total). */
 export class QuotaError extends Error {
@@ -51,6 +77,14 @@ interface Reservation {
 /** How long a reserved port is held, ms (RFC 8656 §7.2 suggests about 30 s). */
 export const RESERVATION_MS = 30_000;
 
+/** Thrown by {@link AllocationManager.create} when the user was revoked while its relay socket was being bound. */
+export class RevokedError extends Error {
+  constructor(username: string) {
+    super(`user ${username} was revoked`);
+    this.name = 'RevokedError';
+  }
+}
+
 /** Thrown when a RESERVATION-TOKEN is unknown or expired (the server answers 508). */
 export class ReservationError extends Error {
   constructor(message: string) {
@@ -62,29 +96,29 @@ export class ReservationError extends Error {
 /** Allocation registry. */
 export class AllocationManager {
   readonly allocations = new Map<string, Allocation>();
-  /** Live allocations by relay port (ports are unique across relay IPs in this pool). */
-  readonly byRelayPort = new Map<number, Allocation>();
   private readonly perUser = new Map<string, number>();
   /** Allocations being created (relay socket bind in progress), counted against the quotas. */
   private pending = 0;
   private readonly pendingPerUser = new Map<string, number>();
+  /** Usernames revoked while some of their allocations were being created → revocation count. */
+  private readonly revokedWhilePending = new Map<string, number>();
   private nextId = 1;
   readonly ports: RelayPortPool;
   private readonly reservations = new Map<string, Reservation>();
 
   /**
-   * @param onPeerPacket  called for every datagram arriving on a relay socket (never throws out: the caller wraps it).
-   * @param onEnd         called once when an allocation ends.
+   * @param userQuota  most allocations per username (0 = unlimited).
+   * @param totalQuota most allocations in total (0 = unlimited).
+   * @param observer   the data path.
+   * @param onEnd      called once when an allocation ends (after the observer).
    */
   constructor(
     minPort: number,
     maxPort: number,
     private readonly userQuota: number,
     private readonly totalQuota: number,
-    private readonly onPeerPacket: (allocation: Allocation, msg: Buffer, rinfo: RemoteInfo) => void,
+    private readonly observer: AllocationObserver,
     private readonly onEnd: (allocation: Allocation, reason: EndReason) => void,
-    /** Called for an 'error' event on a relay socket (counted by the server; never affects another allocation). */
-    private readonly onRelayError: (err: Error) => void = () => {},
   ) {
     this.ports = new RelayPortPool(minPort, maxPort);
   }
@@ -96,7 +130,8 @@ export class AllocationManager {
 
   /**
    * Create an allocation: check quotas, bind a relay socket, register.
-   * @throws QuotaError (486 per user, 508 total); NoRelayPortError (→ 508); other bind errors.
+   * @throws QuotaError (486 per user, 508 total); NoRelayPortError (→ 508); ReservationError (→ 508);
+   *         RevokedError (the user was revoked meanwhile, see {@link endUser}); other bind errors.
    */
   async create(p: CreateAllocationParams): Promise<Allocation> {
     if (this.userQuota > 0 && this.countForUser(p.username) >= this.userQuota) throw new QuotaError(486, `user ${p.username} has ${this.userQuota} allocations`);
@@ -106,6 +141,7 @@ export class AllocationManager {
     let socket: Socket;
     let port: number;
     let reservationToken: Buffer | undefined;
+    const revocations = this.revokedWhilePending.get(p.username) ?? 0;
     try {
       if (p.port.kind === 'token') {
         const r = this.reservations.get(p.port.token);
@@ -120,36 +156,68 @@ export class AllocationManager {
       } else {
         ({ socket, port } = await this.ports.bind(p.relayIp, p.family, p.port.kind === 'even'));
       }
+      if ((this.revokedWhilePending.get(p.username) ?? 0) !== revocations) {
+        this.ports.closeAndRelease(socket, port);
+        throw new RevokedError(p.username);
+      }
     } finally {
       this.pending--;
       const n = (this.pendingPerUser.get(p.username) ?? 1) - 1;
       if (n > 0) this.pendingPerUser.set(p.username, n);
-      else this.pendingPerUser.delete(p.username);
+      else {
+        this.pendingPerUser.delete(p.username);
+        this.revokedWhilePending.delete(p.username);
+      }
     }
     const relayed: TransportAddress = { family: p.family, address: p.relayIp, port };
     const advertised: TransportAddress = { family: p.family, address: p.advertisedIp, port };
     const id = `${(this.nextId++).toString(36)}-${randomBytes(4).toString('hex')}`;
-    const allocation = new Allocation(id, p.client, p.username, p.key, p.transactionIdHex, socket, relayed, advertised, p.lifetimeMs, randomBytes(12));
-    socket.on('message', (msg, rinfo) => this.onPeerPacket(allocation, msg, rinfo));
-    // Errors on the relay socket (e.g. ICMP-induced ECONNREFUSED on some systems) affect no one else.
-    socket.on('error', this.onRelayError);
+    const allocation = new Allocation(id, p.client, p.username, p.key, p.transactionIdHex, socket, relayed, advertised, p.lifetimeMs);
     this.allocations.set(id, allocation);
-    this.byRelayPort.set(port, allocation);
     this.perUser.set(p.username, (this.perUser.get(p.username) ?? 0) + 1);
     allocation.reservationToken = reservationToken;
+    this.observer.allocationCreated(allocation);
     return allocation;
+  }
+
+  /** Install or refresh the permission for peer IP `ip` until `expiresAtMs` (RFC 8656 §9). */
+  installPermission(allocation: Allocation, ip: string, expiresAtMs: number, own: boolean): void {
+    allocation.permissions.install(ip, expiresAtMs, own);
+    this.observer.permissionInstalled(allocation, ip, allocation.permissions.get(ip)!);
+  }
+
+  /**
+   * Bind `number` to `peer` or refresh that binding (RFC 8656 §11.2); see `Channels.bind`.
+   * @param own  the peer is one of the relay's own addresses (from the peer policy).
+   */
+  bindChannel(allocation: Allocation, number: number, peer: TransportAddress, expiresAtMs: number, own: boolean, nowMs = Date.now()): BindResult {
+    const result = allocation.channels.bind(number, peer, expiresAtMs, nowMs);
+    if (result === 'created' || result === 'refreshed') this.observer.channelBound(allocation, allocation.channels.byNumber.get(number)!, own);
+    return result;
+  }
+
+  /**
+   * End every allocation of `username`, including the ones still being created (their Allocate
+   * fails with {@link RevokedError}).
+   * @returns how many live allocations were ended.
+   */
+  endUser(username: string, reason: EndReason): number {
+    if (this.pendingPerUser.has(username)) this.revokedWhilePending.set(username, (this.revokedWhilePending.get(username) ?? 0) + 1);
+    if (!this.perUser.has(username)) return 0;
+    const mine = [...this.allocations.values()].filter((a) => a.username === username);
+    for (const a of mine) this.end(a, reason);
+    return mine.length;
   }
 
   /** End an allocation: close its relay socket, release the port, detach from the client. Idempotent. */
   end(allocation: Allocation, reason: EndReason): void {
     if (allocation.closed) return;
     allocation.closed = true;
+    this.observer.allocationEnded(allocation);
     this.allocations.delete(allocation.id);
-    if (this.byRelayPort.get(allocation.relayed.port) === allocation) this.byRelayPort.delete(allocation.relayed.port);
     const n = (this.perUser.get(allocation.username) ?? 1) - 1;
     if (n > 0) this.perUser.set(allocation.username, n);
     else this.perUser.delete(allocation.username);
-    allocation.relaySocket.removeAllListeners('message');
     try {
       allocation.relaySocket.close();
     } catch {
@@ -173,10 +241,8 @@ export class AllocationManager {
         this.end(a, 'expired');
         continue;
       }
-      a.permissions.sweep(nowMs);
-      a.channels.sweep(nowMs);
-      if (a.peerAttrCache.size > 256) a.peerAttrCache.clear();
-      for (const [ip, ports] of a.peerAttrCache) if (ports.size > 256) a.peerAttrCache.delete(ip);
+      a.permissions.sweep(nowMs, (ip) => this.observer.permissionExpired(a, ip));
+      a.channels.sweep(nowMs, (b) => this.observer.channelExpired(a, b));
     }
   }
 

@@ -38,12 +38,17 @@ export class Permissions {
     return this.byIp.has(ip);
   }
 
-  /** Remove permissions that expired at or before `nowMs`. @returns how many were removed. */
-  sweep(nowMs: number): number {
+  /**
+   * Remove permissions that expired at or before `nowMs`.
+   * @param onExpired  called with the peer IP of each removed permission.
+   * @returns how many were removed.
+   */
+  sweep(nowMs: number, onExpired?: (ip: string) => void): number {
     let n = 0;
     for (const [ip, p] of this.byIp) {
       if (p.expiresAt <= nowMs) {
         this.byIp.delete(ip);
+        onExpired?.(ip);
         n++;
       }
     }

@@ -5,6 +5,7 @@
 import { InvalidArgumentError } from 'commander';
 import { ConfigError, loadConfig, type Env } from '../../contracts/config.js';
 import { formatHostPort } from '../../common/hostPort.js';
+import { UsersFileError } from '../auth/usersFile.js';
 
 /** An error meant for the user: printed as one line `<prog>: <message>`, exit code 1. */
 export class CliError extends Error {
@@ -16,12 +17,13 @@ export class CliError extends Error {
 
 /**
  * Print `<prog>: <message>` (one line) to stderr and exit with code 1.
- * Unexpected errors (not {@link CliError}/ConfigError) print their message too, never a stack,
- * unless `DEBUG_CLI=1` is set.
+ * Unexpected errors (not {@link CliError}, `UsersFileError` or ConfigError) print their message
+ * too, never a stack, unless `DEBUG_CLI=1` is set.
  */
 export function exitWithError(prog: string, err: unknown): never {
   const msg = err instanceof Error ? err.message : String(err);
-  if (process.env.DEBUG_CLI === '1' && err instanceof Error && !(err instanceof CliError)) console.error(err.stack);
+  const expected = err instanceof CliError || err instanceof UsersFileError || err instanceof ConfigError;
+  if (process.env.DEBUG_CLI === '1' && err instanceof Error && !expected) console.error(err.stack);
   console.error(`${prog}: ${msg.replace(/:\s*\n\s*/g, ': ').replace(/\s*\n\s*/g, '; ')}`);
   process.exit(1);
 }

@@ -13,15 +13,16 @@
  */
 import { Command, Option } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { TurnTransport } from '../../contracts/relay.js';
+import { StunTransactions, TransactionTimeoutError, openServerConnection } from '../client/index.js';
 import { AttributeType, StunClass, StunMethod, encodeMessage, Attr } from '../stun/index.js';
-import { openClientTransport, StunTransactions, TransactionTimeoutError, type ClientTransportKind } from './clientTransport.js';
 import { CliError, exitWithError, formatAddress, intArg, portArg } from './common.js';
 
 const PROG = 'stunclient';
 
 interface StunClientOptions {
   port?: number;
-  transport: ClientTransportKind;
+  transport: TurnTransport;
   count: number;
   interval: number;
   timeout: number;
@@ -61,7 +62,7 @@ async function main(): Promise<void> {
 
   let transport;
   try {
-    transport = await openClientTransport({ transport: opts.transport, host, port, localAddress: opts.local, caFile: opts.ca });
+    transport = await openServerConnection({ transport: opts.transport, host, port, localAddress: opts.local, caFile: opts.ca });
   } catch (err) {
     throw new CliError((err as Error).message);
   }

@@ -2,7 +2,8 @@
 /**
  * `turnadmin`: manage the relay's static users and TURN REST shared secrets in the users file
  * (`TURN_USERS_FILE`, default `<DATA_DIR>/turn-users.json`; `--file` overrides), and mint TURN REST
- * credentials. The running relay re-reads the file when it changes (no restart).
+ * credentials. The running relay re-reads the file when it changes (no restart). The file is read
+ * and written through `turn/auth/usersFile.ts` (lock + atomic write), as the relay and the admin API do.
  *
  * ```
  * turnadmin add-user -u NAME -p PASSWORD [-r REALM]   # realm default TURN_REALM (webrtc-call)
@@ -19,8 +20,8 @@ import { Command } from 'commander';
 import path from 'node:path';
 import { makeRestCredential } from '../auth/restCredentials.js';
 import { loadOrCreateSecrets } from '../auth/secretStore.js';
+import { hmacKey, readUsersFile, updateUsersFile, validateRealm, validateSecretText, validateUserName } from '../auth/usersFile.js';
 import { CliError, exitWithError, intArg, loadCliConfig } from './common.js';
-import { hmacKey, readUsersFile, validateRealm, validateSecretText, validateUserName, withFileLock, writeUsersFileAtomic, type UsersFile } from './usersFile.js';
 
 const PROG = 'turnadmin';
 
@@ -34,15 +35,6 @@ function usersFilePath(cmd: Command): string {
   if (file !== undefined) return path.resolve(file);
   const config = loadCliConfig();
   return config.TURN_USERS_FILE ?? path.join(config.DATA_DIR, 'turn-users.json');
-}
-
-/** Read-modify-write the users file under its lock. `create`: a missing file starts empty. */
-function updateUsersFile(file: string, create: boolean, change: (data: UsersFile) => void): void {
-  withFileLock(file, () => {
-    const data = readUsersFile(file, create);
-    change(data);
-    writeUsersFileAtomic(file, data);
-  });
 }
 
 function buildProgram(): Command {

@@ -24,11 +24,10 @@ import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { makeRestCredential } from '../auth/restCredentials.js';
-import type { TransportAddress } from '../stun/address.js';
+import type { TransportAddress, TurnTransport } from '../../contracts/relay.js';
+import { TurnClient, expectSuccess, type TurnCredentials } from '../client/index.js';
 import { MIN_CHANNEL } from '../stun/index.js';
-import { openClientTransport, type ClientTransportKind } from './clientTransport.js';
 import { CliError, exitWithError, formatAddress, intArg, portArg } from './common.js';
-import { TurnClientSession, type TurnCredentials } from './turnClient.js';
 
 const PROG = 'uclient';
 const HEADER = 8;
@@ -48,7 +47,7 @@ interface UclientOptions {
   length: number;
   interval: number;
   sendIndications?: boolean;
-  transport?: ClientTransportKind;
+  transport?: TurnTransport;
   tcp?: boolean;
   tls?: boolean;
   ca?: string;
@@ -91,16 +90,15 @@ function payloadIntact(buf: Buffer, client: number, seq: number): boolean {
   return true;
 }
 
-async function runClient(index: number, opts: UclientOptions, host: string, port: number, transport: ClientTransportKind, peer: TransportAddress, creds: TurnCredentials | undefined, deadline: number, log: (s: string) => void): Promise<ClientResult> {
+async function runClient(index: number, opts: UclientOptions, host: string, port: number, transport: TurnTransport, peer: TransportAddress, creds: TurnCredentials | undefined, deadline: number, log: (s: string) => void): Promise<ClientResult> {
   const r: ClientResult = { index, ok: false, sent: 0, sendBytes: 0, received: 0, recvBytes: 0, duplicates: 0, corrupted: 0, rtts: [], jitterSum: 0, jitterCount: 0, refreshed: false };
   const sendTimes = new Float64Array(opts.messages).fill(-1);
   const seen = new Uint8Array(opts.messages);
   let lastRtt = -1;
-  let session: TurnClientSession | undefined;
+  let session: TurnClient | undefined;
   let refreshTimer: NodeJS.Timeout | undefined;
   try {
-    const t = await openClientTransport({ transport, host, port, caFile: opts.ca });
-    session = new TurnClientSession(t, creds, { timeoutMs: Math.min(opts.timeout, Math.max(1, deadline - Date.now())) });
+    session = await TurnClient.connect({ transport, host, port, caFile: opts.ca }, creds, { timeoutMs: Math.min(opts.timeout, Math.max(1, deadline - Date.now())) });
     session.onPeerData = (data) => {
       if (data.length < HEADER || data.readUInt32BE(0) !== index) {
         r.corrupted++;
@@ -130,18 +128,18 @@ async function runClient(index: number, opts: UclientOptions, host: string, port
       }
       lastRtt = rtt;
     };
-    const relayed = await session.allocate(opts.lifetime, peer.family);
+    const relayed = await session.allocateRelayed({ lifetime: opts.lifetime, family: peer.family });
     r.relayed = formatAddress(relayed.address, relayed.port);
-    await session.createPermission([peer]);
+    expectSuccess(await session.createPermission(peer));
     const channel = MIN_CHANNEL + (index % 0x1000);
-    if (!opts.sendIndications) await session.channelBind(channel, peer);
+    if (!opts.sendIndications) expectSuccess(await session.channelBind(channel, peer));
     // Long runs: keep the allocation (600 s), permission (300 s) and channel (600 s) alive (RFC 8656 §7.2, §9, §11).
     const s = session;
     refreshTimer = setInterval(() => {
       void (async () => {
-        await s.refresh(opts.lifetime ?? 600);
-        await s.createPermission([peer]);
-        if (!opts.sendIndications) await s.channelBind(channel, peer);
+        expectSuccess(await s.refresh(opts.lifetime ?? 600));
+        expectSuccess(await s.createPermission(peer));
+        if (!opts.sendIndications) expectSuccess(await s.channelBind(channel, peer));
       })().catch((err: unknown) => {
         if (opts.verbose) log(`client ${index}: refresh failed: ${(err as Error).message}`);
       });
@@ -176,7 +174,7 @@ async function runClient(index: number, opts: UclientOptions, host: string, port
     // Release the allocation (Refresh LIFETIME 0), also after a failure mid-run; bounded to 3 s.
     if (session?.relayed && !session.closedError) {
       try {
-        await session.refresh(0, 3000);
+        expectSuccess(await session.refresh(0, 3000));
         r.refreshed = true;
       } catch (err) {
         if (opts.verbose) log(`client ${index}: Refresh 0 failed: ${(err as Error).message}`);
@@ -227,7 +225,7 @@ async function main(): Promise<void> {
   const host = program.args[0]!;
   const opts = program.opts<UclientOptions>();
 
-  const transport: ClientTransportKind = opts.transport ?? (opts.tcp ? (opts.tls ? 'tls' : 'tcp') : 'udp');
+  const transport: TurnTransport = opts.transport ?? (opts.tcp ? (opts.tls ? 'tls' : 'tcp') : 'udp');
   if (opts.tls && !opts.tcp && !opts.transport) throw new CliError('-S (TLS) needs -t (this client has no DTLS)');
   const port = opts.port ?? (transport === 'tls' ? 5349 : 3478);
   if (isIP(opts.peerAddress) === 0) throw new CliError(`bad peer address ${JSON.stringify(opts.peerAddress)}: expected an IPv4 or IPv6 address`);

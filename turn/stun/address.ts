@@ -3,16 +3,9 @@
  * peer-address policy. Pure functions, no DNS.
  */
 import { isIP } from 'node:net';
+import type { TransportAddress } from '../../contracts/relay.js';
 
-/** A transport address: IP (v4 dotted quad or v6 text) and UDP/TCP port. */
-export interface TransportAddress {
-  /** 4 or 6. */
-  family: 4 | 6;
-  /** IP address text, e.g. `192.0.2.1` or `2001:db8::1`. */
-  address: string;
-  /** Port, 0–65535. */
-  port: number;
-}
+export type { TransportAddress };
 
 /**
  * Parse an IPv4 or IPv6 address into 4 or 16 bytes.

@@ -7,3 +7,5 @@ export * from './attributes.js';
 export * from './integrity.js';
 export * from './message.js';
 export * from './channelData.js';
+export * from './dataIndication.js';
+export * from './streamFramer.js';

@@ -3,15 +3,12 @@
  * forwards peer data through it. UDP clients are (listening socket, remote address) pairs; TCP/TLS
  * clients are connections (RFC 8656 §3.1: the allocation belongs to the connection).
  */
-import type { TransportAddress } from '../stun/address.js';
+import type { TransportAddress, TurnTransport } from '../../contracts/relay.js';
 import type { Allocation } from '../allocation/allocation.js';
-
-/** Client transport protocol between client and relay. */
-export type ClientTransport = 'udp' | 'tcp' | 'tls';
 
 /** One client five-tuple. */
 export interface ClientConnection {
-  readonly transport: ClientTransport;
+  readonly transport: TurnTransport;
   /** The relay address the client sent to. */
   readonly local: TransportAddress;
   /** The client's address as seen by the relay (XOR-MAPPED-ADDRESS). */

@@ -1,67 +1,13 @@
 /**
- * TURN over TCP and TLS (RFC 8656 §3.1, RFC 8489 §6.2.2): one byte stream carries STUN messages
- * and ChannelData messages (each ChannelData padded to 4 bytes). The framer handles partial reads,
- * several messages per read and one byte at a time; anything else (first bits 10/11, a STUN header
- * without the magic cookie, an odd STUN length) is garbage and the connection is closed.
+ * TURN over TCP and TLS (RFC 8656 §3.1, RFC 8489 §6.2.2): listeners and client connections. Each
+ * connection splits its byte stream with `StreamFramer` (`stun/streamFramer.ts`); garbage closes it.
  */
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { Allocation } from '../allocation/allocation.js';
-import { MAGIC_COOKIE } from '../stun/attributes.js';
 import { normalizeAddress, type TransportAddress } from '../stun/address.js';
 import type { ClientConnection } from './connection.js';
-
-/** Thrown by {@link StreamFramer.push} on bytes that are neither STUN nor ChannelData. */
-export class FramingError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'FramingError';
-  }
-}
-
-/** Splits a byte stream into STUN and ChannelData messages. Holds at most one partial message (< 64 KiB + 20 bytes). */
-export class StreamFramer {
-  private pending: Buffer | undefined;
-
-  /** Bytes held waiting for the rest of a message. */
-  get buffered(): number {
-    return this.pending?.length ?? 0;
-  }
-
-  /**
-   * Feed bytes; `onFrame` gets each complete message (STUN: header + attributes; ChannelData:
-   * header + data + padding) as a view valid during the call.
-   * @throws FramingError on garbage (the caller closes the connection).
-   */
-  push(chunk: Buffer, onFrame: (frame: Buffer) => void): void {
-    let buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
-    this.pending = undefined;
-    let off = 0;
-    while (buf.length - off >= 4) {
-      const first = buf[off]!;
-      let total: number;
-      if ((first & 0xc0) === 0) {
-        const len = buf.readUInt16BE(off + 2);
-        if (len % 4 !== 0) throw new FramingError(`STUN length ${len} not a multiple of 4`);
-        if (buf.length - off >= 8 && buf.readUInt32BE(off + 4) !== MAGIC_COOKIE) throw new FramingError('bad magic cookie');
-        total = 20 + len;
-      } else if ((first & 0xc0) === 0x40) {
-        const len = buf.readUInt16BE(off + 2);
-        total = 4 + len + ((4 - (len % 4)) % 4);
-      } else {
-        throw new FramingError(`unexpected first byte 0x${first.toString(16)}`);
-      }
-      if (buf.length - off < total) break;
-      onFrame(buf.subarray(off, off + total));
-      off += total;
-    }
-    if (off < buf.length) {
-      // Copy the remainder so a large chunk is not kept alive by a few bytes.
-      this.pending = Buffer.from(buf.subarray(off));
-    }
-    buf = Buffer.alloc(0);
-  }
-}
+import { StreamFramer } from '../stun/streamFramer.js';
 
 /** Callbacks from stream connections to the server. Implementations must not throw. */
 export interface StreamHandlers {

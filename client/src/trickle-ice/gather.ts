@@ -57,6 +57,23 @@ export function toRtcIceServer(e: ServerEntryInput): RTCIceServer {
 }
 
 /**
+ * The relay protocol of a relay candidate as the browser's stats give it (`local-candidate`
+ * `relayProtocol`, W3C webrtc-stats RTCIceCandidateStats), matched by address and port. For browsers that put it
+ * neither on the candidate nor in a URL (Firefox), whose priorities do not tell tcp from tls.
+ * @returns null when the stats do not say (or the connection is closed).
+ */
+async function relayProtocolFromStats(pc: RTCPeerConnection, row: CandidateRow): Promise<string | null> {
+  let found: string | null = null;
+  (await pc.getStats()).forEach((s: Record<string, unknown>) => {
+    const address = String(s.address ?? s.ip ?? '').replace(/^\[|\]$/g, '');
+    if (s.type === 'local-candidate' && s.candidateType === 'relay' && s.port === row.port && address === row.address && typeof s.relayProtocol === 'string') {
+      found = s.relayProtocol;
+    }
+  });
+  return found;
+}
+
+/**
  * Start gathering.
  * @param entries  server entries; an empty list gathers once with no ICE servers (host candidates only).
  * @param options  policy, candidate pool size, getUserMedia first, time limit (s).
@@ -71,6 +88,8 @@ export function startGathering(entries: ServerEntryInput[], options: Options, cb
   const errors: CandidateErrorRow[] = [];
   const progress: EntryProgress[] = list.map((_, i) => ({ entry: i, state: 'gathering' }));
   const pcs: (RTCPeerConnection | undefined)[] = list.map(() => undefined);
+  /** Per entry: stats look-ups of relay protocols still running (an entry completes after them). */
+  const lookups: Promise<void>[][] = list.map(() => []);
   let stream: MediaStream | undefined;
   let finished = false;
   let resolveDone!: (r: GatherResult) => void;
@@ -110,19 +129,41 @@ export function startGathering(entries: ServerEntryInput[], options: Options, cb
       return;
     }
     pcs[i] = pc;
+    const complete = () => {
+      const completeMs = Math.round(elapsed());
+      void Promise.all(lookups[i]!).then(() => settle(i, 'complete', { completeMs }));
+    };
     pc.addEventListener('icecandidate', (e) => {
       if (progress[i]!.state !== 'gathering') return;
       if (!e.candidate || e.candidate.candidate === '') {
-        settle(i, 'complete', { completeMs: Math.round(elapsed()) });
+        complete();
         return;
       }
+      let row: CandidateRow;
       try {
-        const row = candidateRow(e.candidate, elapsed(), i, (e as RTCPeerConnectionIceEvent & { url?: string | null }).url);
+        row = candidateRow(e.candidate, elapsed(), i, (e as RTCPeerConnectionIceEvent & { url?: string | null }).url);
+      } catch {
+        return; // a candidate we cannot parse is not shown
+      }
+      const add = () => {
         rows.push(row);
         cb.onCandidate?.(row);
-      } catch {
-        /* a candidate we cannot parse is not shown */
+      };
+      if (row.relayProtocolSource !== 'priority') {
+        add();
+        return;
       }
+      // The priority only guesses the relay protocol: ask the stats before showing the row (a
+      // row whose entry was stopped or timed out meanwhile is dropped, like later candidates).
+      const lookup = relayProtocolFromStats(pc, row)
+        .then((p) => {
+          if (p) Object.assign(row, { relayProtocol: p, relayProtocolSource: 'browser' });
+        })
+        .catch(() => undefined)
+        .then(() => {
+          if (progress[i]!.state === 'gathering') add();
+        });
+      lookups[i]!.push(lookup);
     });
     pc.addEventListener('icecandidateerror', (ev) => {
       if (progress[i]!.state !== 'gathering') return;
@@ -140,7 +181,7 @@ export function startGathering(entries: ServerEntryInput[], options: Options, cb
       cb.onError?.(row);
     });
     pc.addEventListener('icegatheringstatechange', () => {
-      if (pc.iceGatheringState === 'complete') settle(i, 'complete', { completeMs: Math.round(elapsed()) });
+      if (pc.iceGatheringState === 'complete') complete();
     });
     try {
       pc.createDataChannel('trickle-ice');

@@ -3,39 +3,47 @@
  * `child_process.fork`) so a relay crash never takes the web server down and the relay's hot path
  * does not share the event loop with HTTPS/Socket.IO.
  *
- * IPC (JSON over the fork channel; message types are in `contracts/relayIpc.ts`, child side `turn/main.ts`):
- * - child → parent `{type:'ready', udp:['ip:port'...], tcpPort, tlsPort}` once listening;
- *   `{type:'error', message}` when the relay cannot start (it then exits 1 and is restarted).
- * - parent → child `{type:'stats'}` → `{type:'stats', stats}`; `{type:'allocations'}` →
- *   `{type:'allocations', allocations}`; `{type:'end-allocation', id}` → `{type:'ended', id, ok}`;
- *   `{type:'stop'}`: the child stops and exits 0.
- * - Anything else from the child is passed to `onMessage` listeners.
+ * IPC (`contracts/relayIpc.ts`; child side `turn/main.ts`): the child reports `ready` (structured
+ * addresses) or `start-failed`, and sends its log records, which are written with our logger at
+ * their level. {@link RelaySupervisor.request} sends a typed request with a fresh id and resolves
+ * with the reply carrying that id. Lines the child prints itself (a crash trace) are logged too:
+ * stdout at info, stderr at warn.
  *
  * Supervision: if the child exits while not stopping, it is restarted after a backoff that
  * doubles from {@link RESTART_MIN_MS} to {@link RESTART_MAX_MS} (reset after it stayed up
- * {@link STABLE_AFTER_MS}). The child's stdout/stderr lines are re-logged on the `turn` category.
+ * {@link STABLE_AFTER_MS}).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Logger } from 'log4js';
-import type { AllocationInfo } from '../turn/allocation/allocation.js';
-import type { TurnChildMessage, TurnParentMessage, TurnReadyMessage } from '../contracts/relayIpc.js';
+import { formatHostPort } from '../common/hostPort.js';
+import {
+  isRelayChildMessage,
+  type RelayChildMessage,
+  type RelayParentMessage,
+  type RelayReadyMessage,
+  type RelayReply,
+  type RelayRequest,
+  type RelayRequestParams,
+  type RelayRequestType,
+} from '../contracts/relayIpc.js';
 
 export const RESTART_MIN_MS = 500;
 export const RESTART_MAX_MS = 30_000;
 export const STABLE_AFTER_MS = 30_000;
 /** How long `stop()` waits for the child to exit after `{type:'stop'}` before SIGTERM, then SIGKILL. */
 export const STOP_TIMEOUT_MS = 5_000;
+/** Default time a request may take, ms. */
+export const REQUEST_TIMEOUT_MS = 2_000;
 
-/** `ready` message from the relay child. */
-export type RelayReadyMessage = TurnReadyMessage;
+export type { RelayReadyMessage };
 
-/** Thrown by the admin operations of {@link RelaySupervisor}. */
+/** Why a {@link RelaySupervisor.request} failed. */
 export class RelayAdminError extends Error {
   constructor(
     message: string,
-    /** `unavailable`: relay not running; `timeout`: no answer in time. */
-    readonly kind: 'unavailable' | 'timeout',
+    /** `unavailable`: relay not running (or it exited); `timeout`: no answer in time; `failed`: the relay could not do it. */
+    readonly kind: 'unavailable' | 'timeout' | 'failed',
   ) {
     super(message);
     this.name = 'RelayAdminError';
@@ -43,15 +51,13 @@ export class RelayAdminError extends Error {
 }
 
 /**
- * The relay's STUN/TURN port from a `ready` message: `tcpPort`, else the port of the first UDP
- * address (`ip:port` or `[ip]:port`).
+ * The relay's STUN/TURN port from a `ready` message: `tcpPort`, else the port of the first UDP address.
  * @returns the port, or undefined when the message carries none.
  */
 export function relayPort(ready: RelayReadyMessage): number | undefined {
-  if (typeof ready.tcpPort === 'number' && ready.tcpPort > 0) return ready.tcpPort;
-  const first = Array.isArray(ready.udp) ? ready.udp[0] : undefined;
-  const m = typeof first === 'string' ? /:(\d{1,5})$/.exec(first) : null;
-  return m ? Number(m[1]) : undefined;
+  if (ready.tcpPort !== null && ready.tcpPort > 0) return ready.tcpPort;
+  const port = ready.udp[0]?.port;
+  return port !== undefined && port > 0 ? port : undefined;
 }
 
 /** Relay supervisor state, for /readyz and the admin API. */
@@ -64,18 +70,13 @@ export interface RelayStatus {
   lastReady?: RelayReadyMessage;
 }
 
-const LEVEL_RE = /\[(TRACE|DEBUG|INFO|WARN|ERROR|FATAL)\]/;
-/** log4js's default prefix `[time] [LEVEL] category - `, dropped when re-logging (we add our own). */
-const PREFIX_RE = /^\[[^\]]*\] \[(?:TRACE|DEBUG|INFO|WARN|ERROR|FATAL)\] \S+ - /;
-// eslint-disable-next-line no-control-regex
-const ANSI_RE = /\x1b\[[0-9;]*m/g;
-
 /** Options of {@link RelaySupervisor}. */
 export interface RelaySupervisorOptions {
   /** Path of the relay entry (compiled `turn/main.js`). */
   modulePath: string;
   /** Environment of the child (the web server's environment: the relay reads the same variables). */
   env: NodeJS.ProcessEnv;
+  /** Writes the child's log records and the supervisor's own messages (category `turn`). */
   logger: Logger;
   /** Override {@link STOP_TIMEOUT_MS} (tests). */
   stopTimeoutMs?: number;
@@ -83,7 +84,14 @@ export interface RelaySupervisorOptions {
   restartMinMs?: number;
 }
 
-/** Starts, watches, restarts and stops the relay child. */
+interface Pending {
+  type: RelayRequestType;
+  resolve: (reply: RelayReply) => void;
+  reject: (err: RelayAdminError) => void;
+  timer: NodeJS.Timeout;
+}
+
+/** Starts, watches, restarts and stops the relay child; carries typed requests to it. */
 export class RelaySupervisor {
   private child: ChildProcess | undefined;
   private state: RelayStatus['state'] = 'stopped';
@@ -93,11 +101,9 @@ export class RelaySupervisor {
   private readyMsg: RelayReadyMessage | undefined;
   private lastReadyMsg: RelayReadyMessage | undefined;
   private startedAt = 0;
-  private pendingStats: Array<(s: unknown) => void> = [];
-  private pendingAllocations: Array<(a: AllocationInfo[] | undefined) => void> = [];
-  private pendingEnded: Array<{ id: string; done: (ok: boolean | undefined) => void }> = [];
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
   private readonly readyWaiters: Array<() => void> = [];
-  private readonly listeners: Array<(msg: unknown) => void> = [];
 
   constructor(private readonly options: RelaySupervisorOptions) {
     this.backoffMs = options.restartMinMs ?? RESTART_MIN_MS;
@@ -139,95 +145,28 @@ export class RelaySupervisor {
     });
   }
 
-  /** Listen to messages from the child other than `ready`/`stats` (admin hooks). */
-  onMessage(fn: (msg: unknown) => void): void {
-    this.listeners.push(fn);
-  }
-
   /**
-   * Send a raw IPC message to the child (admin hooks).
-   * @returns false when the child is not running.
+   * Send request `type` with `params` to the relay child and wait for the reply with the same id.
+   * @param timeoutMs  how long to wait, ms (default {@link REQUEST_TIMEOUT_MS}).
+   * @returns the reply, typed by the request (e.g. `request('stats')` → `{id, type:'stats', stats}`).
+   * @throws RelayAdminError `unavailable` (not ready, or the child exited before answering),
+   *         `timeout`, or `failed` (the child reported an error, e.g. a locked users file).
    */
-  send(msg: object): boolean {
-    if (!this.child || !this.child.connected) return false;
-    try {
-      this.child.send(msg);
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  /**
-   * Ask the child for its stats.
-   * @returns the child's `stats` object, or undefined when it is not ready or does not answer within `timeoutMs`.
-   */
-  requestStats(timeoutMs = 1000): Promise<unknown> {
-    if (!this.isReady() || !this.send({ type: 'stats' })) return Promise.resolve(undefined);
-    return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        const i = this.pendingStats.indexOf(done);
-        if (i >= 0) this.pendingStats.splice(i, 1);
-        resolve(undefined);
-      }, timeoutMs);
-      const done = (s: unknown) => {
-        clearTimeout(t);
-        resolve(s);
-      };
-      this.pendingStats.push(done);
-    });
-  }
-
-  /** Send a request and wait for its answer (registered by `register`), or time out. */
-  private ask<T>(msg: TurnParentMessage, what: string, timeoutMs: number, register: (done: (v: T | undefined) => void) => () => void): Promise<T> {
+  request<T extends RelayRequestType>(type: T, params: RelayRequestParams<T>, timeoutMs = REQUEST_TIMEOUT_MS): Promise<RelayReply<T>> {
     if (!this.isReady()) return Promise.reject(new RelayAdminError('relay is not running', 'unavailable'));
-    return new Promise<T>((resolve, reject) => {
-      let unregister = () => {};
-      const t = setTimeout(() => {
-        unregister();
-        reject(new RelayAdminError(`relay did not answer ${what} within ${timeoutMs} ms`, 'timeout'));
+    const id = this.nextId++;
+    return new Promise<RelayReply<T>>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new RelayAdminError(`relay did not answer ${type} within ${timeoutMs} ms`, 'timeout'));
       }, timeoutMs);
-      unregister = register((v) => {
-        clearTimeout(t);
-        unregister();
-        if (v === undefined) reject(new RelayAdminError('relay exited', 'unavailable'));
-        else resolve(v);
-      });
-      if (!this.send(msg)) {
-        clearTimeout(t);
-        unregister();
+      // `take()` only hands over a reply whose id and type match this request.
+      this.pending.set(id, { type, resolve: (r) => resolve(r as unknown as RelayReply<T>), reject, timer });
+      if (!this.send({ ...params, id, type } as RelayRequest)) {
+        clearTimeout(timer);
+        this.pending.delete(id);
         reject(new RelayAdminError('relay is not running', 'unavailable'));
       }
-    });
-  }
-
-  /**
-   * The relay's live allocations (relay sessions), for the admin API.
-   * @throws RelayAdminError when the relay is not running or does not answer within `timeoutMs`.
-   */
-  listAllocations(timeoutMs = 2000): Promise<AllocationInfo[]> {
-    return this.ask<AllocationInfo[]>({ type: 'allocations' }, 'allocations', timeoutMs, (done) => {
-      this.pendingAllocations.push(done);
-      return () => {
-        const i = this.pendingAllocations.indexOf(done);
-        if (i >= 0) this.pendingAllocations.splice(i, 1);
-      };
-    });
-  }
-
-  /**
-   * End one allocation in the relay (its relay socket closes).
-   * @returns true when it existed.
-   * @throws RelayAdminError when the relay is not running or does not answer within `timeoutMs`.
-   */
-  endAllocation(id: string, timeoutMs = 2000): Promise<boolean> {
-    return this.ask<boolean>({ type: 'end-allocation', id }, 'end-allocation', timeoutMs, (done) => {
-      const entry = { id, done };
-      this.pendingEnded.push(entry);
-      return () => {
-        const i = this.pendingEnded.indexOf(entry);
-        if (i >= 0) this.pendingEnded.splice(i, 1);
-      };
     });
   }
 
@@ -262,6 +201,17 @@ export class RelaySupervisor {
     this.state = 'stopped';
   }
 
+  /** @returns false when the child is not running. */
+  private send(msg: RelayParentMessage): boolean {
+    if (!this.child || !this.child.connected) return false;
+    try {
+      this.child.send(msg);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   private spawn(): void {
     const { logger, modulePath, env } = this.options;
     this.state = this.restarts === 0 ? 'starting' : 'restarting';
@@ -277,26 +227,22 @@ export class RelaySupervisor {
     }
     this.child = child;
     logger.info(`relay starting pid=${child.pid} (${modulePath})`);
-    const relayLines = (stream: NodeJS.ReadableStream | null, fallback: 'info' | 'warn') => {
+    // What the child prints itself (not through its logger): a crash trace, a config error.
+    const printed = (stream: NodeJS.ReadableStream | null, level: 'info' | 'warn') => {
       if (!stream) return;
-      createInterface({ input: stream }).on('line', (raw) => {
-        const line = raw.replace(ANSI_RE, '');
-        if (line.trim() === '') return;
-        const lvl = LEVEL_RE.exec(line)?.[1]?.toLowerCase() as 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | undefined;
-        logger[lvl ?? fallback](`[relay] ${line.replace(PREFIX_RE, '')}`);
+      createInterface({ input: stream }).on('line', (line) => {
+        if (line.trim() !== '') logger[level](`[relay] ${line}`);
       });
     };
-    relayLines(child.stdout, 'info');
-    relayLines(child.stderr, 'warn');
+    printed(child.stdout, 'info');
+    printed(child.stderr, 'warn');
     child.on('message', (msg: unknown) => this.onChildMessage(child, msg));
     child.on('error', (err) => logger.error(`relay pid=${child.pid}: ${err.message}`));
     child.on('exit', (code, signal) => {
       if (this.child !== child) return;
       this.child = undefined;
       this.readyMsg = undefined;
-      for (const p of this.pendingStats.splice(0)) p(undefined);
-      for (const p of [...this.pendingAllocations]) p(undefined);
-      for (const p of [...this.pendingEnded]) p.done(undefined);
+      this.failPending(new RelayAdminError('relay exited', 'unavailable'));
       if (this.state === 'stopping' || this.state === 'stopped') {
         logger.info(`relay stopped (code=${code} signal=${signal})`);
         return;
@@ -304,6 +250,14 @@ export class RelaySupervisor {
       logger.error(`relay exited unexpectedly (code=${code} signal=${signal})`);
       this.scheduleRestart();
     });
+  }
+
+  private failPending(err: RelayAdminError): void {
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(err);
+    }
+    this.pending.clear();
   }
 
   private scheduleRestart(): void {
@@ -320,40 +274,48 @@ export class RelaySupervisor {
   }
 
   private onChildMessage(child: ChildProcess, msg: unknown): void {
-    if (this.child !== child || typeof msg !== 'object' || msg === null) return;
-    const m = msg as TurnChildMessage;
+    if (this.child !== child) return;
+    const { logger } = this.options;
+    if (!isRelayChildMessage(msg)) {
+      logger.warn(`relay sent an unknown message: ${JSON.stringify(msg)?.slice(0, 200)}`);
+      return;
+    }
+    const m: RelayChildMessage = msg;
     switch (m.type) {
+      case 'log':
+        logger[m.level](m.category === 'turn' ? `[relay] ${m.message}` : `[relay:${m.category}] ${m.message}`);
+        return;
       case 'ready': {
         if (relayPort(m) === undefined) {
-          this.options.logger.warn(`relay sent a ready message without a port: ${JSON.stringify(msg).slice(0, 200)}`);
+          logger.warn(`relay sent a ready message without a port: ${JSON.stringify(m).slice(0, 200)}`);
           return;
         }
         this.readyMsg = m;
         this.lastReadyMsg = m;
         if (this.state === 'starting' || this.state === 'restarting') this.state = 'ready';
-        this.options.logger.info(`relay ready pid=${child.pid} udp=${JSON.stringify(m.udp)} tcp=${m.tcpPort ?? 'none'} tls=${m.tlsPort ?? 'none'}`);
+        logger.info(`relay ready pid=${child.pid} udp=${m.udp.map((u) => formatHostPort(u.address, u.port)).join(',')} tcp=${m.tcpPort ?? 'none'} tls=${m.tlsPort ?? 'none'}`);
         for (const w of this.readyWaiters.splice(0)) w();
         return;
       }
-      case 'stats':
-        this.pendingStats.shift()?.(m.stats);
+      case 'start-failed':
+        logger.error(`relay could not start: ${m.message.slice(0, 500)}`);
         return;
-      case 'allocations':
-        this.pendingAllocations[0]?.(Array.isArray(m.allocations) ? m.allocations : []);
+      case 'failed': {
+        const p = this.take(m.id, m.request);
+        p?.reject(new RelayAdminError(`relay could not do ${m.request}: ${m.message}`, 'failed'));
         return;
-      case 'ended':
-        this.pendingEnded.find((p) => p.id === m.id)?.done(m.ok === true);
-        return;
-      case 'error':
-        this.options.logger.error(`relay reported: ${String(m.message).slice(0, 500)}`);
-        return;
-    }
-    for (const l of this.listeners) {
-      try {
-        l(msg);
-      } catch (err) {
-        this.options.logger.error(`relay message listener failed: ${(err as Error).message}`);
       }
+      default:
+        this.take(m.id, m.type)?.resolve(m);
     }
+  }
+
+  /** The pending request `id` of `type` (removed), or undefined for a late or unknown reply. */
+  private take(id: number, type: RelayRequestType): Pending | undefined {
+    const p = this.pending.get(id);
+    if (!p || p.type !== type) return undefined;
+    this.pending.delete(id);
+    clearTimeout(p.timer);
+    return p;
   }
 }

@@ -6,6 +6,7 @@
 import './cspSafe.js'; // first: before any zod schema is built
 import './style.css';
 import { Call } from './call.js';
+import { startCallExtras } from './callExtras.js';
 import { byId, CallPage, findElements, setToggle } from './callPage.js';
 import { setText, startPageLanguage } from './i18n/dom.js';
 import { msg, onLanguageChange, type Key, type Msg } from './i18n/index.js';
@@ -21,6 +22,7 @@ const media = new LocalMedia();
 const call = new Call(page, media);
 const params = new URLSearchParams(location.search);
 const relayOnly = params.get('relay') === '1' || params.get('relay') === 'true';
+const extras = startCallExtras(call, media, (text) => page.warning(text));
 const stats = new StatsPanel(el.statsTable, el.bitrateGraph, () => call.peer?.pc ?? null);
 
 // ------------------------------------------------------------------ join form
@@ -189,5 +191,5 @@ if (previous && reloaded && previous.room === params.get('room') && previous.rel
   join(previous.room, false);
 }
 
-/** Debug/test handle: `window.__call.call` is the call, `.media` its local media, `.stats` the panel. */
-(window as unknown as { __call: unknown }).__call = { call, media, page, stats };
+/** Debug/test handle: `window.__call.call` is the call, `.media` its local media, `.stats` the panel, `.extras` the features of callExtras.ts. */
+(window as unknown as { __call: unknown }).__call = { call, media, page, stats, extras };

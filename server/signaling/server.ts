@@ -33,11 +33,10 @@ import type { z } from 'zod';
 import type { Logger } from 'log4js';
 import {
   ByeSchema,
-  CandidateSchema,
-  DescriptionSchema,
   JoinOptionsSchema,
   MAX_MESSAGE_BYTES,
-  MediaStateSchema,
+  MESSAGE_SCHEMAS,
+  messageSchemaFor,
   RoomSchema,
   type Ack,
   type ClientToServerEvents,
@@ -114,12 +113,11 @@ function describe(v: unknown): string {
 export function parseMessageData(data: unknown): { ok: true; data: MessageData } | { ok: false; reason: string } {
   if (data === 'bye') return { ok: true, data: ByeSchema.parse(data) };
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
-    return { ok: false, reason: `data must be an object (offer, answer, candidate or state) or "bye", got ${describe(data)}` };
+    return { ok: false, reason: `data must be an object (${Object.keys(MESSAGE_SCHEMAS).join(', ')}) or "bye", got ${describe(data)}` };
   }
   const type = (data as { type?: unknown }).type;
-  const schema =
-    type === 'offer' || type === 'answer' ? DescriptionSchema : type === 'candidate' ? CandidateSchema : type === 'state' ? MediaStateSchema : undefined;
-  if (!schema) return { ok: false, reason: 'data.type must be "offer", "answer", "candidate" or "state"' };
+  const schema = messageSchemaFor(type);
+  if (!schema) return { ok: false, reason: `data.type must be one of ${Object.keys(MESSAGE_SCHEMAS).map((k) => `"${k}"`).join(', ')}` };
   const r = schema.safeParse(data);
   return r.success ? { ok: true, data: r.data as MessageData } : { ok: false, reason: formatIssues(r.error) };
 }

@@ -11,10 +11,14 @@
  *   `maintain-resolution` (text stays sharp, the frame rate drops instead); it is never scaled
  *   down, also in data saver. Browsers without `degradationPreference` in parameters (Firefox ESR)
  *   still follow the content hint.
- * - Audio processing: Chromium and Firefox change noise suppression / echo cancellation of an open
- *   microphone with `applyConstraints`; the setting also applies to a microphone opened later.
+ * - Audio processing: Firefox changes noise suppression / echo cancellation of an open microphone
+ *   with `applyConstraints`; Chromium resolves it but keeps the setting the microphone was opened
+ *   with (and while a track of the device is open, a new one gets the same), so there the microphone
+ *   is closed, opened again with the new setting and swapped in with `replaceTrack`. Microphones opened later get the setting from the start.
  */
 import type { CallExtension, CallRoom } from './callExtension.js';
+import type { LocalMedia } from './localMedia.js';
+import { audioProcessing } from './mediaDevices.js';
 import type { PeerSession } from './peerSession.js';
 
 /** The choices of `#quality`. */
@@ -93,7 +97,7 @@ export class SendQuality implements CallExtension {
 
   constructor(
     private readonly call: CallRoom,
-    private readonly media: { readonly audioTrack: MediaStreamTrack | null; readonly state: { screen: boolean } },
+    private readonly media: Pick<LocalMedia, 'audioTrack' | 'audioDeviceId' | 'state' | 'selectMicrophone'>,
     private readonly log: (msg: string) => void = () => undefined,
   ) {}
 
@@ -115,8 +119,11 @@ export class SendQuality implements CallExtension {
   async setAudioProcessing(change: Partial<AudioProcessing>): Promise<boolean> {
     const before = { ...this.audio };
     Object.assign(this.audio, change);
-    const ok = await this.applyAudio();
-    if (!ok) Object.assign(this.audio, before);
+    const ok = await this.applyAudio(true);
+    if (!ok) {
+      Object.assign(this.audio, before);
+      await this.applyAudio();
+    }
     return ok;
   }
 
@@ -131,23 +138,36 @@ export class SendQuality implements CallExtension {
     }
   }
 
-  private async applyAudio(): Promise<boolean> {
+  /**
+   * Give the open microphone the wanted processing: `applyConstraints` first; where the browser
+   * keeps the old setting (Chromium applies processing only when the microphone opens) and
+   * `reopen` is allowed, the microphone is opened again with it and swapped in (no renegotiation).
+   */
+  private async applyAudio(reopen = false): Promise<boolean> {
+    const wanted = { ...this.audio };
+    const supported = supportedAudioProcessing();
+    // Microphones opened from now on get it from the start.
+    for (const k of ['noiseSuppression', 'echoCancellation'] as const) if (supported[k]) audioProcessing[k] = wanted[k];
     const track = this.media.audioTrack;
     if (!track || track.readyState !== 'live') return true;
-    const wanted = { ...this.audio };
-    const settings = track.getSettings();
-    if (settings.noiseSuppression === wanted.noiseSuppression && settings.echoCancellation === wanted.echoCancellation) return true;
-    const supported = supportedAudioProcessing();
-    const constraints: MediaTrackConstraints = { ...track.getConstraints() };
-    if (supported.noiseSuppression) constraints.noiseSuppression = wanted.noiseSuppression;
-    if (supported.echoCancellation) constraints.echoCancellation = wanted.echoCancellation;
+    const matches = () => {
+      const st = track.getSettings();
+      return (st.noiseSuppression === undefined || !supported.noiseSuppression || st.noiseSuppression === wanted.noiseSuppression) && (st.echoCancellation === undefined || !supported.echoCancellation || st.echoCancellation === wanted.echoCancellation);
+    };
+    if (matches()) return true;
     try {
-      await track.applyConstraints(constraints);
-      return true;
+      await track.applyConstraints({ ...track.getConstraints(), ...audioProcessing });
     } catch (err) {
       this.log(`microphone refused ${JSON.stringify(wanted)}: ${err instanceof Error ? err.message : String(err)}`);
-      return false;
     }
+    if (matches() || !reopen) return matches();
+    // Chromium opens one processing set per device: the old track must close before the new opens
+    // (a moment of silence).
+    track.stop();
+    const problem = await this.media.selectMicrophone(this.media.audioDeviceId ?? '');
+    if (problem) this.log('could not open the microphone again with the new processing');
+    const now = this.media.audioTrack?.getSettings();
+    return !problem && (!now || ((now.noiseSuppression ?? wanted.noiseSuppression) === wanted.noiseSuppression && (now.echoCancellation ?? wanted.echoCancellation) === wanted.echoCancellation));
   }
 
   // ------------------------------------------------------------------ CallExtension

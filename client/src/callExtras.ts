@@ -63,6 +63,7 @@ export function startCallExtras(call: CallRoom, media: LocalMedia, warn: (text: 
       recordingPanel.hidden = false;
     },
     remoteChanged: (on) => recordingView?.remoteChanged(on),
+    unmixed: () => recordingView?.unmixed(),
     log,
   });
   recordingView = new RecordingView(

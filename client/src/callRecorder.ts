@@ -18,6 +18,8 @@ import type { CallExtension, CallRoom, ExtensionMessage } from './callExtension.
 export const RECORDING_TYPES = ['video/webm;codecs=vp8,opus', 'video/webm;codecs=vp9,opus', 'video/webm'];
 /** MediaRecorder hands over data every this many ms (a crash loses at most that much). */
 const TIMESLICE_MS = 1000;
+/** How long the audio mix may take to start, ms. */
+export const MIX_START_MS = 1500;
 
 /** Why a recording ended. */
 export type RecordingEnd = 'stopped' | 'connection-replaced' | 'left' | 'error';
@@ -40,6 +42,8 @@ export interface RecorderEvents {
   finished(rec: Recording): void;
   /** The other person started or stopped recording. */
   remoteChanged(recording: boolean): void;
+  /** The audio mix could not start: this recording holds the other person's voice only. */
+  unmixed?(): void;
   log?(msg: string): void;
 }
 
@@ -65,6 +69,7 @@ export class CallRecorder implements CallExtension {
   private startedAt = 0;
   private startedDate = new Date();
   private endReason: RecordingEnd = 'stopped';
+  private starting = false;
 
   constructor(
     private readonly call: CallRoom,
@@ -82,16 +87,22 @@ export class CallRecorder implements CallExtension {
   }
 
   /**
-   * Start recording the remote video and both voices.
+   * Start recording the remote video and both voices. Call it from a click: the audio mix
+   * (`AudioContext`) may only start with a user activation.
+   *
+   * Where the audio mix does not run within {@link MIX_START_MS} (an `AudioContext` needs an audio
+   * output; headless Firefox without a sound server has none), the recording takes the other
+   * person's voice alone and says so through `unmixed`.
    * @returns why it could not start, or undefined.
    */
-  start(): StartProblem | undefined {
-    if (this.recorder) return undefined;
+  async start(): Promise<StartProblem | undefined> {
+    if (this.recorder || this.starting) return undefined;
     const type = recordingType();
     if (!type) return 'unsupported';
     const video = this.remote?.getVideoTracks().find((t) => t.readyState === 'live');
     const remoteAudio = this.remote?.getAudioTracks().find((t) => t.readyState === 'live');
     if (!this.call.peer || (!video && !remoteAudio)) return 'no-call';
+    this.starting = true;
     try {
       const ctx = new AudioContext();
       const dest = ctx.createMediaStreamDestination();
@@ -99,7 +110,19 @@ export class CallRecorder implements CallExtension {
       this.audio = ctx;
       this.destination = dest;
       this.connectMicrophone();
-      const tracks = [...(video ? [video] : []), ...dest.stream.getAudioTracks()];
+      const running = await Promise.race([ctx.resume().then(() => ctx.state === 'running'), new Promise<boolean>((r) => setTimeout(() => r(false), MIX_START_MS))]);
+      if (!this.call.peer || !this.remote) {
+        this.teardownAudio();
+        return 'no-call';
+      }
+      let audio = dest.stream.getAudioTracks();
+      if (!running) {
+        this.events.log?.(`audio mix did not start (AudioContext ${ctx.state}): recording the other person's voice only`);
+        this.teardownAudio();
+        audio = remoteAudio ? [remoteAudio] : [];
+        this.events.unmixed?.();
+      }
+      const tracks = [...(video ? [video] : []), ...audio];
       const rec = new MediaRecorder(new MediaStream(tracks), { mimeType: type });
       this.chunks = [];
       rec.ondataavailable = (ev) => {
@@ -108,19 +131,20 @@ export class CallRecorder implements CallExtension {
       rec.onstop = () => this.finish(rec);
       rec.onerror = () => this.stop('error');
       rec.start(TIMESLICE_MS);
-      void ctx.resume();
       this.recorder = rec;
       this.startedAt = performance.now();
       this.startedDate = new Date();
       this.endReason = 'stopped';
       this.call.sendRoomMessage({ type: 'recording', active: true });
-      this.events.log?.(`recording started (${type})`);
+      this.events.log?.(`recording started (${type}; ${running ? 'both voices mixed' : 'remote voice only'})`);
       this.events.localChanged(this.startedAt);
       return undefined;
     } catch (err) {
       this.events.log?.(`recording could not start: ${err instanceof Error ? err.message : String(err)}`);
       this.teardownAudio();
       return 'failed';
+    } finally {
+      this.starting = false;
     }
   }
 

@@ -128,6 +128,8 @@ interface Slot {
   dc: RTCDataChannel;
   file?: Blob;
   hash: ReturnType<typeof sha256.create>;
+  /** Sender: the end frame (with the hash) went out. */
+  endSent?: boolean;
   /** Receiver: chunks not yet moved into a Blob, and the Blobs. */
   pending: ArrayBuffer[];
   pendingBytes: number;
@@ -278,7 +280,9 @@ export class FileTransfers implements CallExtension {
       else if (c.t === 'decline' && t.state === 'offered') {
         t.by = 'them';
         this.finish(s, 'declined');
-      } else if (c.t === 'result' && t.state === 'sending' && t.bytes === t.size) {
+      } else if (c.t === 'result' && t.state === 'sending' && s.endSent) {
+        // Our own bufferedAmount may lag behind what the receiver already has (Firefox).
+        t.bytes = t.size;
         if (c.ok) this.finish(s, 'done');
         else this.fail(s, 'hash-mismatch');
       } else this.protocolError(s);
@@ -327,6 +331,7 @@ export class FileTransfers implements CallExtension {
       }
       t.sha256 = hex(s.hash.digest());
       this.control(s, { t: 'end', sha256: t.sha256 });
+      s.endSent = true;
       // Progress keeps moving while the last buffered bytes go out; the receiver's result ends it.
       while (t.state === 'sending' && dc.readyState === 'open' && dc.bufferedAmount > 0) {
         await new Promise((r) => setTimeout(r, PROGRESS_EVERY_MS));

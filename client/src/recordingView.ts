@@ -59,8 +59,11 @@ export class RecordingView {
         r.stop();
         return;
       }
-      const problem = r.start();
-      if (problem) el.warn(START_PROBLEMS[problem]);
+      el.record.disabled = true;
+      void r.start().then((problem) => {
+        el.record.disabled = false;
+        if (problem) el.warn(START_PROBLEMS[problem]);
+      });
     });
   }
 
@@ -91,6 +94,11 @@ export class RecordingView {
     a.hidden = false;
     const note = END_NOTES[rec.end];
     if (note) this.el.warn(note);
+  }
+
+  /** The audio mix could not start: only the other person's voice is recorded. */
+  unmixed(): void {
+    this.el.warn(msg('recording.unmixed'));
   }
 
   /** The other person started or stopped recording. */

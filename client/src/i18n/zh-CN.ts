@@ -185,6 +185,7 @@ export const zhCN: Catalog = {
     notice: '对方正在录制这次通话。',
     unsupported: '这个浏览器无法录制通话。',
     noCall: '对方接通后才能开始录制。',
+    unmixed: '这个浏览器无法混合双方的声音：录像中只有对方的声音。',
     failed: '无法开始录制。',
     endedReconnect: '连接已重建，录制随之停止；已录下的内容可以下载。',
     endedError: '录制出错停止；已录下的内容可以下载。',

@@ -109,9 +109,12 @@ describe.skipIf(!haveChromium)('call page: file transfer', () => {
     expect(stalls, 'video frames stopped decoding during the transfer').toEqual([]);
   }, 180_000);
 
-  it('a declined file ends as declined on both sides', async () => {
-    await chooseRandomFile(a.page, 1000, 'small.bin');
+  it('a declined file ends as declined on both sides; the rows fit a phone screen', async () => {
+    await chooseRandomFile(a.page, 1000, `a-long-file-name-without-spaces-${'x'.repeat(120)}.bin`);
     await pollUntil(() => rowOf(b, 'receive'), (r) => r?.state === 'offered', 10_000, 'the offer on B', b);
+    await b.page.setViewportSize({ width: 360, height: 740 });
+    expect(await b.page.evaluate(() => document.documentElement.scrollWidth), 'horizontal scroll on a 360 px screen').toBeLessThanOrEqual(360);
+    await b.page.setViewportSize({ width: 800, height: 600 });
     await b.page.click('#transfers li[data-state="offered"] button[data-action="decline"]');
     const ra = await pollUntil(() => rowOf(a, 'send'), (r) => r?.state === 'declined', 5000, 'declined on A', a);
     expect(ra!.text).toMatch(/other person declined/i);

@@ -12,7 +12,7 @@
  * Median of `--runs` (default 3); MB = 10^6 bytes. The machine's load average is printed, since
  * other processes share the cores.
  *
- * Run: `npm run bench:files -- [--mb 100] [--runs 3]` (builds first). Needs /usr/bin/chromium
+ * Run: `npm run bench:files -- [--mb 100] [--runs 3] [--camera-off]` (builds first). Needs /usr/bin/chromium
  * (CHROMIUM_PATH overrides). Loopback only; bounded by `--max-minutes`.
  */
 import { loadavg } from 'node:os';
@@ -27,9 +27,10 @@ const opts = new Command()
   .name('bench:files')
   .option('--mb <n>', 'file size, MB (10^6 bytes)', '100')
   .option('--runs <n>', 'transfers measured (median reported)', '3')
+  .option('--camera-off', 'both people turn their camera off first (no video encoded or decoded)', false)
   .option('--max-minutes <n>', 'hard limit for the whole run', '8')
   .parse()
-  .opts<{ mb: string; runs: string; maxMinutes: string }>();
+  .opts<{ mb: string; runs: string; cameraOff: boolean; maxMinutes: string }>();
 
 const bytes = Math.round(Number(opts.mb) * 1e6);
 const runs = Math.max(1, Number(opts.runs));
@@ -120,6 +121,7 @@ async function main(): Promise<void> {
   console.log(`bench:files: ${opts.mb} MB, ${runs} runs; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
   server = await startServer();
   const { a, b } = await connectedPair(peers, server.url);
+  if (opts.cameraOff) await Promise.all([a.page.click('#camera'), b.page.click('#camera')]);
   const page: number[] = [];
   for (let i = 0; i < runs; i++) {
     const s = await pageTransfer(a.page, b.page, i);
@@ -137,7 +139,7 @@ async function main(): Promise<void> {
   }
   await cleanup();
   const mbps = (s: number) => (bytes / 1e6 / s).toFixed(1);
-  console.log(`\ncall page, A → B during a video call: median ${mbps(median(page))} MB/s (goal ≥ 20)`);
+  console.log(`\ncall page, A → B during a ${opts.cameraOff ? 'call with both cameras off' : 'video call'}: median ${mbps(median(page))} MB/s (goal ≥ 20)`);
   console.log(`raw RTCDataChannel in one page (ceiling): median ${mbps(median(raw))} MB/s`);
   console.log(`load average at the end ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 }

@@ -82,13 +82,14 @@ export class FileTransferView {
       else if (action === 'decline') this.files().decline(id);
       else if (action === 'cancel') this.files().cancel(id);
     });
-    // Drop a file anywhere on the page during a call.
-    const hasFiles = (ev: DragEvent) => this.inCall() && !!ev.dataTransfer && Array.from(ev.dataTransfer.types).includes('Files');
+    // Drop a file anywhere on the page during a call. Outside a call a dropped file is refused
+    // (the browser would otherwise open it in place of the page).
+    const hasFiles = (ev: DragEvent) => !!ev.dataTransfer && Array.from(ev.dataTransfer.types).includes('Files');
     document.addEventListener('dragover', (ev) => {
       if (!hasFiles(ev)) return;
       ev.preventDefault();
-      ev.dataTransfer!.dropEffect = 'copy';
-      document.body.classList.add('file-drop');
+      ev.dataTransfer!.dropEffect = this.inCall() ? 'copy' : 'none';
+      document.body.classList.toggle('file-drop', this.inCall());
     });
     document.addEventListener('dragleave', (ev) => {
       if (ev.relatedTarget === null) document.body.classList.remove('file-drop');
@@ -97,7 +98,7 @@ export class FileTransferView {
       document.body.classList.remove('file-drop');
       if (!hasFiles(ev)) return;
       ev.preventDefault();
-      for (const f of Array.from(ev.dataTransfer!.files)) this.offer(f);
+      if (this.inCall()) for (const f of Array.from(ev.dataTransfer!.files)) this.offer(f);
     });
     onLanguageChange(() => {
       for (const t of this.files().transfers) this.update(t);

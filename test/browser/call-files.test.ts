@@ -1,7 +1,8 @@
 /**
  * File transfer on the real page, two headless Chromium peers in one call: a 50 MB file of random
  * bytes chosen with `#fileInput` arrives intact (SHA-256 of the received Blob equal to the sent
- * file's), with progress on both sides; a declined offer ends on both sides; cancelling mid-way on
+ * file's), with progress on both sides; a file dropped on the call is offered, and declined ends on
+ * both sides; cancelling mid-way on
  * the receiver stops the sender; the call keeps decoding video frames throughout. Run
  * `npm run build` first.
  */
@@ -9,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectMediaFlowing, haveChromium, type Peer } from '../helpers/browser.js';
 import { removeServerDirs, startServer, type RunningServer } from '../helpers/server.js';
 import { connectedPair, inbound, pollUntil } from './call-helpers.js';
-import { chooseRandomFile, transferEvents, transferRows, watchTransfers, type TransferRow } from './extras-helpers.js';
+import { chooseRandomFile, dropRandomFile, transferEvents, transferRows, watchTransfers, type TransferRow } from './extras-helpers.js';
 
 const MB = 1024 * 1024;
 const BIG = 50 * MB;
@@ -109,8 +110,8 @@ describe.skipIf(!haveChromium)('call page: file transfer', () => {
     expect(stalls, 'video frames stopped decoding during the transfer').toEqual([]);
   }, 180_000);
 
-  it('a declined file ends as declined on both sides; the rows fit a phone screen', async () => {
-    await chooseRandomFile(a.page, 1000, `a-long-file-name-without-spaces-${'x'.repeat(120)}.bin`);
+  it('a file dropped on the call is offered; declined, it ends as declined on both sides; the rows fit a phone screen', async () => {
+    await dropRandomFile(a.page, 1000, `a-long-file-name-without-spaces-${'x'.repeat(120)}.bin`);
     await pollUntil(() => rowOf(b, 'receive'), (r) => r?.state === 'offered', 10_000, 'the offer on B', b);
     await b.page.setViewportSize({ width: 360, height: 740 });
     expect(await b.page.evaluate(() => document.documentElement.scrollWidth), 'horizontal scroll on a 360 px screen').toBeLessThanOrEqual(360);

@@ -119,3 +119,21 @@ export async function netQualityBlock(page: Page): Promise<{ state: string | nul
     };
   });
 }
+
+/**
+ * Drop a file of `size` random bytes on the page's videos as a person dragging it there would
+ * (`dragover` then `drop` events carrying a DataTransfer with the file).
+ */
+export async function dropRandomFile(page: Page, size: number, name = 'dropped.bin'): Promise<void> {
+  await page.evaluate(
+    ({ size, name }) => {
+      const bytes = crypto.getRandomValues(new Uint8Array(size));
+      const dt = new DataTransfer();
+      dt.items.add(new File([bytes], name, { type: 'application/octet-stream' }));
+      const target = document.getElementById('remoteVideo')!;
+      target.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
+      target.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    },
+    { size, name },
+  );
+}

@@ -5,7 +5,7 @@
  *
  * Consent: a `recording` message goes over the room when recording starts (and again when the other
  * person re-joins), and `active: false` when it stops — on Stop, hang-up, Leave, page unload, or
- * when the connection is replaced (the recorded tracks end with it; the file so far is kept). The
+ * when the connection ends or is replaced (the recorded tracks end with it; the file so far is kept). The
  * other page shows its notice while the flag is on, and clears it itself when this person leaves
  * or re-joins (a re-joined page that still records says so again).
  *
@@ -22,7 +22,7 @@ const TIMESLICE_MS = 1000;
 export const MIX_START_MS = 1500;
 
 /** Why a recording ended. */
-export type RecordingEnd = 'stopped' | 'connection-replaced' | 'left' | 'error';
+export type RecordingEnd = 'stopped' | 'connection-ended' | 'left' | 'error';
 
 /** A finished recording. */
 export interface Recording {
@@ -167,12 +167,12 @@ export class CallRecorder implements CallExtension {
   // ------------------------------------------------------------------ CallExtension
 
   remoteStream(stream: MediaStream): void {
-    if (this.remote && this.remote !== stream) this.stop('connection-replaced');
+    if (this.remote && this.remote !== stream) this.stop('connection-ended');
     this.remote = stream;
   }
 
   peerClosed(): void {
-    this.stop('connection-replaced');
+    this.stop('connection-ended');
     this.remote = null;
   }
 

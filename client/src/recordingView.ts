@@ -40,7 +40,7 @@ const START_PROBLEMS: Record<StartProblem, Msg> = {
 };
 
 const END_NOTES: Partial<Record<RecordingEnd, Msg>> = {
-  'connection-replaced': msg('recording.endedReconnect'),
+  'connection-ended': msg('recording.endedConnection'),
   error: msg('recording.endedError'),
 };
 

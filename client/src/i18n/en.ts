@@ -195,7 +195,7 @@ export const en = {
     noCall: 'Recording starts once the other person is connected.',
     unmixed: "This browser could not mix the voices: the recording holds the other person's voice only.",
     failed: 'The recording could not start.',
-    endedReconnect: 'The recording stopped because the connection was rebuilt; what was recorded is ready to download.',
+    endedConnection: 'The recording stopped because the connection to the other person ended or was rebuilt; what was recorded is ready to download.',
     endedError: 'The recording stopped because of an error; what was recorded is ready to download.',
   },
 

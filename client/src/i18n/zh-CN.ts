@@ -187,7 +187,7 @@ export const zhCN: Catalog = {
     noCall: '对方接通后才能开始录制。',
     unmixed: '这个浏览器无法混合双方的声音：录像中只有对方的声音。',
     failed: '无法开始录制。',
-    endedReconnect: '连接已重建，录制随之停止；已录下的内容可以下载。',
+    endedConnection: '与对方的连接已结束或重建，录制随之停止；已录下的内容可以下载。',
     endedError: '录制出错停止；已录下的内容可以下载。',
   },
 

@@ -79,7 +79,6 @@ const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '
 
 /** A file name safe to offer for download: no path, no control characters, not empty, bounded. */
 export function safeFileName(name: string): string {
-  // eslint-disable-next-line no-control-regex
   const base = name.split(/[\\/]/).pop()!.replace(/[\u0000-\u001f\u007f]/g, '').trim();
   return (base && base !== '.' && base !== '..' ? base : 'file').slice(0, MAX_NAME_LENGTH);
 }

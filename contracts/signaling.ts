@@ -82,12 +82,72 @@ export const MediaStateSchema = z.object({
 /** The string `'bye'` (original demo: sent before leaving). */
 export const ByeSchema = z.literal('bye');
 
+/**
+ * A call's safety number as the call page shows it: four groups of four digits, e.g.
+ * `0123 4567 8901 2345` (derived from the two DTLS fingerprints in use; client/src/safetyNumber.ts).
+ */
+export const SAFETY_NUMBER_PATTERN = /^\d{4} \d{4} \d{4} \d{4}$/;
+
+/**
+ * The sender's "verified" mark for the safety number `code` (extension): set when the person
+ * compared the number aloud and it matched, cleared when they take the mark back. A mark for
+ * another code than the receiver's own is not shown as verified (the numbers differ, or one side
+ * has a newer connection). Strict: unknown fields are refused.
+ */
+export const VerifiedSchema = z.strictObject({
+  type: z.literal('verified'),
+  code: z.string().regex(SAFETY_NUMBER_PATTERN, 'code must be four groups of four digits'),
+  verified: z.boolean(),
+});
+
+/**
+ * The sender records the call (extension): `active` true from start to stop. The receiver shows a
+ * recording notice for as long as it lasts, and clears it itself when the sender leaves.
+ */
+export const RecordingSchema = z.strictObject({
+  type: z.literal('recording'),
+  active: z.boolean(),
+});
+
+/** Network-quality levels, best first (thresholds: client/src/netQuality.ts). */
+export const NET_QUALITY_LEVELS = ['good', 'fair', 'poor'] as const;
+
+/** The network quality the sender measures on its own side of the call (extension). */
+export const NetQualitySchema = z.strictObject({
+  type: z.literal('netQuality'),
+  level: z.enum(NET_QUALITY_LEVELS),
+});
+
+/**
+ * The schema of each object `message` payload by its `type`, so a validator can pick the right one
+ * and word a precise reason (the server does). A new message type is added here and to
+ * {@link MessageDataSchema}; nothing else on the server changes.
+ */
+export const MESSAGE_SCHEMAS = {
+  offer: DescriptionSchema,
+  answer: DescriptionSchema,
+  candidate: CandidateSchema,
+  state: MediaStateSchema,
+  verified: VerifiedSchema,
+  recording: RecordingSchema,
+  netQuality: NetQualitySchema,
+} as const;
+
+/** The schema for a payload `type`, or undefined for an unknown type. */
+export function messageSchemaFor(type: unknown): (typeof MESSAGE_SCHEMAS)[keyof typeof MESSAGE_SCHEMAS] | undefined {
+  return typeof type === 'string' && Object.hasOwn(MESSAGE_SCHEMAS, type) ? MESSAGE_SCHEMAS[type as keyof typeof MESSAGE_SCHEMAS] : undefined;
+}
+
 /** Any relayable `message` payload. */
-export const MessageDataSchema = z.union([DescriptionSchema, CandidateSchema, MediaStateSchema, ByeSchema]);
+export const MessageDataSchema = z.union([DescriptionSchema, CandidateSchema, MediaStateSchema, VerifiedSchema, RecordingSchema, NetQualitySchema, ByeSchema]);
 
 export type SessionDescriptionMessage = z.infer<typeof DescriptionSchema>;
 export type CandidateMessage = z.infer<typeof CandidateSchema>;
 export type MediaStateMessage = z.infer<typeof MediaStateSchema>;
+export type VerifiedMessage = z.infer<typeof VerifiedSchema>;
+export type RecordingMessage = z.infer<typeof RecordingSchema>;
+export type NetQualityMessage = z.infer<typeof NetQualitySchema>;
+export type NetQualityLevel = (typeof NET_QUALITY_LEVELS)[number];
 export type MessageData = z.infer<typeof MessageDataSchema>;
 
 /** Optional second argument of `join` (extension). */

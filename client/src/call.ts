@@ -22,6 +22,7 @@
  * waiting for its answer is sent again (it may have been relayed to nobody).
  */
 import { ROOM_PATTERN, type JoinedInfo, type MessageData, type SignalingError } from '../../contracts/signaling.js';
+import type { CallExtension, CallRoom, ExtensionMessage } from './callExtension.js';
 import { httpIceServersSource, IceServers, type IceServersSource } from './iceServers.js';
 import { LocalMedia, type LocalMediaState } from './localMedia.js';
 import { MediaError } from './mediaDevices.js';
@@ -50,7 +51,7 @@ export const JOINER_OFFER_FALLBACK_MS = 3000;
 export type CallCounters = PageCounters & { rebuilds: number };
 
 /** One person's side of a 1-to-1 call (see the module comment). */
-export class Call {
+export class Call implements CallRoom {
   signaling: Signaling | null = null;
   room: string | undefined;
   polite = true;
@@ -66,6 +67,8 @@ export class Call {
   /** The status and warning lines, and the phase they follow. */
   readonly status: CallStatus;
   private relayOnly = false;
+  /** Features following the call (see callExtension.ts). */
+  private readonly extensions: CallExtension[] = [];
   private offerFallbackTimer: ReturnType<typeof setTimeout> | undefined;
   private joinGeneration = 0;
   /** ICE servers being fetched before Join ({@link Call.prepare}): undefined when they came, else why not. */
@@ -108,18 +111,24 @@ export class Call {
         created: (peer, offering) => {
           this.recovery.peerCreated();
           this.log(`new peer connection #${peer.number} (${peer.polite ? 'polite' : 'impolite'}, ${offering ? 'offering' : 'answering'})`);
+          this.notify((e) => e.peerCreated?.(peer));
         },
         emptied: () => {
           this.clearOfferFallback();
           this.recovery.peerClosed();
           this.view.remoteVideo(null);
           this.view.chatState(false);
+          this.notify((e) => e.peerClosed?.());
         },
         send: (data, stale) => this.signaling?.send(data, stale),
-        remoteStream: (stream) => this.view.remoteVideo(stream),
+        remoteStream: (stream) => {
+          this.view.remoteVideo(stream);
+          this.notify((e) => e.remoteStream?.(stream));
+        },
         connectionState: (peer, state) => {
           if (state === 'connecting') this.status.connecting(['reconnecting', 'failed']);
           this.recovery.connectionStateChanged(peer, state);
+          this.notify((e) => e.peerConnectionState?.(peer, state));
         },
         chatState: (open) => this.view.chatState(open),
         chatMessage: (text, sentAt) => this.view.chatMessage('them', text, sentAt),
@@ -142,6 +151,7 @@ export class Call {
       tracksChanged: () => {
         this.view.localVideo(media.preview);
         this.view.devicesChanged?.();
+        this.notify((e) => e.tracksChanged?.());
       },
       stateChanged: (state) => {
         this.view.localMediaState(state);
@@ -197,7 +207,7 @@ export class Call {
       rememberRoom({ room: req.room, relayOnly: req.relayOnly });
       this.signaling!.join(req.room);
     }
-    this.view.inRoom(true);
+    this.showInRoom(true);
     this.status.setStandingWarning([]);
     // ICE servers fetched before Join are used as they are; a failed early fetch is tried again.
     const early = this.iceReady;
@@ -273,6 +283,8 @@ export class Call {
   leave(statusText: Msg = msg('status.left'), kind: StatusKind = 'info'): void {
     this.joinGeneration++;
     rememberRoom(null);
+    // First, while the room is still there: features send their last words (recording stopped).
+    this.notify((e) => e.left?.());
     this.signaling?.leave();
     this.signaling?.close();
     this.signaling = null;
@@ -283,7 +295,7 @@ export class Call {
     this.otherPresent = false;
     this.media.release();
     this.view.remoteMediaState(null);
-    this.view.inRoom(false);
+    this.showInRoom(false);
     this.status.ended(statusText, kind);
     this.iceReady = null;
     this.iceLoaded = false;
@@ -385,7 +397,7 @@ export class Call {
     const live = this.peers.isLive();
     if (info && info.members >= 2) {
       this.otherPresent = true;
-      this.sendMediaState();
+      this.greetOther();
       if (live) {
         this.showPeerState();
       } else if (info.resumed) {
@@ -412,7 +424,7 @@ export class Call {
     this.otherReconnecting = false;
     this.polite = false;
     if (this.peer) this.peer.polite = false;
-    this.sendMediaState();
+    this.greetOther();
     const peer = this.peer;
     if (peer && this.peers.isLive()) {
       // Same person back after a signaling drop: keep the working connection. If it was a
@@ -439,6 +451,7 @@ export class Call {
     this.peers.close();
     this.recovery.reset();
     this.view.remoteMediaState(null);
+    this.notify((e) => e.otherLeft?.());
     this.status.waiting(true);
     this.peers.warm();
   }
@@ -461,7 +474,7 @@ export class Call {
         this.otherPresent = true;
         this.otherReconnecting = false;
         this.clearOfferFallback();
-        if (this.peers.takeOffer(data) === 'replaced') this.sendMediaState();
+        if (this.peers.takeOffer(data) === 'replaced') this.greetOther();
         this.status.connecting(['connected', 'reconnecting', 'failed']);
         return;
       case 'answer':
@@ -473,6 +486,43 @@ export class Call {
       case 'state':
         this.view.remoteMediaState({ audioMuted: data.audioMuted, videoOff: data.videoOff, screen: data.screen });
         return;
+      case 'verified':
+      case 'recording':
+      case 'netQuality':
+        this.notify((e) => e.message?.(data));
+        return;
+    }
+  }
+
+  /** Follow the call with a feature (see callExtension.ts). */
+  addExtension(ext: CallExtension): void {
+    this.extensions.push(ext);
+  }
+
+  /** Send a feature message to the other person over the room (nothing when not in a room). */
+  sendRoomMessage(data: ExtensionMessage): void {
+    this.signaling?.send(data);
+  }
+
+  /** The other person is (again) there: our media state, and each feature's state. */
+  private greetOther(): void {
+    this.sendMediaState();
+    this.notify((e) => e.otherArrived?.());
+  }
+
+  private showInRoom(inRoom: boolean): void {
+    this.view.inRoom(inRoom);
+    this.notify((e) => e.inRoom?.(inRoom));
+  }
+
+  private notify(fn: (ext: CallExtension) => void): void {
+    for (const ext of this.extensions) {
+      try {
+        fn(ext);
+      } catch (err) {
+        // A feature's failure never affects the call.
+        this.log(`extension error: ${err instanceof Error ? err.message : String(err)}`);
+      }
     }
   }
 

@@ -9,6 +9,7 @@ import './cspSafe.js'; // first: before any zod schema is built
 import './style.css';
 import './layout.css';
 import { Call } from './call.js';
+import { startCallExtras } from './callExtras.js';
 import { CallControls } from './callControls.js';
 import { byId, CallPage, findElements } from './callPage.js';
 import { DevicePickers } from './devicePickers.js';
@@ -30,6 +31,7 @@ const media = new LocalMedia();
 const call = new Call(page, media);
 const params = new URLSearchParams(location.search);
 const relayOnly = params.get('relay') === '1' || params.get('relay') === 'true';
+const extras = startCallExtras(call, media, (text) => page.warning(text));
 const stats = new StatsPanel(el.statsTable, el.bitrateGraph, () => call.peer?.pc ?? null);
 const controls = new CallControls(el, page, call, stats);
 const prejoin = new PreJoin(el, media);
@@ -126,5 +128,5 @@ if (previous && reloaded && previous.room === params.get('room') && previous.rel
   void prejoin.open();
 }
 
-/** Debug/test handle: `window.__call.call` is the call, `.media` its local media, `.stats` the panel. */
-(window as unknown as { __call: unknown }).__call = { call, media, page, stats, prejoin, share, controls };
+/** Debug/test handle: `window.__call.call` is the call, `.media` its local media, `.stats` the panel, `.extras` the features of callExtras.ts. */
+(window as unknown as { __call: unknown }).__call = { call, media, page, stats, prejoin, share, controls, extras };

@@ -52,8 +52,16 @@ export interface DeviceChoice {
   videoDeviceId?: string;
 }
 
+/**
+ * Audio processing asked of every microphone opened from now on (unset: the browser's defaults);
+ * set by the quality block's noise-suppression and echo-cancellation switches.
+ */
+export const audioProcessing: { noiseSuppression?: boolean; echoCancellation?: boolean } = {};
+
 function audioConstraints(id?: string): MediaTrackConstraints | boolean {
-  return id ? { deviceId: { exact: id } } : true;
+  const c: MediaTrackConstraints = { ...audioProcessing };
+  if (id) c.deviceId = { exact: id };
+  return Object.keys(c).length > 0 ? c : true;
 }
 function videoConstraints(id?: string): MediaTrackConstraints | boolean {
   return id ? { deviceId: { exact: id }, width: { ideal: 640 }, height: { ideal: 480 } } : { width: { ideal: 640 }, height: { ideal: 480 } };

@@ -16,7 +16,8 @@ import {
   CandidateSchema,
   DescriptionSchema,
   JoinOptionsSchema,
-  MediaStateSchema,
+  MESSAGE_SCHEMAS,
+  messageSchemaFor,
   ROOM_PATTERN,
   RoomSchema,
   type JoinOptions,
@@ -160,7 +161,7 @@ export function fastMessageData(data: unknown): MessageData | undefined {
 }
 
 /**
- * Check a `message` payload (offer/answer, ICE candidate, media state or `'bye'`) and return the
+ * Check a `message` payload (offer/answer, ICE candidate, media state, a call feature's message or `'bye'`) and return the
  * value to relay (unknown fields dropped), or why it is refused. The schema is picked by `type`
  * so the reason is precise.
  */
@@ -169,12 +170,10 @@ export function checkMessageData(data: unknown): Checked<MessageData> {
   if (fast !== undefined) return { ok: true, value: fast };
   if (data === 'bye') return { ok: true, value: ByeSchema.parse(data) };
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
-    return { ok: false, reason: `data must be an object (offer, answer, candidate or state) or "bye", got ${describe(data)}` };
+    return { ok: false, reason: `data must be an object (${Object.keys(MESSAGE_SCHEMAS).join(', ')}) or "bye", got ${describe(data)}` };
   }
-  const type = (data as { type?: unknown }).type;
-  const schema =
-    type === 'offer' || type === 'answer' ? DescriptionSchema : type === 'candidate' ? CandidateSchema : type === 'state' ? MediaStateSchema : undefined;
-  if (!schema) return { ok: false, reason: 'data.type must be "offer", "answer", "candidate" or "state"' };
+  const schema = messageSchemaFor((data as { type?: unknown }).type);
+  if (!schema) return { ok: false, reason: `data.type must be one of ${Object.keys(MESSAGE_SCHEMAS).map((k) => `"${k}"`).join(', ')}` };
   const r = schema.safeParse(data);
   return r.success ? { ok: true, value: r.data as MessageData } : { ok: false, reason: formatIssues(r.error) };
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * `turnpeer` (alias `peer`): a UDP echo peer like coturn's `turnutils_peer`. Every datagram received
+ * `turnpeer`: a UDP echo peer like coturn's `turnutils_peer`. Every datagram received
  * is sent back unchanged to its source: put it behind a TURN relay as the peer of `uclient`.
  *
  * ```
@@ -13,7 +13,7 @@
 import { Command } from 'commander';
 import { createSocket, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
-import { CliError, exitWithError, formatAddress, intArg, portArg } from './common.js';
+import { CliError, configureCommand, exitWithError, formatAddress, intArg, portArg } from './common.js';
 
 const PROG = 'turnpeer';
 /** Requested UDP socket buffer size, bytes (the kernel caps it at net.core.rmem_max / wmem_max). */
@@ -75,7 +75,7 @@ async function startEchoPeer(addresses: string[], port: number, onDatagram?: (le
 }
 
 async function main(): Promise<void> {
-  const program = new Command(PROG)
+  const program = configureCommand(new Command(PROG), PROG)
     .description('UDP echo peer for TURN tests (like turnutils_peer): echoes every datagram to its sender.')
     .option('-L, --listen <addr>', 'listening address, repeatable (default 127.0.0.1)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .option('-p, --port <port>', 'UDP port (0 = any free port)', portArg, 3480)

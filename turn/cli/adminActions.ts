@@ -26,8 +26,9 @@ export interface AdminContext {
 }
 
 /**
- * The users file to work on: `--file`/`-b` (its directory must exist: a typo never creates a file
- * the relay does not read), else TURN_USERS_FILE (default `<DATA_DIR>/turn-users.json`).
+ * The users file to work on: `--file`/`-b` (unless it is the relay's own file, its directory must
+ * exist: a typo never creates a file the relay does not read), else TURN_USERS_FILE (default
+ * `<DATA_DIR>/turn-users.json`).
  * @returns the absolute path and, when it is not the relay's file, a warning to print.
  * @throws CliError when the directory of an explicit file does not exist.
  */
@@ -36,8 +37,9 @@ export function resolveUsersFile(explicit: string | undefined, cfg: Env): { file
   if (explicit === undefined) return { file: relayFile };
   const file = path.resolve(explicit);
   const dir = path.dirname(file);
+  if (file === relayFile) return { file };
   if (!existsSync(dir)) throw new CliError(`directory ${dir} does not exist (users file ${file}); the relay reads ${relayFile}`);
-  return { file, warning: file === relayFile ? undefined : `note: the relay reads ${relayFile} (TURN_USERS_FILE); ${file} is another file` };
+  return { file, warning: `note: the relay reads ${relayFile} (TURN_USERS_FILE); ${file} is another file` };
 }
 
 function location(ctx: AdminContext): SecretSetLocation {

@@ -23,6 +23,8 @@ import { addSecret, addUser, deleteUser, listSecrets, listUsers, mint, printSecr
 import { CliError, configureCommand, exitWithError, intArg, loadCliConfig } from './common.js';
 
 const PROG = 'turnadmin';
+/** Notes printed after a successful run (an error prints its one line only). */
+const notes: string[] = [];
 
 /** The context of one run: settings, the users file (`-f`/`-b` anywhere on the line), output. */
 function context(cmd: Command): AdminContext {
@@ -30,7 +32,7 @@ function context(cmd: Command): AdminContext {
   const cfg = loadCliConfig();
   const { file, warning } = resolveUsersFile(o.file ?? o.db ?? o.userdb, cfg);
   const ctx: AdminContext = { file, cfg, out: (l) => console.log(l), warn: (l) => console.error(`${PROG}: ${l}`) };
-  if (warning) ctx.warn(warning);
+  if (warning && !notes.includes(warning)) notes.push(warning);
   return ctx;
 }
 
@@ -167,6 +169,7 @@ function buildProgram(): Command {
 
 try {
   await buildProgram().parseAsync(process.argv);
+  for (const n of notes) console.error(`${PROG}: ${n}`);
 } catch (err) {
   exitWithError(PROG, err);
 }

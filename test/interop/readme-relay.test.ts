@@ -48,7 +48,9 @@ function sh(script: string): Shell {
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exit = new Promise<number | null>((resolve) => proc.once('close', (code) => resolve(code)));
+  // 'exit', not 'close': a command left running in the background (`npx turnpeer … &`) keeps the
+  // output pipes open after bash is done. Its output so far arrives within a moment.
+  const exit = new Promise<number | null>((resolve) => proc.once('exit', (code) => setTimeout(() => resolve(code), 300)));
   return { proc, output: () => out, exit };
 }
 

@@ -56,10 +56,11 @@ describe('systemd units and README agree', () => {
       const text = readFileSync(path.join(ROOT, 'deploy', unit), 'utf8');
       const envFile = /^EnvironmentFile=-?(\S+)$/m.exec(text)?.[1];
       expect(envFile).toBeDefined();
-      // The first environment file README mentions after the unit's link is the unit's.
-      const at = readme.indexOf(`deploy/${unit})`);
-      expect(at, `README links deploy/${unit}`).toBeGreaterThan(0);
-      expect(/\/etc\/[\w.-]+\.env/.exec(readme.slice(at))?.[0]).toBe(envFile);
+      // In "Deployment", the first environment file named after the unit's link is the unit's.
+      const deployment = readme.slice(readme.indexOf('### Deployment'));
+      const at = deployment.indexOf(`deploy/${unit})`);
+      expect(at, `README's Deployment section links deploy/${unit}`).toBeGreaterThan(0);
+      expect(/\/etc\/[\w.-]+\.env/.exec(deployment.slice(at))?.[0]).toBe(envFile);
     });
   }
 

@@ -20,7 +20,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { TurnLogger } from '../logger.js';
-import { readUsersFile, withFileLock } from './usersFile.js';
+import { UsersFileError, readUsersFile, withFileLock } from './usersFile.js';
 
 /** Where a secret comes from. */
 export type SecretSource = 'added' | 'configured' | 'generated';
@@ -176,12 +176,19 @@ export class SecretStore {
   ) {}
 
   /**
-   * Read the set (generating the secret when it is empty) and start polling.
-   * @throws as {@link readSecretSet} (a malformed users file, an unwritable data directory).
+   * Read the set (generating the secret when it is empty) and start polling. A malformed users file
+   * is logged and skipped (its secrets count again once it is fixed): it must not stop a server.
+   * @throws Error from the file system (e.g. an unwritable data directory).
    */
   start(): this {
     this.sig = signature(this.loc);
-    this.entries = readSecretSet(this.loc, { create: true });
+    try {
+      this.entries = readSecretSet(this.loc, { create: true });
+    } catch (err) {
+      if (!(err instanceof UsersFileError)) throw err;
+      this.logger?.error(`TURN REST secrets: ${err.message}; using the other secrets until it is fixed`);
+      this.entries = readSecretSet({ ...this.loc, usersFile: undefined }, { create: true });
+    }
     this.sig = signature(this.loc);
     if (!this.timer) {
       this.timer = setInterval(() => this.poll(), this.pollMs);

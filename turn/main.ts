@@ -13,11 +13,12 @@
  *
  * TLS material: TURN_TLS_CERT/TURN_TLS_KEY, else the web server's choice (`chooseTlsFiles`: TLS_CERT/
  * TLS_KEY, the ACME certificate, the self-signed pair). A relay on a host of its own has no web server
- * to make the self-signed pair, so the relay makes it (CERTS_DIR/server.crt) when nothing else is
- * there: TURN over TLS always listens unless turned off. The files are polled every
+ * to make the self-signed pair, so when run alone the relay makes it (CERTS_DIR/server.crt) when
+ * nothing else is there: TURN over TLS always listens unless turned off. The files are polled every
  * {@link TLS_POLL_MS} ms; a renewed certificate is served without a restart.
  */
 import { realpathSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import log4js from 'log4js';
 import { ConfigError, loadConfig, type Env } from '../contracts/config.js';
@@ -100,11 +101,13 @@ export function relayOptions(cfg: Env, extras: RelayExtras, secrets: () => reado
  */
 async function tlsMaterial(cfg: Env, logger: TurnLogger, forked: boolean): Promise<TlsPair | undefined> {
   let pair = chooseTlsFiles(cfg, 'relay');
-  if (!pair) {
+  // Run by the web server, the relay serves the web server's certificate (which it has made by then).
+  if (!pair && !forked) {
     const made = await ensureSelfSigned(cfg.CERTS_DIR);
     logger.info(`TURN over TLS: ${made.generated ? 'generated a' : 'using the'} self-signed certificate ${made.certPath} (SHA-256 ${made.fingerprint256})`);
     pair = chooseTlsFiles(cfg, 'relay');
   }
+  if (!pair) logger.warn(`no TLS certificate (TURN_TLS_CERT/KEY, TLS_CERT/KEY or ${path.join(cfg.CERTS_DIR, 'server.crt')}): TURN over TLS disabled`);
   if (pair?.source === 'self-signed' && !forked) {
     logger.warn(`TURN over TLS uses the self-signed certificate ${pair.cert}: browsers refuse turns: URLs with it; set TURN_TLS_CERT/TURN_TLS_KEY (or TLS_CERT/TLS_KEY) to a certificate for this host's name`);
   }

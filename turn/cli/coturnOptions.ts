@@ -27,10 +27,12 @@ export interface Translation {
   warnings: string[];
 }
 
+/** A translation with nothing set yet. */
 export function emptyTranslation(): Translation {
   return { env: {}, origin: {}, listen: [], relayIps: [], externalIps: [], allowed: [], denied: [], users: [], secrets: [], useAuthSecret: false, extras: {}, warnings: [] };
 }
 
+/** An option's value: its text, or `true` for a flag. */
 type Value = string | true;
 /** One coturn option: commander flags (first long name = the config-file key), help, what it does. */
 export interface CoturnOption {

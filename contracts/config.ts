@@ -58,7 +58,8 @@ const logLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'of
 export const EnvSchema = z
   .object({
     // Web server
-    HTTPS_HOST: z.string().default('0.0.0.0'),
+    /** HTTPS (and plain-HTTP) listening address; `::` = every IPv6 and IPv4 address (dual-stack). */
+    HTTPS_HOST: z.string().default('::'),
     HTTPS_PORT: port.default(8443),
     TLS_CERT: z.string().optional(),
     TLS_KEY: z.string().optional(),
@@ -102,9 +103,14 @@ export const EnvSchema = z
     // Relay
     TURN_ENABLED: bool.default(true),
     TURN_REALM: z.string().min(1).max(127).default('webrtc-call'),
+    /**
+     * TURN REST shared secrets, newest first. Fixed for the life of the process (the environment is
+     * not ours to edit): `turnadmin` adds newer ones to the users file and can remove those, not these.
+     */
     TURN_SECRET: csv.optional(),
     TURN_USERS_FILE: z.string().optional(),
-    TURN_LISTEN: ipAddress.default('0.0.0.0'),
+    /** Relay listening addresses, comma-separated (`0.0.0.0` = every IPv4 address, `::` = every IPv6 address). */
+    TURN_LISTEN: csv.pipe(z.array(ipAddress).min(1, 'names no address')).default(['0.0.0.0']),
     TURN_PORT: port.default(3478),
     TURN_TLS_PORT: port.default(5349),
     TURN_TLS_CERT: z.string().optional(),
@@ -114,9 +120,18 @@ export const EnvSchema = z
     TURN_RELAY_IP: ipAddress.optional(),
     TURN_EXTERNAL_IP: ipAddress.optional(),
     TURN_ALLOWED_PEERS: csv.pipe(z.array(cidr)).default([]),
+    /** Peer CIDRs refused in addition to the default ranges (TURN_ALLOWED_PEERS wins over both, as in coturn). */
+    TURN_DENIED_PEERS: csv.pipe(z.array(cidr)).default([]),
     TURN_MAX_LIFETIME: z.coerce.number().int().min(600).max(86_400).default(3600),
-    TURN_USER_QUOTA: z.coerce.number().int().min(0).default(10),
-    TURN_TOTAL_QUOTA: z.coerce.number().int().min(0).default(1000),
+    /**
+     * Allocations per username (486 beyond) and in total (508 beyond); 0 = unlimited. 100 per user lets
+     * coturn's `turnutils_uclient -m 50` (two allocations per client) run under one name; the total
+     * bounds relay sockets and memory.
+     */
+    TURN_USER_QUOTA: z.coerce.number().int().min(0).default(100),
+    TURN_TOTAL_QUOTA: z.coerce.number().int().min(0).default(2000),
+    /** Bandwidth limit per allocation, bytes per second, each direction (coturn `max-bps`); 0 = none. */
+    TURN_MAX_BPS: z.coerce.number().int().min(0).default(0),
     /** Allocation lifetime granted when a client asks for less, s (RFC 8656 default 600; tests shorten it). */
     TURN_DEFAULT_LIFETIME: z.coerce.number().int().min(1).max(3600).default(600),
     /** Permission lifetime, s (RFC 8656: 300). */
@@ -128,8 +143,13 @@ export const EnvSchema = z
     /** Unauthenticated requests per source IP: token bucket size and refill per second. */
     TURN_UNAUTH_BURST: positiveInt.default(400),
     TURN_UNAUTH_RATE: positiveInt.default(200),
-    /** ChannelBind numbers: rfc8656 = 0x4000–0x4FFF; rfc5766 = 0x4000–0x7FFF (coturn's turnutils_uclient needs it). */
-    TURN_CHANNEL_RANGE: z.enum(['rfc8656', 'rfc5766']).default('rfc8656'),
+    /**
+     * ChannelBind numbers: rfc5766 = 0x4000–0x7FFF (default, as coturn: its turnutils_uclient picks
+     * from the whole range); rfc8656 = 0x4000–0x4FFF only (strict RFC 8656 §12).
+     */
+    TURN_CHANNEL_RANGE: z.enum(['rfc8656', 'rfc5766']).default('rfc5766'),
+    /** Port of the standalone relay's Prometheus listener (`/metrics`, `/` = health); unset = none. */
+    TURN_METRICS_PORT: port.optional(),
     TURN_PUBLIC_HOST: z.string().optional(),
     TURN_CREDENTIAL_TTL: positiveInt.default(86_400),
     /** Comma-separated ICE server URLs to hand out instead of the embedded relay's (e.g. an external coturn). */

@@ -8,12 +8,15 @@
  * exits 0; the relay then uses its JavaScript data path. The full compiler output goes to
  * turn/native/build.log.
  *
+ * An addon that is newer than its sources and loads in this Node is kept as it is (`npx` installs
+ * the project into its cache and runs this script again; `--force` rebuilds anyway).
+ *
  * Environment:
  *   TURN_NATIVE_BUILD=0          skip the build (and remove an old addon)
  *   TURN_NATIVE_BREAK_BUILD=1    compile with an #error, to test the fallback
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +29,19 @@ const say = (msg) => console.log(`native data path: ${msg}`);
 
 function removeAddon() {
   rmSync(addon, { force: true });
+}
+
+/** The addon exists, is newer than binding.gyp and src/, and loads in this Node (same ABI). */
+function upToDate() {
+  try {
+    const built = statSync(addon).mtimeMs;
+    const sources = [join(dir, 'binding.gyp'), ...readdirSync(join(dir, 'src')).map((f) => join(dir, 'src', f))];
+    if (sources.some((f) => statSync(f).mtimeMs > built)) return false;
+    createRequire(import.meta.url)(addon);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function findNodeGyp() {
@@ -47,6 +63,9 @@ function main() {
   if (process.env.TURN_NATIVE_BUILD === '0') {
     removeAddon();
     return say('build skipped (TURN_NATIVE_BUILD=0); the relay will use the JavaScript data path');
+  }
+  if (!process.argv.includes('--force') && process.env.TURN_NATIVE_BREAK_BUILD !== '1' && upToDate()) {
+    return say(`up to date (${relative(root, addon)}); --force rebuilds`);
   }
   const gyp = findNodeGyp();
   if (!gyp) {

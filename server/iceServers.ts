@@ -1,7 +1,8 @@
 /**
  * `GET /api/ice-servers`: the `RTCIceServer` list a browser should use, with fresh TURN REST
- * credentials (draft-uberti-behave-turn-rest-00) minted from the relay's shared secret. The
- * secret itself never leaves the server.
+ * credentials (draft-uberti-behave-turn-rest-00) minted with the newest secret of the shared secret
+ * set (`turn/auth/secretStore.ts`, the same set the relay and `turnadmin` read). The secret itself
+ * never leaves the server.
  */
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
@@ -77,12 +78,12 @@ export function validateTurnUrls(urls: string[]): string | undefined {
 
 /** Inputs of {@link buildIceServers}. */
 export interface BuildIceServersInput {
-  config: Pick<Env, 'TURN_ENABLED' | 'TURN_PUBLIC_HOST' | 'TURN_URLS' | 'TURN_CREDENTIAL_TTL'>;
+  config: Pick<Env, 'TURN_ENABLED' | 'TURN_PUBLIC_HOST' | 'TURN_URLS' | 'TURN_CREDENTIAL_TTL'> & Partial<Pick<Env, 'TURN_PORT' | 'TURN_TLS_PORT'>>;
   /** Host the page was loaded from (validated by {@link hostFromHeader}); used when TURN_PUBLIC_HOST is unset. */
   requestHost: string;
   /** Relay endpoints when the embedded relay is enabled (and ready); undefined otherwise. */
   relay: RelayEndpoints | undefined;
-  /** Shared secret to mint the credential with (first of the configured/persisted list). */
+  /** Shared secret to mint the credential with (the newest of the secret set). */
   secret: string;
   /** Opaque user id for the REST username (default: 12 random hex characters). */
   userId?: string;
@@ -92,14 +93,19 @@ export interface BuildIceServersInput {
 
 /**
  * Build the ICE server list.
- * - `TURN_URLS` set: those URLs (stun: entries without credentials, turn:/turns: with).
+ * - `TURN_URLS` set: those URLs (stun: entries without credentials, turn:/turns: with);
+ *   `TURN_PUBLIC_HOST` is then ignored (see {@link iceServerWarnings}).
  * - else embedded relay enabled: `stun:HOST:PORT` plus `turn:HOST:PORT?transport=udp|tcp` and,
- *   when the relay has TLS, `turns:HOST:TLSPORT?transport=tcp`, with REST credentials.
+ *   when the relay has TLS, `turns:HOST:TLSPORT?transport=tcp`, with REST credentials; HOST is
+ *   `TURN_PUBLIC_HOST`, else the page's host.
+ * - else relay disabled with `TURN_PUBLIC_HOST` (a relay on a host of its own, same TURN_PORT and
+ *   TURN_TLS_PORT there): `stun:`, `turn:` udp/tcp and `turns:` URLs for that host.
  * - else: an empty list (host candidates only).
  * @throws RangeError from makeRestCredential when the ttl is not a positive integer.
  */
 export function buildIceServers(input: BuildIceServersInput): IceServersResponse {
-  const { config, relay } = input;
+  const { config } = input;
+  let { relay } = input;
   const ttl = config.TURN_CREDENTIAL_TTL;
   const mint = () => makeRestCredential(input.secret, input.userId ?? randomBytes(6).toString('hex'), ttl, input.nowS);
   if (config.TURN_URLS && config.TURN_URLS.length > 0) {
@@ -113,8 +119,14 @@ export function buildIceServers(input: BuildIceServersInput): IceServersResponse
     }
     return { iceServers, ttl };
   }
-  if (!config.TURN_ENABLED || !relay) return { iceServers: [], ttl };
-  const host = hostForUrl(config.TURN_PUBLIC_HOST ? (normalizeHost(config.TURN_PUBLIC_HOST) ?? config.TURN_PUBLIC_HOST) : input.requestHost);
+  const publicHost = config.TURN_PUBLIC_HOST ? (normalizeHost(config.TURN_PUBLIC_HOST) ?? config.TURN_PUBLIC_HOST) : undefined;
+  if (!config.TURN_ENABLED) {
+    if (!publicHost) return { iceServers: [], ttl };
+    // A separate relay host always listens on TLS (its own or a configured certificate).
+    relay = { port: config.TURN_PORT ?? 3478, tlsPort: config.TURN_TLS_PORT ?? 5349 };
+  }
+  if (!relay) return { iceServers: [], ttl };
+  const host = hostForUrl(publicHost ?? input.requestHost);
   const c = mint();
   const turnUrls = [`turn:${host}:${relay.port}?transport=udp`];
   if (relay.tcp !== false) turnUrls.push(`turn:${host}:${relay.port}?transport=tcp`);
@@ -123,4 +135,19 @@ export function buildIceServers(input: BuildIceServersInput): IceServersResponse
     iceServers: [{ urls: [`stun:${host}:${relay.port}`] }, { urls: turnUrls, username: c.username, credential: c.password }],
     ttl,
   };
+}
+
+/**
+ * Settings that are ignored, or that leave browsers without a relay, in words for the start-up log.
+ * @returns one sentence per finding (empty when all is well).
+ */
+export function iceServerWarnings(config: Pick<Env, 'TURN_ENABLED' | 'TURN_PUBLIC_HOST' | 'TURN_URLS'>): string[] {
+  const out: string[] = [];
+  const urls = (config.TURN_URLS?.length ?? 0) > 0;
+  if (urls && config.TURN_PUBLIC_HOST) out.push('TURN_PUBLIC_HOST ignored: TURN_URLS lists the ICE server URLs handed out');
+  if (urls && config.TURN_ENABLED) out.push('TURN_URLS set: browsers get those URLs, not the embedded relay (which still runs; TURN_ENABLED=false stops it)');
+  if (!urls && !config.TURN_ENABLED && !config.TURN_PUBLIC_HOST) {
+    out.push('no STUN/TURN servers handed out: TURN_ENABLED=false and neither TURN_PUBLIC_HOST (a relay host of ours) nor TURN_URLS is set');
+  }
+  return out;
 }

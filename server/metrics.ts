@@ -6,10 +6,7 @@
  * `_seat_releases_total{reason="leave|disconnect|grace_expired"}`, `_messages_relayed_total`,
  * `_refused_total{reason}`, `_refused_by_event_total{event}` (counters).
  * Relay (from the child via IPC `stats`, fetched once per scrape, 1 s timeout): `webrtc_turn_up`,
- * `_restarts_total`, `_allocations`, `_allocations_total{event}`, `_permissions`, `_channels`,
- * `_relay_ports_in_use`, `_connections_total{transport}`, `_requests_total{method}`,
- * `_error_responses_total{code}`, `_auth_total{result,reason}`, `_relayed_packets_total{direction}`,
- * `_relayed_bytes_total{direction}`, `_dropped_total{reason}`, `_internal_errors_total`.
+ * `_restarts_total`, and the relay metrics of `common/relayMetrics.ts` (`_allocations`, …).
  * Cluster (only with REDIS_URL): `webrtc_cluster_heartbeats_total{result="ok|error"}`,
  * `_reclaimed_nodes_total`, `_reclaimed_seats_total` (counters); the signaling room/seat gauges
  * then count this node's seats.
@@ -19,6 +16,7 @@
 import type express from 'express';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { TurnStats } from '../contracts/relay.js';
+import { registerRelayMetrics } from '../common/relayMetrics.js';
 import { hasBearer } from './auth.js';
 import type { RelaySupervisor } from './relaySupervisor.js';
 import { RedisSeatStore } from './signaling/redisSeatStore.js';
@@ -44,9 +42,6 @@ export interface Metrics {
   handler: express.RequestHandler;
 }
 
-const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0);
-const entries = (o: unknown): Array<[string, number]> =>
-  o && typeof o === 'object' ? Object.entries(o as Record<string, unknown>).map(([k, v]) => [k, num(v)]) : [];
 
 /**
  * Create the registry and handler.
@@ -132,47 +127,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     const rs = () => relayStats;
     gauge('webrtc_turn_up', '1 when the relay child is ready', [], () => [[{}, relay.isReady() ? 1 : 0]]);
     counter('webrtc_turn_restarts_total', 'Relay child restarts', [], () => [[{}, relay.status().restarts]]);
-    gauge('webrtc_turn_allocations', 'Current allocations', [], () => [[{}, num(rs()?.allocations?.current)]]);
-    counter('webrtc_turn_allocations_total', 'Allocation events', ['event'], () => {
-      const a = rs()?.allocations;
-      return a
-        ? [
-            [{ event: 'created' }, num(a.created)],
-            [{ event: 'expired' }, num(a.expired)],
-            [{ event: 'deleted' }, num(a.deleted)],
-            [{ event: 'closed_with_connection' }, num(a.closedWithConnection)],
-            [{ event: 'ended' }, num(a.ended)],
-          ]
-        : [];
-    });
-    gauge('webrtc_turn_permissions', 'Installed permissions', [], () => [[{}, num(rs()?.permissions)]]);
-    gauge('webrtc_turn_channels', 'Bound channels', [], () => [[{}, num(rs()?.channels)]]);
-    gauge('webrtc_turn_relay_ports_in_use', 'Relay ports in use', [], () => [[{}, num(rs()?.relayPortsInUse)]]);
-    counter('webrtc_turn_connections_total', 'TCP/TLS client connections accepted', ['transport'], () => {
-      const c = rs()?.connections;
-      return c ? [[{ transport: 'tcp' }, num(c.tcp)], [{ transport: 'tls' }, num(c.tls)]] : [];
-    });
-    counter('webrtc_turn_requests_total', 'STUN/TURN requests by method', ['method'], () =>
-      entries(rs()?.requests).map(([method, v]) => [{ method }, v]),
-    );
-    counter('webrtc_turn_error_responses_total', 'Error responses by code', ['code'], () =>
-      entries(rs()?.errorResponses).map(([code, v]) => [{ code }, v]),
-    );
-    counter('webrtc_turn_auth_total', 'Authentication results', ['result', 'reason'], () => {
-      const a = rs()?.auth;
-      if (!a) return [];
-      return [[{ result: 'success', reason: '' }, num(a.success)], ...entries(a.failures).map(([reason, v]): Sample => [{ result: 'failure', reason }, v])];
-    });
-    counter('webrtc_turn_relayed_packets_total', 'Relayed packets', ['direction'], () => {
-      const r = rs()?.relayed;
-      return r ? [[{ direction: 'client_to_peer' }, num(r.clientToPeer?.packets)], [{ direction: 'peer_to_client' }, num(r.peerToClient?.packets)]] : [];
-    });
-    counter('webrtc_turn_relayed_bytes_total', 'Relayed bytes', ['direction'], () => {
-      const r = rs()?.relayed;
-      return r ? [[{ direction: 'client_to_peer' }, num(r.clientToPeer?.bytes)], [{ direction: 'peer_to_client' }, num(r.peerToClient?.bytes)]] : [];
-    });
-    counter('webrtc_turn_dropped_total', 'Dropped input by reason', ['reason'], () => entries(rs()?.dropped).map(([reason, v]) => [{ reason }, v]));
-    counter('webrtc_turn_internal_errors_total', 'Exceptions caught in relay handlers', [], () => [[{}, num(rs()?.internalErrors)]]);
+    registerRelayMetrics(registry, rs);
   }
 
   const handler: express.RequestHandler = async (req, res, next) => {

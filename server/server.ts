@@ -18,11 +18,11 @@ import { createHttpApp } from './acmeHttp.js';
 import { TlsService } from './tlsService.js';
 import { tlsMetrics } from './tlsMetrics.js';
 import { ConfigError, type Env } from '../contracts/config.js';
-import { buildIceServers, normalizeHost, validateTurnUrls } from './iceServers.js';
+import { buildIceServers, iceServerWarnings, normalizeHost, validateTurnUrls } from './iceServers.js';
 import { configureLogging, getLogger, isLoggingConfigured } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { RelaySupervisor, relayPort } from './relaySupervisor.js';
-import { loadOrCreateSecrets } from '../turn/index.js';
+import { MIN_SECRET_LENGTH, SecretStore, weakSecrets } from '../turn/index.js';
 import { createSignalingServer, type SignalingServer } from './signaling/signalingServer.js';
 import { formatHostPort } from '../common/hostPort.js';
 
@@ -114,9 +114,17 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     : undefined;
   const keyAuthorization = acme && ((token: string) => acme.keyAuthorization(token));
 
-  // Secrets are needed when we mint credentials: the embedded relay, or TURN_URLS of an external relay.
-  const needSecret = config.TURN_ENABLED || (config.TURN_URLS?.length ?? 0) > 0;
-  const secrets = needSecret ? loadOrCreateSecrets(config.TURN_SECRET, config.DATA_DIR) : [];
+  // Secrets are needed when we mint credentials: the embedded relay, a relay host of ours
+  // (TURN_PUBLIC_HOST) or TURN_URLS of an external relay. The set is live: secrets added or removed
+  // with turnadmin apply within a second, newest first.
+  for (const w of iceServerWarnings(config)) log.warn(w);
+  const needSecret = config.TURN_ENABLED || (config.TURN_URLS?.length ?? 0) > 0 || config.TURN_PUBLIC_HOST !== undefined;
+  if (needSecret && weakSecrets(config.TURN_SECRET).length > 0) {
+    log.warn(`TURN_SECRET: ${weakSecrets(config.TURN_SECRET).length} secret(s) shorter than ${MIN_SECRET_LENGTH} characters are easy to guess; use e.g. \`openssl rand -base64 32\``);
+  }
+  const secrets = needSecret
+    ? new SecretStore({ configured: config.TURN_SECRET, dataDir: config.DATA_DIR, usersFile: config.TURN_USERS_FILE }, getLogger('turn')).start()
+    : undefined;
 
   let relay: RelaySupervisor | undefined;
   if (config.TURN_ENABLED) {
@@ -153,7 +161,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
             ? { port: relayPort(ready) ?? config.TURN_PORT, tcp: ready.tcpPort !== null, tlsPort: ready.tlsPort ?? undefined }
             : { port: config.TURN_PORT }
           : undefined,
-        secret: secrets[0] ?? '',
+        secret: secrets?.newest() ?? '',
       });
     },
     extraRoutes: (app) => {
@@ -186,6 +194,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   try {
     await signaling.ready;
   } catch (err) {
+    secrets?.stop();
     await signaling.close('start failed');
     await cluster?.close();
     throw new Error(`cannot start the cluster seat store: ${(err as Error).message}`);
@@ -202,13 +211,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     });
   }
 
-  await new Promise<void>((resolve, reject) => {
-    https.once('error', reject);
-    https.listen(config.HTTPS_PORT, config.HTTPS_HOST, () => {
-      https.off('error', reject);
-      resolve();
-    });
-  }).catch(async (err) => {
+  const listenHost = await listenDualStack(https, config.HTTPS_PORT, config.HTTPS_HOST, log).catch(async (err) => {
+    secrets?.stop();
     await signaling?.close('start failed');
     await cluster?.close();
     throw err;
@@ -221,14 +225,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     const plain = createHttpServer(createHttpApp({ httpsPort: port, keyAuthorization }));
     plain.headersTimeout = 20_000;
     plain.requestTimeout = 60_000;
-    await new Promise<void>((resolve, reject) => {
-      plain.once('error', reject);
-      plain.listen(config.HTTP_PORT, config.HTTPS_HOST, () => {
-        plain.off('error', reject);
-        resolve();
-      });
-    }).catch(async (err: NodeJS.ErrnoException) => {
+    await listenDualStack(plain, config.HTTP_PORT, listenHost, log).catch(async (err: NodeJS.ErrnoException) => {
       https.close();
+      secrets?.stop();
       await signaling?.close('start failed');
       await cluster?.close();
       const hint = err.code === 'EACCES' ? ' (ports below 1024 need root or CAP_NET_BIND_SERVICE; or set HTTP_PORT)' : '';
@@ -244,9 +243,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   listening = true;
   https.on('error', (err) => log.error(`https: ${err.message}`));
   https.on('tlsClientError', (err) => getLogger('http').debug(`TLS handshake failed: ${err.message}`));
-  const host = ['0.0.0.0', '::', ''].includes(config.HTTPS_HOST) ? '127.0.0.1' : config.HTTPS_HOST;
+  const host = ['0.0.0.0', '::', ''].includes(listenHost) ? '127.0.0.1' : listenHost;
   const url = `https://${formatHostPort(host, port)}`;
-  log.info(`listening on ${config.HTTPS_HOST}:${port} (${url})${httpPort !== undefined ? `; plain HTTP on ${httpPort}${acme ? ' (ACME challenges, redirect)' : ' (redirect)'}` : ''}`);
+  log.info(`listening on ${formatHostPort(listenHost, port)}${listenHost === '::' ? ' (IPv6 and IPv4)' : ''} (${url})${httpPort !== undefined ? `; plain HTTP on ${httpPort}${acme ? ' (ACME challenges, redirect)' : ' (redirect)'}` : ''}`);
 
   if (relay) {
     relay.start();
@@ -262,6 +261,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       listening = false;
       tls.stop();
       acme?.stop();
+      secrets?.stop();
       // First tell every client (also long-polling ones, which need new requests), then close.
       await signaling!.close(reason);
       const httpsClosed = new Promise<void>((resolve) => https.close(() => resolve()));
@@ -278,4 +278,31 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   };
 
   return { url, port, https, http, httpPort, signaling, relay, metrics, tls, acme, readiness, close };
+}
+
+/**
+ * Listen on `host`:`port`. `::` means every IPv6 and IPv4 address (one dual-stack socket); on a
+ * host without IPv6 it falls back to `0.0.0.0` with a warning.
+ * @returns the address actually listened on.
+ * @throws the listen error (e.g. EADDRINUSE, EACCES).
+ */
+async function listenDualStack(server: HttpServer | HttpsServer, port: number, host: string, log: { warn(m: string): void }): Promise<string> {
+  const attempt = (h: string) =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ port, host: h, ipv6Only: false }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  try {
+    await attempt(host);
+    return host;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? '';
+    if (host !== '::' || !['EAFNOSUPPORT', 'EADDRNOTAVAIL', 'EPROTONOSUPPORT'].includes(code)) throw err;
+    log.warn(`cannot listen on [::]:${port} (${code}: no IPv6 on this host); listening on 0.0.0.0 (IPv4 only)`);
+    await attempt('0.0.0.0');
+    return '0.0.0.0';
+  }
 }

@@ -16,7 +16,17 @@ export type { TurnServerOptions, TurnTlsOptions } from './options.js';
 export type { TurnLogger } from './logger.js';
 export type { AllocationInfo, TransportAddress, TurnStats, TurnTransport } from '../contracts/relay.js';
 export { makeRestCredential, restPassword, type RestCredential } from './auth/restCredentials.js';
-export { loadOrCreateSecrets } from './auth/secretStore.js';
+export {
+  SecretStore,
+  MIN_SECRET_LENGTH,
+  maskSecret,
+  readSecretSet,
+  secretId,
+  weakSecrets,
+  type SecretEntry,
+  type SecretSetLocation,
+  type SecretSource,
+} from './auth/secretStore.js';
 export {
   UsersFileError,
   emptyUsersFile,

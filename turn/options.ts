@@ -17,7 +17,7 @@ export interface TurnServerOptions {
   secrets?: readonly string[] | (() => readonly string[]);
   /** Path of the static users file (see `auth/userStore.ts`); polled for changes. Missing file = no static users. */
   usersFile?: string;
-  /** Poll interval of the users file, ms. Default 1000. */
+  /** Poll interval of the users file, ms. Default 250 (edits by `turnadmin` apply well within a second). */
   usersFilePollMs?: number;
   /**
    * Listening address(es) for UDP and TCP (and TLS). Default `'0.0.0.0'`. For a wildcard IPv4
@@ -41,6 +41,8 @@ export interface TurnServerOptions {
   externalIp?: string;
   /** Peer CIDRs allowed even when the default policy refuses them (e.g. `['127.0.0.0/8']` in tests). */
   allowedPeers?: readonly string[];
+  /** Peer CIDRs refused on top of the default ranges (coturn `denied-peer-ip`); `allowedPeers` wins. */
+  deniedPeers?: readonly string[];
   /** Allocation lifetime when the client asks for less (and the minimum), s. Default 600 (RFC 8656 §7.2). */
   defaultLifetime?: number;
   /** Largest allocation lifetime granted, s. Default 3600. */
@@ -52,15 +54,27 @@ export interface TurnServerOptions {
   /** Nonce lifetime, s. Default 600. */
   nonceLifetime?: number;
   /**
-   * Channel numbers accepted by ChannelBind: 'rfc8656' = 0x4000–0x4FFF (default; what browsers use),
-   * 'rfc5766' = 0x4000–0x7FFF (the older range that coturn still accepts and coturn's
-   * `turnutils_uclient` picks from).
+   * Channel numbers accepted by ChannelBind: 'rfc5766' = 0x4000–0x7FFF (default: the range coturn
+   * accepts and coturn's `turnutils_uclient` picks from), 'rfc8656' = 0x4000–0x4FFF (strict RFC 8656 §12;
+   * browsers stay inside it anyway).
    */
   channelRange?: 'rfc8656' | 'rfc5766';
-  /** Most allocations per username (486 beyond). 0 = unlimited. Default 10. */
+  /** Most allocations per username (486 beyond). 0 = unlimited. Default 100. */
   userQuota?: number;
-  /** Most allocations in total (508 beyond). 0 = unlimited. Default 1000. */
+  /** Most allocations in total (508 beyond). 0 = unlimited. Default 2000. */
   totalQuota?: number;
+  /** Bandwidth limit per allocation, bytes per second, each direction (coturn `max-bps`); 0 = none. Default 0. */
+  maxBps?: number;
+  /**
+   * Static long-term-credential users besides the users file (coturn `--user NAME:PASSWORD`), fixed for
+   * the life of the relay. `key` is the hex MD5 long-term key (RFC 8489 §9.2.2).
+   */
+  staticUsers?: ReadonlyArray<{ name: string; key: string }>;
+  /** Accept TURN REST usernames (`secrets` and the users file's secrets). Default true; false = static users only. */
+  restCredentials?: boolean;
+  /** Listen on UDP (default true) and TCP (default true); TLS follows `tls`. */
+  udp?: boolean;
+  tcp?: boolean;
   /** Unauthenticated requests (Binding, requests without valid credentials) per source IP: bucket size. Default 400. */
   unauthBurst?: number;
   /** Refill rate of that bucket, requests per second. Default 200. */
@@ -94,6 +108,7 @@ export interface ResolvedTurnOptions {
   relayIp: string | undefined;
   externalIp: string | undefined;
   allowedPeers: string[];
+  deniedPeers: string[];
   defaultLifetime: number;
   maxLifetime: number;
   permissionLifetime: number;
@@ -102,6 +117,11 @@ export interface ResolvedTurnOptions {
   channelRange: 'rfc8656' | 'rfc5766';
   userQuota: number;
   totalQuota: number;
+  maxBps: number;
+  staticUsers: Array<{ name: string; key: string }>;
+  restCredentials: boolean;
+  udp: boolean;
+  tcp: boolean;
   unauthBurst: number;
   unauthPerSecond: number;
   maxConnections: number;
@@ -118,11 +138,12 @@ export interface ResolvedTurnOptions {
  */
 export function resolveOptions(o: TurnServerOptions, logger: TurnLogger): ResolvedTurnOptions {
   const secrets = typeof o.secrets === 'function' ? o.secrets : ((list: readonly string[]) => () => list)([...(o.secrets ?? [])]);
+  const restCredentials = o.restCredentials ?? true;
   const r: ResolvedTurnOptions = {
     realm: o.realm,
-    secrets,
+    secrets: restCredentials ? secrets : () => [],
     usersFile: o.usersFile,
-    usersFilePollMs: o.usersFilePollMs ?? 1000,
+    usersFilePollMs: o.usersFilePollMs ?? 250,
     listen: o.listen === undefined ? ['0.0.0.0'] : typeof o.listen === 'string' ? [o.listen] : [...o.listen],
     port: o.port ?? 3478,
     tlsPort: o.tlsPort ?? 5349,
@@ -132,14 +153,20 @@ export function resolveOptions(o: TurnServerOptions, logger: TurnLogger): Resolv
     relayIp: o.relayIp,
     externalIp: o.externalIp,
     allowedPeers: [...(o.allowedPeers ?? [])],
+    deniedPeers: [...(o.deniedPeers ?? [])],
     defaultLifetime: o.defaultLifetime ?? 600,
     maxLifetime: o.maxLifetime ?? 3600,
     permissionLifetime: o.permissionLifetime ?? 300,
     channelLifetime: o.channelLifetime ?? 600,
     nonceLifetime: o.nonceLifetime ?? 600,
-    channelRange: o.channelRange ?? 'rfc8656',
-    userQuota: o.userQuota ?? 10,
-    totalQuota: o.totalQuota ?? 1000,
+    channelRange: o.channelRange ?? 'rfc5766',
+    userQuota: o.userQuota ?? 100,
+    totalQuota: o.totalQuota ?? 2000,
+    maxBps: o.maxBps ?? 0,
+    staticUsers: [...(o.staticUsers ?? [])],
+    restCredentials,
+    udp: o.udp ?? true,
+    tcp: o.tcp ?? true,
     unauthBurst: o.unauthBurst ?? 400,
     unauthPerSecond: o.unauthPerSecond ?? 200,
     maxConnections: o.maxConnections ?? 2000,
@@ -162,5 +189,8 @@ export function resolveOptions(o: TurnServerOptions, logger: TurnLogger): Resolv
   }
   if (r.maxLifetime < r.defaultLifetime) throw new RangeError(`maxLifetime (${r.maxLifetime}) must be >= defaultLifetime (${r.defaultLifetime})`);
   if (r.minPort > r.maxPort) throw new RangeError(`minPort ${r.minPort} > maxPort ${r.maxPort}`);
+  if (!r.udp && !r.tcp && !r.tls) throw new RangeError('no listener: UDP, TCP and TLS are all off');
+  if (!Number.isInteger(r.maxBps) || r.maxBps < 0) throw new RangeError(`maxBps must be an integer >= 0, got ${r.maxBps}`);
+  for (const u of r.staticUsers) if (!/^[0-9a-fA-F]{32}$/.test(u.key)) throw new RangeError(`static user ${u.name}: key must be 32 hex characters`);
   return r;
 }

@@ -35,6 +35,8 @@ export interface BoundAddresses {
   relayIp: string | undefined;
   externalIp: string | undefined;
   allowedPeers: readonly string[];
+  /** Extra refused CIDRs (coturn `denied-peer-ip`). */
+  deniedPeers?: readonly string[];
   minPort: number;
   maxPort: number;
 }
@@ -48,7 +50,7 @@ export function ownAddressRules(b: BoundAddresses): DataPathConfig {
   const own = new Set<string>([...b.udp, ...b.listen.filter((a) => a !== '0.0.0.0' && a !== '::')]);
   if (b.relayIp) own.add(b.relayIp);
   if (b.externalIp) own.add(b.externalIp);
-  const policy = new PeerAddressPolicy(b.allowedPeers, [...own], { minPort: b.minPort, maxPort: b.maxPort, listeningPorts: b.listeningPorts });
+  const policy = new PeerAddressPolicy(b.allowedPeers, [...own], { minPort: b.minPort, maxPort: b.maxPort, listeningPorts: b.listeningPorts }, b.deniedPeers);
   const localRelayIps = new Set(b.relayIp ? [normalizeAddress(b.relayIp).address] : b.udp.map((x) => normalizeAddress(x).address));
   const ext = b.externalIp ? normalizeAddress(b.externalIp).address : undefined;
   // An external IP that is not local: 1:1 NAT, possibly without hairpin.

@@ -109,7 +109,7 @@ class TurnServerImpl implements TurnServer {
   constructor(options: TurnServerOptions) {
     this.log = options.logger ?? noopLogger;
     this.o = resolveOptions(options, this.log);
-    this.users = new UserStore(this.o.usersFile, this.o.realm, this.log, this.o.usersFilePollMs);
+    this.users = new UserStore(this.o.usersFile, this.o.realm, this.log, this.o.usersFilePollMs, { users: this.o.staticUsers, fileSecrets: this.o.restCredentials });
     this.limiter = new KeyedRateLimiter(this.o.unauthBurst, this.o.unauthPerSecond);
     const configured = this.o.secrets;
     const credentials: CredentialSources = {
@@ -131,7 +131,7 @@ class TurnServerImpl implements TurnServer {
       nonces: new NonceManager(this.o.nonceLifetime),
       credentials,
       limiter: this.limiter,
-      policy: new PeerAddressPolicy(this.o.allowedPeers, []),
+      policy: new PeerAddressPolicy(this.o.allowedPeers, [], undefined, this.o.deniedPeers),
       pendingAllocate: new Map(),
       isRunning: () => this.state === 'running',
       track: (work) => this.track(work),
@@ -144,7 +144,7 @@ class TurnServerImpl implements TurnServer {
     if (this.state !== 'new') throw new Error(`relay cannot start in state ${this.state}`);
     this.state = 'starting';
     try {
-      const udpAddrs = expandListenAddresses(this.o.listen);
+      const udpAddrs = this.o.udp ? expandListenAddresses(this.o.listen) : [];
       for (const addr of udpAddrs) {
         const l = new UdpListener(addr, this.o.port, (listener, msg, rinfo) => this.onUdp(listener, msg, rinfo));
         this.udp.push(l);
@@ -154,7 +154,7 @@ class TurnServerImpl implements TurnServer {
       const handlers = this.streamHandlers();
       const streamOpts = { maxConnections: this.o.maxConnections, maxBuffered: this.o.streamMaxBuffered, idleTimeoutMs: this.o.streamIdleTimeout * 1000 };
       const tcpPort = this.o.port === 0 ? (this.udp[0]?.local.port ?? 0) : this.o.port;
-      for (const addr of this.o.listen) {
+      for (const addr of this.o.tcp ? this.o.listen : []) {
         const s = new StreamListener('tcp', addr, tcpPort, handlers, streamOpts);
         this.streams.push(s);
         await s.start();
@@ -188,8 +188,8 @@ class TurnServerImpl implements TurnServer {
   /** The relay's own addresses and ports, known once bound: the peer policy and the data path's own-address/hairpin rules. */
   private applyAddressRules(udp: string[]): void {
     const listeningPorts = [...this.udp.map((l) => l.local.port), ...this.streams.map((s) => s.port ?? 0)].filter((p) => p > 0);
-    const { relayIp, externalIp, allowedPeers, minPort, maxPort, listen } = this.o;
-    const rules = ownAddressRules({ listen, udp, listeningPorts, relayIp, externalIp, allowedPeers, minPort, maxPort });
+    const { relayIp, externalIp, allowedPeers, deniedPeers, minPort, maxPort, listen } = this.o;
+    const rules = ownAddressRules({ listen, udp, listeningPorts, relayIp, externalIp, allowedPeers, deniedPeers, minPort, maxPort });
     this.services.policy = rules.policy;
     this.dataPath.configure(rules);
   }

@@ -6,7 +6,7 @@ import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildIceServers, hostFromHeader, normalizeHost } from '../../server/iceServers.js';
+import { buildIceServers, hostFromHeader, iceServerWarnings, normalizeHost } from '../../server/iceServers.js';
 import type { IceServersResponse } from '../../server/iceServers.js';
 import { startTestServer, type TestServer } from '../signaling/harness.js';
 import { httpsGet } from './httpGet.js';
@@ -77,6 +77,26 @@ describe('buildIceServers (pure)', () => {
   });
   it('relay enabled but not ready: empty list', () => {
     expect(buildIceServers({ config, requestHost: 'h', relay: undefined, secret: 's' }).iceServers).toEqual([]);
+  });
+  it('relay disabled with TURN_PUBLIC_HOST (a relay host of its own): stun + turn udp/tcp + turns on TURN_PORT/TURN_TLS_PORT', () => {
+    const separate = { TURN_ENABLED: false, TURN_PUBLIC_HOST: 'turn.example.com', TURN_URLS: undefined, TURN_CREDENTIAL_TTL: 600, TURN_PORT: 3478, TURN_TLS_PORT: 5349 };
+    const r = buildIceServers({ config: separate, requestHost: 'call.example.com', relay: undefined, secret: 's3cret', userId: 'u2', nowS: 1000 });
+    expect(r.iceServers).toEqual([
+      { urls: ['stun:turn.example.com:3478'] },
+      {
+        urls: ['turn:turn.example.com:3478?transport=udp', 'turn:turn.example.com:3478?transport=tcp', 'turns:turn.example.com:5349?transport=tcp'],
+        username: '1600:u2',
+        credential: hmac('s3cret', '1600:u2'),
+      },
+    ]);
+    expect(iceServerWarnings(separate)).toEqual([]);
+  });
+  it('says at start which settings are ignored or leave browsers without a relay', () => {
+    expect(iceServerWarnings({ TURN_ENABLED: false, TURN_PUBLIC_HOST: 'turn.example.com', TURN_URLS: ['stun:x:1'] })).toEqual([
+      'TURN_PUBLIC_HOST ignored: TURN_URLS lists the ICE server URLs handed out',
+    ]);
+    expect(iceServerWarnings({ TURN_ENABLED: false, TURN_PUBLIC_HOST: undefined, TURN_URLS: undefined })[0]).toMatch(/^no STUN\/TURN servers handed out/);
+    expect(iceServerWarnings({ TURN_ENABLED: true, TURN_PUBLIC_HOST: undefined, TURN_URLS: undefined })).toEqual([]);
   });
 });
 
@@ -183,6 +203,34 @@ describe('TURN_PUBLIC_HOST, TURN_URLS, TURN disabled', () => {
       const turn = body.iceServers[1]!;
       expect(turn.urls).toEqual(['turn:turn.example.org:3478?transport=udp', 'turns:turn.example.org:443?transport=tcp']);
       expect(turn.credential).toBe(hmac('coturn-secret', turn.username!));
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('TURN disabled, TURN_PUBLIC_HOST set (relay on a host of its own): that host\'s URLs with credentials of the secret set', async () => {
+    const t = await startTestServer({ TURN_ENABLED: 'false', TURN_PUBLIC_HOST: 'turn.example.com', TURN_PORT: '3478', TURN_TLS_PORT: '5349' });
+    try {
+      const body = (await httpsGet(`${t.server.url}/api/ice-servers`, { host: 'call.example.com' })).json<IceServersResponse>();
+      expect(body.iceServers[0]).toEqual({ urls: ['stun:turn.example.com:3478'] });
+      const turn = body.iceServers[1]!;
+      expect(turn.urls).toEqual(['turn:turn.example.com:3478?transport=udp', 'turn:turn.example.com:3478?transport=tcp', 'turns:turn.example.com:5349?transport=tcp']);
+      const secret = readFileSync(path.join(t.config.DATA_DIR, 'turn-secret'), 'utf8').trim();
+      expect(turn.credential).toBe(hmac(secret, turn.username!));
+    } finally {
+      await t.stop();
+    }
+  });
+
+  it('TURN disabled with TURN_URLS and TURN_PUBLIC_HOST: the documented TURN_URLS are handed out (TURN_PUBLIC_HOST ignored)', async () => {
+    const urls = 'stun:turn.example.com:3478,turn:turn.example.com:3478?transport=udp,turn:turn.example.com:3478?transport=tcp,turns:turn.example.com:5349?transport=tcp';
+    const t = await startTestServer({ TURN_ENABLED: 'false', TURN_URLS: urls, TURN_PUBLIC_HOST: 'other.example.com', TURN_SECRET: 'shared-with-the-relay-0123456789' });
+    try {
+      const body = (await httpsGet(`${t.server.url}/api/ice-servers`)).json<IceServersResponse>();
+      expect(body.iceServers[0]).toEqual({ urls: ['stun:turn.example.com:3478'] });
+      const turn = body.iceServers[1]!;
+      expect(turn.urls).toEqual(urls.split(',').slice(1));
+      expect(turn.credential).toBe(hmac('shared-with-the-relay-0123456789', turn.username!));
     } finally {
       await t.stop();
     }

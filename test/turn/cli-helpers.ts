@@ -10,13 +10,13 @@ export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const CLI_DIR = path.join(ROOT, 'dist/turn/cli');
 
 /** Path of a built CLI, e.g. `cliPath('turnadmin')`. */
-export function cliPath(name: 'turnadmin' | 'stunclient' | 'uclient' | 'peer'): string {
+export function cliPath(name: 'turnadmin' | 'stunclient' | 'uclient' | 'turnpeer' | 'turnserver'): string {
   return path.join(CLI_DIR, `${name}.js`);
 }
 
 /** Whether `npm run build:server` has produced the CLIs. */
 export function clisBuilt(): boolean {
-  return ['turnadmin', 'stunclient', 'uclient', 'peer'].every((n) => existsSync(path.join(CLI_DIR, `${n}.js`)));
+  return ['turnadmin', 'stunclient', 'uclient', 'turnpeer', 'turnserver'].every((n) => existsSync(path.join(CLI_DIR, `${n}.js`)));
 }
 
 /** The parent's environment without any TURN_* / DATA_DIR / CERTS_DIR setting, plus `extra`. */
@@ -121,7 +121,7 @@ export async function spawnUntil(command: string, args: string[], ready: RegExp 
 
 /** Start our echo peer (`turnpeer`) on 127.0.0.1 and a free port; resolves with its port once bound. */
 export async function startTurnPeer(cwd: string): Promise<LongRunning & { port: number }> {
-  const p = await spawnUntil(process.execPath, [cliPath('peer'), '-L', '127.0.0.1', '-p', '0', '--max-seconds', '600'], /listening on 127\.0\.0\.1:(\d+) \(udp\)/, { cwd });
+  const p = await spawnUntil(process.execPath, [cliPath('turnpeer'), '-L', '127.0.0.1', '-p', '0', '--max-seconds', '600'], /listening on 127\.0\.0\.1:(\d+) \(udp\)/, { cwd });
   return { ...p, port: Number(p.match[1]) };
 }
 

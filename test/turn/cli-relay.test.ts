@@ -64,7 +64,8 @@ afterAll(async () => {
 });
 
 const uclient = (args: string[]) => runCli('uclient', ['127.0.0.1', '--json', '--max-seconds', '60', '-e', '127.0.0.1', '-r', String(peer.port), ...args], { cwd: dir, timeoutMs: 90_000 });
-const admin = (args: string[]) => runCli('turnadmin', ['--file', usersFile, ...args], { cwd: dir, env: { TURN_REALM: REALM, DATA_DIR: path.join(dir, 'data') } });
+// turnadmin sees the relay's settings, as on a real host (same environment).
+const admin = (args: string[]) => runCli('turnadmin', ['--file', usersFile, ...args], { cwd: dir, env: { TURN_REALM: REALM, TURN_SECRET: SECRET, DATA_DIR: path.join(dir, 'data') } });
 
 /** Run `attempt` every 100 ms until `ok(result)` or `ms` elapse; returns the last result. */
 async function until(attempt: () => Promise<CliRun>, ok: (r: CliRun) => boolean, ms = 8000): Promise<CliRun> {
@@ -152,22 +153,22 @@ describe.skipIf(!built)('turnadmin changes reach the running relay (no restart)'
 
   it('add-secret / remove-secret rotate REST secrets; mint credentials work', async () => {
     const rest = (secret: string) => uclient(['-p', String(port), '-W', secret, '-n', '3', '-z', '5', '--timeout', '2000']);
-    expect((await rest('rotated-secret')).code).toBe(1);
-    expect((await admin(['add-secret', 'rotated-secret'])).code).toBe(0);
-    let r = await until(() => rest('rotated-secret'), (x) => x.code === 0);
+    expect((await rest('rotated-secret-0123456789')).code).toBe(1);
+    expect((await admin(['add-secret', 'rotated-secret-0123456789'])).code).toBe(0);
+    let r = await until(() => rest('rotated-secret-0123456789'), (x) => x.code === 0);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     // The configured secret stays valid alongside (rotation).
     expect((await rest(SECRET)).code).toBe(0);
 
-    // mint uses the newest users-file secret (no TURN_SECRET in the env).
+    // mint uses the newest secret: the one just added (newer than TURN_SECRET).
     const minted = await admin(['mint', '-u', 'page7', '--ttl', '600']);
     expect(minted.code, minted.stderr).toBe(0);
     const cred = JSON.parse(minted.stdout) as { username: string; password: string };
     r = await uclient(['-p', String(port), '-u', cred.username, '-w', cred.password, '-n', '3', '-z', '5']);
     expect(r.code, r.stdout + r.stderr).toBe(0);
 
-    expect((await admin(['remove-secret', 'rotated-secret'])).code).toBe(0);
-    r = await until(() => rest('rotated-secret'), (x) => x.code === 1);
+    expect((await admin(['remove-secret', 'rotated-secret-0123456789'])).code).toBe(0);
+    r = await until(() => rest('rotated-secret-0123456789'), (x) => x.code === 1);
     expect(r.code).toBe(1);
   });
 });

@@ -78,9 +78,25 @@ describe('relaying over UDP', () => {
     expect((await c.channelBind(0x4001, other.address)).getErrorCode()?.code).toBe(400);
     expect((await c.channelBind(0x4002, p.address)).getErrorCode()?.code).toBe(400);
     expect((await c.channelBind(0x3fff, other.address)).getErrorCode()?.code).toBe(400);
-    const bad = await c.channelBind(0x5000, other.address);
+    // Default channel range 0x4000–0x7FFF (coturn's): 0x5000 is fine, 0x8000 is not a channel number.
+    expect((await c.channelBind(0x5000, other.address)).cls).toBe(StunClass.SuccessResponse);
+    const bad = await c.channelBind(0x8000, other.address);
     expect(bad.getErrorCode()?.code).toBe(400);
     expect(bad.verifyIntegrity(c.key!)).toBe('sha1');
+  });
+
+  it("channelRange 'rfc8656' (TURN_CHANNEL_RANGE=rfc8656) keeps RFC 8656's 0x4000–0x4FFF", async () => {
+    const strict = await startRelay({ channelRange: 'rfc8656' });
+    try {
+      const c = await TestClient.open(strict.port, restCreds());
+      open.push(c);
+      const p = await peer();
+      expect((await c.allocate()).cls).toBe(StunClass.SuccessResponse);
+      expect((await c.channelBind(0x4fff, p.address)).cls).toBe(StunClass.SuccessResponse);
+      expect((await c.channelBind(0x5000, p.address)).getErrorCode()?.code).toBe(400);
+    } finally {
+      await strict.relay.stop();
+    }
   });
 
   it('Send and Data indications, and a non-permitted peer gets nothing through', async () => {

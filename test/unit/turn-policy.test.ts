@@ -98,6 +98,18 @@ describe('peer address policy', () => {
     expect(() => new PeerAddressPolicy(['10.0.0.0/33'])).toThrow(TypeError);
     expect(() => new PeerAddressPolicy(['nope/8'])).toThrow(TypeError);
   });
+
+  it('deniedPeers (coturn denied-peer-ip) refuse more, own addresses included; allowedPeers still win', () => {
+    const p = new PeerAddressPolicy(['198.51.100.7'], ['198.51.100.1'], undefined, ['198.51.100.0/24', '2001:db8::/32']);
+    expect(p.check('198.51.100.9')).toEqual({ allowed: false, reason: 'denied_peer' });
+    expect(p.check('::ffff:198.51.100.9')).toEqual({ allowed: false, reason: 'denied_peer' });
+    expect(p.check('198.51.100.1')).toEqual({ allowed: false, reason: 'denied_peer' });
+    expect(p.check('198.51.100.7')).toEqual({ allowed: true });
+    expect(p.check('2001:db8::1')).toEqual({ allowed: false, reason: 'denied_peer' });
+    expect(p.check('203.0.113.9')).toEqual({ allowed: true });
+    expect(p.check('10.0.0.1')).toEqual({ allowed: false, reason: 'private' });
+    expect(() => new PeerAddressPolicy([], [], undefined, ['10.0.0.0/40'])).toThrow(TypeError);
+  });
 });
 
 describe('source rate limiter', () => {

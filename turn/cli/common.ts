@@ -2,7 +2,7 @@
  * Small helpers shared by the relay admin CLIs (`turnadmin`, `stunclient`, `uclient`, `turnpeer`):
  * one-line fatal errors with exit code 1, and commander argument parsers for numbers.
  */
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { ConfigError, loadConfig, type Env } from '../../contracts/config.js';
 import { formatHostPort } from '../../common/hostPort.js';
 import { UsersFileError } from '../auth/usersFile.js';
@@ -26,6 +26,18 @@ export function exitWithError(prog: string, err: unknown): never {
   if (process.env.DEBUG_CLI === '1' && err instanceof Error && !expected) console.error(err.stack);
   console.error(`${prog}: ${msg.replace(/:\s*\n\s*/g, ': ').replace(/\s*\n\s*/g, '; ')}`);
   process.exit(1);
+}
+
+/**
+ * Make commander's own errors (unknown option, missing argument, invalid value) one line
+ * `<prog>: <message>` on stderr, with a suggestion for a mistyped option on the same line; commander
+ * then exits with code 1.
+ * @returns `cmd`, for chaining.
+ */
+export function configureCommand(cmd: Command, prog: string): Command {
+  return cmd.showSuggestionAfterError(true).configureOutput({
+    outputError: (str, write) => write(`${prog}: ${str.trim().replace(/^error: /, '').replace(/\s*\n\s*/g, ' ')}\n`),
+  });
 }
 
 /**

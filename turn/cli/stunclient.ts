@@ -16,7 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { TurnTransport } from '../../contracts/relay.js';
 import { StunTransactions, TransactionTimeoutError, openServerConnection } from '../client/index.js';
 import { AttributeType, StunClass, StunMethod, encodeMessage, Attr } from '../stun/index.js';
-import { CliError, exitWithError, formatAddress, intArg, portArg } from './common.js';
+import { CliError, configureCommand, exitWithError, formatAddress, intArg, portArg } from './common.js';
 
 const PROG = 'stunclient';
 
@@ -43,7 +43,7 @@ interface BindingResult {
 }
 
 async function main(): Promise<void> {
-  const program = new Command(PROG)
+  const program = configureCommand(new Command(PROG), PROG)
     .description('Send STUN Binding requests (RFC 8489) and print the mapped address and round-trip time.')
     .argument('<host>', 'STUN/TURN server host or IP')
     .option('-p, --port <port>', 'server port (default 3478, 5349 for tls)', portArg)

@@ -16,8 +16,8 @@
  * on receipt). RTT is measured per message from send to echo (ms); jitter is the mean absolute
  * difference between consecutive RTTs of a client (RFC 3550-style, unsmoothed), in ms.
  * Runs longer than 2 minutes refresh the allocation, permission and channel every 120 s.
- * Exit code 0 when every client completed and loss ≤ `--max-loss` (default 100, i.e. loss alone
- * never fails), 1 otherwise.
+ * Exit code 0 when every client completed and loss ≤ `--max-loss` (default 0: any lost message
+ * fails the run, as a verification tool should), 1 otherwise.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { isIP } from 'node:net';
@@ -27,7 +27,8 @@ import { makeRestCredential } from '../auth/restCredentials.js';
 import type { TransportAddress, TurnTransport } from '../../contracts/relay.js';
 import { TurnClient, expectSuccess, type TurnCredentials } from '../client/index.js';
 import { MIN_CHANNEL } from '../stun/index.js';
-import { CliError, exitWithError, formatAddress, intArg, portArg } from './common.js';
+import { CliError, configureCommand, exitWithError, formatAddress, intArg, portArg } from './common.js';
+import { MIN_SECRET_LENGTH } from '../auth/secretStore.js';
 
 const PROG = 'uclient';
 const HEADER = 8;
@@ -191,7 +192,7 @@ function round(n: number, digits = 3): number {
 }
 
 async function main(): Promise<void> {
-  const program = new Command(PROG)
+  const program = configureCommand(new Command(PROG), PROG)
     .description('TURN load/echo client (like turnutils_uclient): allocate, bind a channel to an echo peer, send and match echoes, report loss, RTT and jitter.')
     .argument('<host>', 'TURN server host or IP')
     .option('-p, --port <port>', 'server port (default 3478, 5349 for tls)', portArg)
@@ -214,11 +215,11 @@ async function main(): Promise<void> {
     .option('--drain <ms>', 'after the last send, wait at most this long for echoes, ms', intArg(0, 600_000), 2000)
     .option('--timeout <ms>', 'give up on one STUN transaction after this many ms (UDP retransmits per RFC 8489 §6.2.1 within it)', intArg(1, 600_000), 9500)
     .option('--max-seconds <s>', 'safety limit for the whole run, s', intArg(1, 86_400), 120)
-    .option('--max-loss <pct>', 'exit 1 when loss exceeds this percentage', (v: string) => {
+    .option('--max-loss <pct>', 'exit 1 when loss exceeds this percentage (100: never fail on loss)', (v: string) => {
       const n = Number(v);
       if (!Number.isFinite(n) || n < 0 || n > 100) throw new InvalidArgumentError('expected a percentage from 0 to 100');
       return n;
-    }, 100)
+    }, 0)
     .option('--json', 'print a JSON summary instead of text')
     .option('-v, --verbose', 'print per-client progress')
     .parse(process.argv);
@@ -233,6 +234,8 @@ async function main(): Promise<void> {
 
   let creds: TurnCredentials | undefined;
   if (opts.restSecret !== undefined) {
+    if (opts.restSecret === '') throw new CliError('-W: empty secret (is the variable you passed set? the relay\'s secrets: turnadmin list-secrets; the generated one is in data/turn-secret)');
+    if (opts.restSecret.length < MIN_SECRET_LENGTH) console.error(`${PROG}: warning: -W secret shorter than ${MIN_SECRET_LENGTH} characters`);
     if (opts.user !== undefined && opts.password !== undefined) throw new CliError('use either -u/-w or -W, not both');
     const c = makeRestCredential(opts.restSecret, (opts.user ?? 'uclient').replace(/:/g, '_'), Math.max(3600, opts.maxSeconds * 2));
     creds = { username: c.username, password: c.password, realm: opts.realm };

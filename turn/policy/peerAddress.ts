@@ -66,6 +66,7 @@ function parseCidr(cidr: string): { address: string; prefix: number; family: 'ip
 export class PeerAddressPolicy {
   private readonly allowed = new BlockList();
   private readonly denied: Array<{ list: BlockList; reason: string }> = [];
+  private readonly extraDenied = new BlockList();
   private readonly own = new Set<string>();
   private readonly minPort: number;
   private readonly maxPort: number;
@@ -77,9 +78,11 @@ export class PeerAddressPolicy {
    *                      (CreatePermission), relaying only to relay ports (see `ports`).
    * @param ports         relay port range and listening ports; default: no port is a relay port
    *                      (relaying to an own address is then always refused).
+   * @param deniedPeers   CIDRs refused on top of the defaults (reason `denied_peer`), own addresses
+   *                      included; `allowedPeers` still wins (coturn's `denied-peer-ip` rule).
    * @throws TypeError on a malformed CIDR.
    */
-  constructor(allowedPeers: readonly string[] = [], ownAddresses: readonly string[] = [], ports?: OwnPortRule) {
+  constructor(allowedPeers: readonly string[] = [], ownAddresses: readonly string[] = [], ports?: OwnPortRule, deniedPeers: readonly string[] = []) {
     this.minPort = ports?.minPort ?? 1;
     this.maxPort = ports?.maxPort ?? 0;
     this.listeningPorts = new Set(ports?.listeningPorts ?? []);
@@ -92,6 +95,10 @@ export class PeerAddressPolicy {
       const list = new BlockList();
       list.addSubnet(p.address, p.prefix, p.family);
       this.denied.push({ list, reason });
+    }
+    for (const c of deniedPeers) {
+      const p = parseCidr(c);
+      this.extraDenied.addSubnet(p.address, p.prefix, p.family);
     }
     for (const a of ownAddresses) this.own.add(normalizeAddress(a).address);
   }
@@ -108,6 +115,7 @@ export class PeerAddressPolicy {
     if (isIP(addr) === 0) return { allowed: false, reason: 'invalid' };
     const fam = family === 4 ? 'ipv4' : 'ipv6';
     if (this.allowed.check(addr, fam)) return { allowed: true };
+    if (this.extraDenied.check(addr, fam)) return { allowed: false, reason: 'denied_peer' };
     if (this.own.has(addr)) return { allowed: true, own: true };
     for (const d of this.denied) if (d.list.check(addr, fam)) return { allowed: false, reason: d.reason };
     return { allowed: true };

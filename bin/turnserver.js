@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+// `turnserver`: see launch.js (builds dist/ when needed, never falls through to coturn's program of the same name).
+import { launch } from './launch.js';
+
+await launch('turnserver');

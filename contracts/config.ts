@@ -130,6 +130,10 @@ export const EnvSchema = z
     TURN_UNAUTH_RATE: positiveInt.default(200),
     /** ChannelBind numbers: rfc8656 = 0x4000–0x4FFF; rfc5766 = 0x4000–0x7FFF (coturn's turnutils_uclient needs it). */
     TURN_CHANNEL_RANGE: z.enum(['rfc8656', 'rfc5766']).default('rfc8656'),
+    /** Data path: native (the N-API addon, worker threads), js (Node's dgram), auto = native when the addon loads. */
+    TURN_DATA_PATH: z.enum(['js', 'native', 'auto']).default('auto'),
+    /** Bandwidth limit per allocation, bytes per second of payload per direction (coturn's --max-bps); 0 = none. */
+    TURN_MAX_BPS: z.coerce.number().int().min(0).default(0),
     TURN_PUBLIC_HOST: z.string().optional(),
     TURN_CREDENTIAL_TTL: positiveInt.default(86_400),
     /** Comma-separated ICE server URLs to hand out instead of the embedded relay's (e.g. an external coturn). */

@@ -61,6 +61,8 @@ async function main(): Promise<void> {
       channelLifetime: cfg.TURN_CHANNEL_LIFETIME,
       nonceLifetime: cfg.TURN_NONCE_LIFETIME,
       channelRange: cfg.TURN_CHANNEL_RANGE,
+      dataPath: cfg.TURN_DATA_PATH,
+      maxBps: cfg.TURN_MAX_BPS,
       userQuota: cfg.TURN_USER_QUOTA,
       totalQuota: cfg.TURN_TOTAL_QUOTA,
       unauthBurst: cfg.TURN_UNAUTH_BURST,

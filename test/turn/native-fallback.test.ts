@@ -38,7 +38,7 @@ describe('native data path fallback', () => {
     const r = m.loadNativeAddon();
     expect(r.ok).toBe(false);
     expect(!r.ok && r.reason).toMatch(/^native addon not built \(.*missing\.node missing/);
-    const dp = m.createNativeDataPath({}, () => {});
+    const dp = m.createNativeDataPath({ knownRequired: [] }, () => {});
     expect(dp).toEqual({ reason: !r.ok && r.reason });
   });
 

@@ -164,7 +164,7 @@ export function nativeAddonPath(): string {
 function buildResult(addonPath: string): string | undefined {
   try {
     const line = readFileSync(join(dirname(addonPath), '..', '..', 'build-result.txt'), 'utf8').split('\n')[0]!.trim();
-    return line.replace(/^native data path: /, '').replace(/; the relay will use the JavaScript data path\.?/, '') || undefined;
+    return line.replace(/^native data path: /, '').replace('; the relay will use the JavaScript data path', '') || undefined;
   } catch {
     return undefined;
   }

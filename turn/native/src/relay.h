@@ -1,6 +1,6 @@
-// Per-packet relaying rules (RFC 8656 §10–§12) over per-thread tables, as in turn/server.ts:
-// onUdp → onListenerDatagram, clientChannelData / onSendIndication → clientData,
-// onPeerPacket → onPeerDatagram. No syscalls here: results are OutMsg entries (sent by the worker
+// Per-packet relaying rules (RFC 8656 §10–§12) over per-thread tables, as in turn/jsDataPath.ts:
+// onListener → onListenerDatagram, clientChannelData / sendIndication → clientData / relayToPeer,
+// fromPeer → onPeerDatagram. No syscalls here: results are OutMsg entries (sent by the worker
 // with sendmmsg) or hand-off entries for JavaScript; so a harness can drive this code directly.
 #pragma once
 

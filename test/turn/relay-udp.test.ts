@@ -227,6 +227,46 @@ eachDataPath((dataPath) => {
       }
     });
 
+    it('Send indications: known comprehension-required attributes pass, an unknown one drops it (unknown_attribute)', async () => {
+      const c = await client();
+      const p = await peer();
+      await c.allocateRelayed();
+      await c.createPermission(p.address);
+      const send = (extra: ReturnType<typeof Attr.raw>[], text: string) => {
+        const tid = newTransactionId();
+        c.sendRaw(encodeMessage({ method: StunMethod.Send, cls: StunClass.Indication, transactionId: tid, attributes: [...extra, Attr.xorPeerAddress(p.address, tid), Attr.data(Buffer.from(text))] }));
+      };
+      const before = relay.stats().dropped.unknown_attribute ?? 0;
+      send([Attr.dontFragment(), Attr.raw(0x8abc, Buffer.from('optional'))], 'known');
+      expect((await p.next()).data.toString()).toBe('known');
+      send([Attr.raw(0x0042, Buffer.alloc(4))], 'unknown');
+      expect(await p.quietFor(200)).toBe(0);
+      expect(relay.stats().dropped.unknown_attribute).toBe(before + 1);
+    });
+
+    it('EVEN-PORT with R reserves the next port for a RESERVATION-TOKEN; the reserved allocation relays; an unknown token gets 508', async () => {
+      const a = await client();
+      const res = await a.allocate({ attributes: [Attr.evenPort(true)] });
+      expect(res.cls).toBe(StunClass.SuccessResponse);
+      const even = a.relayed!;
+      expect(even.port % 2).toBe(0);
+      const token = res.get(AttributeType.RESERVATION_TOKEN);
+      expect(token).toHaveLength(8);
+      const b = await client(restCreds('bob'));
+      const reserved = await b.allocateRelayed({ attributes: [Attr.raw(AttributeType.RESERVATION_TOKEN, token!)] });
+      expect(reserved.port).toBe(even.port + 1);
+      const p = await peer();
+      await b.channelBind(0x4001, p.address);
+      b.sendChannelData(0x4001, Buffer.from('on the reserved port'));
+      const got = await p.next();
+      expect(got.data.toString()).toBe('on the reserved port');
+      expect(got.from).toEqual(reserved);
+      p.send(reserved, Buffer.from('back'));
+      expect(await b.nextReceived()).toEqual({ kind: 'channel', channel: 0x4001, data: Buffer.from('back') });
+      const c = await client(restCreds('carol'));
+      expect((await c.allocate({ attributes: [Attr.raw(AttributeType.RESERVATION_TOKEN, token!)] })).getErrorCode()?.code).toBe(508);
+    });
+
     it('peer port 0: ChannelBind gets 400, a Send indication is dropped and counted (no internal error)', async () => {
       const c = await client();
       await c.allocateRelayed();

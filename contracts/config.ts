@@ -132,6 +132,8 @@ export const EnvSchema = z
     TURN_CHANNEL_RANGE: z.enum(['rfc8656', 'rfc5766']).default('rfc8656'),
     /** Data path: native (the N-API addon, worker threads), js (Node's dgram), auto = native when the addon loads. */
     TURN_DATA_PATH: z.enum(['js', 'native', 'auto']).default('auto'),
+    /** Native data path worker threads (coturn's --relay-threads); 0 = one per CPU, at most 8. */
+    TURN_RELAY_THREADS: z.coerce.number().int().min(0).max(64).default(0),
     /** Bandwidth limit per allocation, bytes per second of payload per direction (coturn's --max-bps); 0 = none. */
     TURN_MAX_BPS: z.coerce.number().int().min(0).default(0),
     TURN_PUBLIC_HOST: z.string().optional(),

@@ -62,6 +62,7 @@ async function main(): Promise<void> {
       nonceLifetime: cfg.TURN_NONCE_LIFETIME,
       channelRange: cfg.TURN_CHANNEL_RANGE,
       dataPath: cfg.TURN_DATA_PATH,
+      relayThreads: cfg.TURN_RELAY_THREADS,
       maxBps: cfg.TURN_MAX_BPS,
       userQuota: cfg.TURN_USER_QUOTA,
       totalQuota: cfg.TURN_TOTAL_QUOTA,

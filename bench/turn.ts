@@ -9,7 +9,8 @@
  * without the node executable's shared pages); forwarded packets per CPU-second, counted as
  * coturn's performance log counts them: packets the relay sends out (each message the clients got
  * back went through the relay twice: to the peer and back, so 2 × received; ours also shows its own
- * count); CPU per thread (how relaying spreads over the native worker threads); the machine's load.
+ * count); CPU per forwarded packet relative to coturn (comparable when loss differs between runs);
+ * CPU per thread (how relaying spreads over the native worker threads); the machine's load.
  *
  * Run: `npm run bench:turn [-- --rounds 5] [--only native,js] [--node-flags "<flags for our relay>"]`
  * (builds first; coturn always runs, as the reference). Needs coturn (`apt-get install coturn`).
@@ -217,6 +218,7 @@ const median = (xs: number[]) => {
 
 function report(runs: Run[], rounds: number): void {
   const coturnCpu = new Map(runs.filter((r) => r.relay === 'coturn').map((r) => [r.round, r.cpuS]));
+  const coturnOut = new Map(runs.filter((r) => r.relay === 'coturn').map((r) => [r.round, r.packetsOut]));
   console.log(`\nturnutils_uclient ${LOAD.join(' ')}: 100 clients × 1000 messages of 1000 bytes over channels, echoed; ${rounds} rounds\n`);
   console.log('round relay   load1  loss          CPU s  ratio  peak RSS MB (private)  pkts out  out/CPU s  own count  wall s  CPU s by thread');
   for (const r of runs) {
@@ -236,9 +238,11 @@ function report(runs: Run[], rounds: number): void {
     const mine = runs.filter((r) => r.relay === name);
     if (mine.length === 0) continue;
     const ratios = mine.map((r) => r.cpuS / coturnCpu.get(r.round)!);
+    // CPU per forwarded packet relative to coturn's in the same round: comparable even when loss differs.
+    const perPacket = mine.map((r) => r.cpuS / r.packetsOut / (coturnCpu.get(r.round)! / coturnOut.get(r.round)!));
     const lossy = mine.filter((r) => r.lost > 0).length;
     console.log(
-      `  ${name.padEnd(7)} CPU ${median(mine.map((r) => r.cpuS)).toFixed(2)} s${name === 'coturn' ? '' : `, ratio to coturn ${median(ratios).toFixed(2)} (rounds: ${ratios.map((x) => x.toFixed(2)).join(' ')})`}; runs with loss ${lossy}/${mine.length}; peak RSS max ${Math.max(...mine.map((r) => r.peakRssMb)).toFixed(1)} MB; pkts out/CPU s ${Math.round(median(mine.map((r) => r.packetsOut / r.cpuS)))}; load1 ${mine.map((r) => r.load1.toFixed(1)).join(' ')}`,
+      `  ${name.padEnd(7)} CPU ${median(mine.map((r) => r.cpuS)).toFixed(2)} s${name === 'coturn' ? '' : `, ratio to coturn ${median(ratios).toFixed(2)} (rounds: ${ratios.map((x) => x.toFixed(2)).join(' ')}), per forwarded packet ${median(perPacket).toFixed(2)}`}; runs with loss ${lossy}/${mine.length}; peak RSS max ${Math.max(...mine.map((r) => r.peakRssMb)).toFixed(1)} MB; pkts out/CPU s ${Math.round(median(mine.map((r) => r.packetsOut / r.cpuS)))}; load1 ${mine.map((r) => r.load1.toFixed(1)).join(' ')}`,
     );
   }
   const native = runs.filter((r) => r.relay === 'native');

@@ -1,104 +1,103 @@
 /**
- * Benchmark (not a test): our relay vs coturn `turnserver` on loopback with the same settings and
- * the same load: `turnutils_uclient -c -m 100 -n 1000 -z 5 -l 1000` (100 clients × 1000 messages
- * of 1000 bytes over channels, echoed by `turnutils_peer`). Prints loss, server CPU seconds during
- * the load (utime+stime from /proc/PID/stat), the CPU ratio ours/coturn and peak RSS (VmHWM).
+ * Benchmark (not a test): our relay on its native data path and on its JavaScript data path against
+ * coturn's `turnserver`, on loopback, with the same settings and the same load:
+ * `turnutils_uclient -c -m 100 -n 1000 -z 5 -l 1000` (100 clients × 1000 messages of 1000 bytes over
+ * channels, echoed by `turnutils_peer`), several rounds (the order of the three rotates per round).
  *
- * Run: `npm run bench:turn` (builds first). Needs coturn's binaries (`apt-get install coturn`).
- * Goal: 0 % loss, CPU ≤ 1.25 × coturn. When packets were lost, it also prints which sockets'
- * receive buffers overflowed (relay listening port, relay ports, echo peer, other = load client).
- * The machine is shared: repeat runs and compare medians (the ratio varies ±15 % run to run).
+ * Per run: loss; server CPU seconds during the load (utime+stime of every thread, /proc/PID/stat);
+ * the CPU ratio to coturn's run of the same round; peak RSS (VmHWM; ours also its private part,
+ * without the node executable's shared pages); forwarded packets per CPU-second, counted as
+ * coturn's performance log counts them: packets the relay sends out (each message the clients got
+ * back went through the relay twice: to the peer and back, so 2 × received; ours also shows its own
+ * count); CPU per forwarded packet relative to coturn (comparable when loss differs between runs);
+ * CPU per thread (how relaying spreads over the native worker threads); the machine's load.
+ *
+ * Run: `npm run bench:turn [-- --rounds 5] [--only native,js] [--node-flags "<flags for our relay>"]`
+ * (builds first; coturn always runs, as the reference). Needs coturn (`apt-get install coturn`).
+ * Goals: median CPU ratio ours (native)/coturn ≤ 1.0 with 0 % loss; peak RSS ≤ 60 MB. The machine
+ * is shared: run it when `uptime` is low, and read ratios within one round.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, fork, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { hmacKey } from '../turn/index.js';
+import { parseArgs } from 'node:util';
+import type { TurnStats } from '../contracts/relay.js';
+import { hmacKey, relayNodeFlags } from '../turn/index.js';
 import { freeTcpPort } from '../test/helpers/ports.js';
-import { cpuSeconds, rssMb as rssOf } from './proc.js';
+import { cpuSeconds, rssMb } from './proc.js';
 
 const REALM = 'bench.test';
 const USER = 'alice';
 const PASSWORD = 'secret';
 const LOAD = ['-c', '-m', '100', '-n', '1000', '-z', '5', '-l', '1000'];
 
+type RelayName = 'native' | 'js' | 'coturn';
+
+interface Run {
+  relay: RelayName;
+  round: number;
+  load1: number;
+  lost: number;
+  lostPercent: number;
+  received: number;
+  cpuS: number;
+  peakRssMb: number;
+  /** Peak private memory (RSS without file-backed pages), ours only, MB. */
+  privateMb?: number;
+  /** Datagrams the relay sent out (2 × received). */
+  packetsOut: number;
+  /** Ours: datagrams relayed by its own count (clientToPeer + peerToClient). */
+  ownCount?: number;
+  /** CPU seconds per thread name during the load. */
+  threads: Record<string, number>;
+  wallS: number;
+}
+
 function run(cmd: string, args: string[]): Promise<string> {
   return new Promise((resolve) => execFile(cmd, args, { timeout: 300_000, maxBuffer: 64 * 1024 * 1024 }, (err, out, errOut) => resolve(`${out}${errOut}${err ? `\n[${err.message}]` : ''}`)));
 }
 
-function waitForUdpPort(port: number, timeoutMs = 10_000): Promise<void> {
+function load1(): number {
+  return Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
+}
+
+/** CPU seconds of each thread of `pid`, summed by thread name (`comm`: node, turn-worker-0, ...). */
+function threadCpu(pid: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const name = tid === String(pid) ? `main(${comm})` : comm;
+      out[name] = (out[name] ?? 0) + (Number(f[11]) + Number(f[12])) / 100;
+    } catch {
+      /* the thread ended meanwhile */
+    }
+  }
+  return out;
+}
+
+/** Peak private memory so far: VmHWM minus the file-backed part of the current RSS, MB. */
+function privateMb(pid: number): number {
+  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(s)?.[1] ?? 0);
+  return (kb('VmHWM') - kb('RssFile') - kb('RssShmem')) / 1024;
+}
+
+function waitForUdpPort(port: number, timeoutMs = 15_000): Promise<void> {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')} `;
   const deadline = Date.now() + timeoutMs;
   return new Promise((resolve, reject) => {
     const check = () => {
-      const listening = readFileSync('/proc/net/udp', 'utf8').includes(`:${port.toString(16).toUpperCase().padStart(4, '0')} `);
-      if (listening) resolve();
+      if (readFileSync('/proc/net/udp', 'utf8').includes(hex)) resolve();
       else if (Date.now() > deadline) reject(new Error(`nothing listening on UDP ${port}`));
       else setTimeout(check, 50);
     };
     check();
   });
-}
-
-/** Kernel-wide UDP receive-buffer drops (/proc/net/snmp Udp RcvbufErrors): includes every process on the machine. */
-function udpRcvbufErrors(): number {
-  const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
-  const names = lines[0]!.split(/\s+/);
-  const values = lines[1]!.split(/\s+/);
-  return Number(values[names.indexOf('RcvbufErrors')]);
-}
-
-/**
- * Receive-buffer drops per open UDP socket on 127.0.0.1 right now (/proc/net/udp `drops`), grouped:
- * the relay's listening port, its relay port range, the echo peer, and everything else (the load
- * client's sockets, other processes). Tells WHO could not keep up when packets were lost.
- */
-function socketDrops(listenPort: number, range: [number, number], peerPort: number): Record<string, number> {
-  const out: Record<string, number> = { listening: 0, relayPorts: 0, peer: 0, other: 0 };
-  for (const line of readFileSync('/proc/net/udp', 'utf8').split('\n').slice(1)) {
-    const f = line.trim().split(/\s+/);
-    if (f.length < 13) continue;
-    const drops = Number(f.at(-1));
-    if (!drops) continue;
-    const port = parseInt(f[1]!.split(':')[1]!, 16);
-    const k = port === listenPort ? 'listening' : port >= range[0] && port <= range[1] ? 'relayPorts' : port === peerPort ? 'peer' : 'other';
-    out[k]! += drops;
-  }
-  return out;
-}
-
-interface Result {
-  name: string;
-  rcvbufErrors: number;
-  lostPercent: number;
-  lost: number;
-  received: number;
-  cpuS: number;
-  rssMb: number;
-  wallS: number;
-  /** Socket receive-buffer drops by socket group, counted at the end of the load (see socketDrops). */
-  drops: Record<string, number>;
-}
-
-async function measure(name: string, server: ChildProcess, port: number, peerPort: number, range: [number, number]): Promise<Result> {
-  await waitForUdpPort(port);
-  await new Promise((r) => setTimeout(r, 300));
-  const pid = server.pid!;
-  const sockDrops0 = socketDrops(port, range, peerPort);
-  const cpu0 = cpuSeconds(pid);
-  const drops0 = udpRcvbufErrors();
-  const t0 = Date.now();
-  const out = await run('turnutils_uclient', [...LOAD, '-u', USER, '-w', PASSWORD, '-p', String(port), '-e', '127.0.0.1', '-r', String(peerPort), '-X', '-g', '127.0.0.1']);
-  const wallS = (Date.now() - t0) / 1000;
-  const cpuS = cpuSeconds(pid) - cpu0;
-  const rcvbufErrors = udpRcvbufErrors() - drops0;
-  const rssMb = rssOf(pid).peak;
-  const sockDrops1 = socketDrops(port, range, peerPort);
-  const drops = Object.fromEntries(Object.keys(sockDrops1).map((k) => [k, sockDrops1[k]! - (sockDrops0[k] ?? 0)]));
-  const loss = /Total lost packets (\d+) \(([\d.]+)%\)/.exec(out);
-  const totals = [...out.matchAll(/tot_send_msgs=(\d+), tot_recv_msgs=(\d+)\s*$/gm)].at(-1);
-  if (!loss || !totals) throw new Error(`${name}: cannot parse turnutils_uclient output:\n${out.slice(-2000)}`);
-  return { name, rcvbufErrors, lost: Number(loss[1]), lostPercent: Number(loss[2]), received: Number(totals[2]), cpuS, rssMb, wallS, drops };
 }
 
 function stop(p: ChildProcess): Promise<void> {
@@ -110,89 +109,181 @@ function stop(p: ChildProcess): Promise<void> {
   });
 }
 
+/** Ask our forked relay for its stats over the relay IPC. */
+function relayStats(child: ChildProcess): Promise<TurnStats> {
+  return new Promise((resolve, reject) => {
+    const id = Math.floor(Math.random() * 1e9);
+    const onMessage = (m: { id?: number; type?: string; stats?: TurnStats }) => {
+      if (m.id !== id) return;
+      child.off('message', onMessage);
+      if (m.type === 'stats' && m.stats) resolve(m.stats);
+      else reject(new Error(`stats request failed: ${JSON.stringify(m)}`));
+    };
+    child.on('message', onMessage);
+    child.send({ id, type: 'stats' });
+    setTimeout(() => reject(new Error('no stats reply')), 5000).unref();
+  });
+}
+
+interface Env {
+  relayMain: string;
+  dir: string;
+  usersFile: string;
+  peerPort: number;
+  /** Node flags for our relay instead of relayNodeFlags() (experiments). */
+  nodeFlags?: string[];
+}
+
+/** Start one relay; resolves once it listens. */
+async function startRelay(name: RelayName, env: Env, port: number, range: [number, number]): Promise<ChildProcess> {
+  if (name === 'coturn') {
+    const args = ['-n', '--listening-ip=127.0.0.1', `--listening-port=${port}`, '--relay-ip=127.0.0.1', `--min-port=${range[0]}`, `--max-port=${range[1]}`];
+    args.push('--lt-cred-mech', `--user=${USER}:${PASSWORD}`, `--realm=${REALM}`, '--no-tls', '--no-dtls', '--no-cli', '--allow-loopback-peers', '--log-file=stdout', '--simple-log');
+    const p = spawn('turnserver', args, { stdio: 'ignore' });
+    await waitForUdpPort(port);
+    return p;
+  }
+  const childEnv = {
+    ...process.env,
+    TURN_DATA_PATH: name,
+    TURN_REALM: REALM,
+    TURN_SECRET: 'unused-bench-secret-0123456789abcdef',
+    TURN_USERS_FILE: env.usersFile,
+    TURN_LISTEN: '127.0.0.1',
+    TURN_PORT: String(port),
+    TURN_TLS_CERT: '',
+    TURN_MIN_PORT: String(range[0]),
+    TURN_MAX_PORT: String(range[1]),
+    TURN_ALLOWED_PEERS: '127.0.0.0/8',
+    TURN_USER_QUOTA: '0',
+    TURN_TOTAL_QUOTA: '0',
+    TURN_CHANNEL_RANGE: 'rfc5766',
+    CERTS_DIR: path.join(env.dir, 'no-certs'),
+    DATA_DIR: env.dir,
+    LOG_LEVEL: 'warn',
+  };
+  // Forked like the web server forks it: same flags, IPC for stats.
+  const p = fork(env.relayMain, [], { execArgv: env.nodeFlags ?? relayNodeFlags(name), env: childEnv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  await new Promise<void>((resolve, reject) => {
+    const onMessage = (m: { type?: string; message?: string }) => {
+      if (m.type === 'ready') resolve();
+      else if (m.type === 'start-failed') reject(new Error(`${name} relay did not start: ${m.message}`));
+      else if (m.type === 'log' && m.message) console.log(`  [${name} relay] ${m.message}`);
+    };
+    p.on('message', onMessage);
+    p.once('exit', (code) => reject(new Error(`${name} relay exited (${code})`)));
+  });
+  return p;
+}
+
+async function measure(name: RelayName, round: number, env: Env, range: [number, number]): Promise<Run> {
+  const port = await freeTcpPort();
+  const server = await startRelay(name, env, port, range);
+  try {
+    await new Promise((r) => setTimeout(r, 300));
+    const pid = server.pid!;
+    const l1 = load1();
+    const cpu0 = cpuSeconds(pid);
+    const threads0 = threadCpu(pid);
+    const t0 = Date.now();
+    const out = await run('turnutils_uclient', [...LOAD, '-u', USER, '-w', PASSWORD, '-p', String(port), '-e', '127.0.0.1', '-r', String(env.peerPort), '-X', '-g', '127.0.0.1']);
+    const wallS = (Date.now() - t0) / 1000;
+    const cpuS = cpuSeconds(pid) - cpu0;
+    const threads1 = threadCpu(pid);
+    const threads = Object.fromEntries(Object.entries(threads1).map(([k, v]) => [k, v - (threads0[k] ?? 0)]));
+    const peakRssMb = rssMb(pid).peak;
+    const loss = /Total lost packets (\d+) \(([\d.]+)%\)/.exec(out);
+    const totals = [...out.matchAll(/tot_send_msgs=(\d+), tot_recv_msgs=(\d+)\s*$/gm)].at(-1);
+    if (!loss || !totals) throw new Error(`${name}: cannot parse turnutils_uclient output:\n${out.slice(-2000)}`);
+    const received = Number(totals[2]);
+    const r: Run = { relay: name, round, load1: l1, lost: Number(loss[1]), lostPercent: Number(loss[2]), received, cpuS, peakRssMb, packetsOut: 2 * received, threads, wallS };
+    if (name !== 'coturn') {
+      const s = await relayStats(server);
+      if (s.dataPath.kind !== name) throw new Error(`asked for the ${name} data path, the relay runs ${s.dataPath.kind} (${s.dataPath.fallbackReason ?? ''})`);
+      r.ownCount = s.relayed.clientToPeer.packets + s.relayed.peerToClient.packets;
+      if (process.env.BENCH_DEBUG) console.log(JSON.stringify({ requests: s.requests, dropped: s.dropped, alloc: s.allocations }));
+      r.privateMb = privateMb(pid);
+    }
+    return r;
+  } finally {
+    await stop(server);
+  }
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+function report(runs: Run[], rounds: number): void {
+  const coturnCpu = new Map(runs.filter((r) => r.relay === 'coturn').map((r) => [r.round, r.cpuS]));
+  const coturnOut = new Map(runs.filter((r) => r.relay === 'coturn').map((r) => [r.round, r.packetsOut]));
+  console.log(`\nturnutils_uclient ${LOAD.join(' ')}: 100 clients × 1000 messages of 1000 bytes over channels, echoed; ${rounds} rounds\n`);
+  console.log('round relay   load1  loss          CPU s  ratio  peak RSS MB (private)  pkts out  out/CPU s  own count  wall s  CPU s by thread');
+  for (const r of runs) {
+    const ratio = r.relay === 'coturn' ? '' : (r.cpuS / coturnCpu.get(r.round)!).toFixed(2);
+    const rss = `${r.peakRssMb.toFixed(1)}${r.privateMb !== undefined ? ` (${r.privateMb.toFixed(1)})` : ''}`;
+    const threads = Object.entries(r.threads)
+      .filter(([, v]) => v >= 0.01)
+      .sort(([, a], [, b]) => b - a)
+      .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+      .join(', ');
+    console.log(
+      `${String(r.round).padEnd(5)} ${r.relay.padEnd(7)} ${r.load1.toFixed(1).padEnd(6)} ${`${r.lost} (${r.lostPercent}%)`.padEnd(13)} ${r.cpuS.toFixed(2).padEnd(6)} ${ratio.padEnd(6)} ${rss.padEnd(22)} ${String(r.packetsOut).padEnd(9)} ${Math.round(r.packetsOut / r.cpuS).toString().padEnd(10)} ${String(r.ownCount ?? '').padEnd(10)} ${r.wallS.toFixed(1).padEnd(7)} ${threads}`,
+    );
+  }
+  console.log('\nsummary (medians over rounds):');
+  for (const name of ['native', 'js', 'coturn'] as const) {
+    const mine = runs.filter((r) => r.relay === name);
+    if (mine.length === 0) continue;
+    const ratios = mine.map((r) => r.cpuS / coturnCpu.get(r.round)!);
+    // CPU per forwarded packet relative to coturn's in the same round: comparable even when loss differs.
+    const perPacket = mine.map((r) => r.cpuS / r.packetsOut / (coturnCpu.get(r.round)! / coturnOut.get(r.round)!));
+    const lossy = mine.filter((r) => r.lost > 0).length;
+    console.log(
+      `  ${name.padEnd(7)} CPU ${median(mine.map((r) => r.cpuS)).toFixed(2)} s${name === 'coturn' ? '' : `, ratio to coturn ${median(ratios).toFixed(2)} (rounds: ${ratios.map((x) => x.toFixed(2)).join(' ')}), per forwarded packet ${median(perPacket).toFixed(2)}`}; runs with loss ${lossy}/${mine.length}; peak RSS max ${Math.max(...mine.map((r) => r.peakRssMb)).toFixed(1)} MB; pkts out/CPU s ${Math.round(median(mine.map((r) => r.packetsOut / r.cpuS)))}; load1 ${mine.map((r) => r.load1.toFixed(1)).join(' ')}`,
+    );
+  }
+  const native = runs.filter((r) => r.relay === 'native');
+  if (native.length > 0) {
+    const ratio = median(native.map((r) => r.cpuS / coturnCpu.get(r.round)!));
+    const rss = Math.max(...native.map((r) => r.peakRssMb));
+    console.log(`\ngoals (native): median CPU ratio ${ratio.toFixed(2)} ≤ 1.0 ${ratio <= 1 ? 'met' : 'NOT met'}; 0 % loss ${native.every((r) => r.lost === 0) ? 'met' : 'NOT met'}; peak RSS ${rss.toFixed(1)} ≤ 60 MB ${rss <= 60 ? 'met' : 'NOT met'}`);
+  }
+}
+
 async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, only: { type: 'string' }, 'node-flags': { type: 'string' } } });
+  const rounds = Number(values.rounds);
+  if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) throw new RangeError('--rounds 1-20');
+  const only = values.only ? (values.only.split(',') as RelayName[]) : undefined;
+  const order: RelayName[] = (['native', 'js', 'coturn'] as const).filter((n) => !only || only.includes(n) || n === 'coturn');
   const here = path.dirname(fileURLToPath(import.meta.url));
-  const relayMain = path.resolve(here, '../turn/main.js');
   const dir = mkdtempSync(path.join(tmpdir(), 'turn-bench-'));
   const usersFile = path.join(dir, 'users.json');
   writeFileSync(usersFile, JSON.stringify({ version: 1, users: [{ name: USER, realm: REALM, key: hmacKey(USER, REALM, PASSWORD) }], secrets: [] }));
   const peerPort = await freeTcpPort();
   const peer = spawn('turnutils_peer', ['-L', '127.0.0.1', '-p', String(peerPort)], { stdio: 'ignore' });
-  const children: ChildProcess[] = [peer];
-  const results: Result[] = [];
+  const nodeFlags = values['node-flags']?.split(' ').filter(Boolean);
+  const env: Env = { relayMain: path.resolve(here, '../turn/main.js'), dir, usersFile, peerPort, nodeFlags };
+  const runs: Run[] = [];
   try {
-    // Ours.
-    const ourPort = await freeTcpPort();
-    const ours = spawn(process.execPath, [relayMain], {
-      stdio: ['ignore', 'inherit', 'inherit'],
-      env: {
-        ...process.env,
-        TURN_REALM: REALM,
-        TURN_SECRET: 'unused-bench-secret',
-        TURN_USERS_FILE: usersFile,
-        TURN_LISTEN: '127.0.0.1',
-        TURN_PORT: String(ourPort),
-        TURN_TLS_CERT: '',
-        TURN_MIN_PORT: '40000',
-        TURN_MAX_PORT: '40999',
-        TURN_ALLOWED_PEERS: '127.0.0.0/8',
-        TURN_USER_QUOTA: '0',
-        TURN_TOTAL_QUOTA: '0',
-        TURN_CHANNEL_RANGE: 'rfc5766',
-        CERTS_DIR: path.join(dir, 'no-certs'),
-        DATA_DIR: dir,
-        LOG_LEVEL: 'warn',
-      },
-    });
-    children.push(ours);
-    results.push(await measure('ours', ours, ourPort, peerPort, [40000, 40999]));
-    await stop(ours);
-
-    // coturn with the same settings.
-    const coturnPort = await freeTcpPort();
-    const coturn = spawn(
-      'turnserver',
-      [
-        '-n',
-        '--listening-ip=127.0.0.1',
-        `--listening-port=${coturnPort}`,
-        '--relay-ip=127.0.0.1',
-        '--min-port=41000',
-        '--max-port=41999',
-        '--lt-cred-mech',
-        `--user=${USER}:${PASSWORD}`,
-        `--realm=${REALM}`,
-        '--no-tls',
-        '--no-dtls',
-        '--no-cli',
-        '--allow-loopback-peers',
-        '--log-file=stdout',
-        '--simple-log',
-      ],
-      { stdio: 'ignore' },
-    );
-    children.push(coturn);
-    results.push(await measure('coturn', coturn, coturnPort, peerPort, [41000, 41999]));
-    await stop(coturn);
+    for (let round = 1; round <= rounds; round++) {
+      // Rotate the order so that no relay always runs first (or right after another's load).
+      const turn = order.map((_, i) => order[(i + round - 1) % order.length]!);
+      for (const name of turn) {
+        const range: [number, number] = name === 'coturn' ? [41000, 41999] : name === 'native' ? [40000, 40999] : [42000, 42999];
+        const r = await measure(name, round, env, range);
+        console.log(`round ${round} ${name}: CPU ${r.cpuS.toFixed(2)} s, loss ${r.lost}, peak RSS ${r.peakRssMb.toFixed(1)} MB, load ${r.load1}`);
+        runs.push(r);
+      }
+    }
   } finally {
-    for (const c of children) await stop(c);
+    await stop(peer);
     rmSync(dir, { recursive: true, force: true });
   }
-  const [ours, coturn] = results as [Result, Result];
-  console.log(`\nturnutils_uclient ${LOAD.join(' ')} (channels, 100k echoed messages of 1000 bytes)\n`);
-  console.log(`machine load average: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
-  console.log('relay    loss               received   CPU s (load)   peak RSS MB   wall s   kernel UDP rcvbuf drops (all processes)');
-  for (const r of results) {
-    console.log(
-      `${r.name.padEnd(8)} ${`${r.lost} (${r.lostPercent}%)`.padEnd(18)} ${String(r.received).padEnd(10)} ${r.cpuS.toFixed(2).padEnd(14)} ${r.rssMb.toFixed(1).padEnd(13)} ${r.wallS.toFixed(1).padEnd(8)} ${r.rcvbufErrors}`,
-    );
-  }
-  for (const r of results) {
-    if (r.rcvbufErrors > 0) console.log(`${r.name}: receive-buffer drops by socket: ${JSON.stringify(r.drops)} (other = load client or other processes)`);
-  }
-  const ratio = ours.cpuS / coturn.cpuS;
-  console.log(`\nCPU ratio ours/coturn: ${ratio.toFixed(2)} (goal <= 1.25)`);
-  console.log(`loss goal 0 %: ours ${ours.lostPercent === 0 ? 'met' : 'NOT met'}`);
+  report(runs, rounds);
 }
 
 main().catch((err: unknown) => {

@@ -1,7 +1,8 @@
 /**
  * Token buckets: the one rate-limit rule used by signaling (per socket) and the relay (per source IP).
  * A bucket holds at most `burst` tokens and refills at `perSecond` tokens per second; each event
- * takes one token and is refused when fewer than one is left.
+ * takes one token (or its cost, e.g. bytes for the relay's bandwidth limit) and is refused when
+ * fewer are left.
  */
 
 /** One token bucket. Times are ms (any monotonic-enough clock; `Date.now()` by default). */
@@ -23,11 +24,14 @@ export class TokenBucket {
     this.at = nowMs;
   }
 
-  /** Take one token. @returns true when allowed, false when over the rate. */
-  take(nowMs = Date.now()): boolean {
+  /**
+   * Take `cost` tokens (one event, or e.g. a datagram's bytes when the bucket counts bytes).
+   * @returns true when allowed, false when over the rate (then nothing is taken).
+   */
+  take(nowMs = Date.now(), cost = 1): boolean {
     this.refill(nowMs);
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
+    if (this.tokens < cost) return false;
+    this.tokens -= cost;
     return true;
   }
 

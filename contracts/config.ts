@@ -150,6 +150,10 @@ export const EnvSchema = z
     TURN_CHANNEL_RANGE: z.enum(['rfc8656', 'rfc5766']).default('rfc5766'),
     /** Port of the standalone relay's Prometheus listener (`/metrics`, `/` = health); unset = none. */
     TURN_METRICS_PORT: port.optional(),
+    /** Data path: native (the N-API addon, worker threads), js (Node's dgram), auto = native when the addon loads. */
+    TURN_DATA_PATH: z.enum(['js', 'native', 'auto']).default('auto'),
+    /** Native data path worker threads (coturn's --relay-threads); 0 = one per CPU, at most 8. */
+    TURN_RELAY_THREADS: z.coerce.number().int().min(0).max(64).default(0),
     TURN_PUBLIC_HOST: z.string().optional(),
     TURN_CREDENTIAL_TTL: positiveInt.default(86_400),
     /** Comma-separated ICE server URLs to hand out instead of the embedded relay's (e.g. an external coturn). */

@@ -19,10 +19,20 @@ export interface TransportAddress {
 /** Transport between a client and the relay (RFC 8656 §3.1); the relayed side is always UDP. */
 export type TurnTransport = 'udp' | 'tcp' | 'tls';
 
+/** Which data path relays the packets (TURN_DATA_PATH): the native addon or the JavaScript one. */
+export interface DataPathInfo {
+  kind: 'native' | 'js';
+  /** Threads that relay packets (native worker threads; 1 for the JavaScript path). */
+  threads: number;
+  /** Why the JavaScript path runs although `auto` asked for native (the addon's one-line reason). */
+  fallbackReason?: string;
+}
+
 /** A snapshot of the counters (plain JSON). */
 export interface TurnStats {
   startedAt: string;
   uptimeS: number;
+  dataPath: DataPathInfo;
   allocations: { current: number; created: number; expired: number; deleted: number; closedWithConnection: number; ended: number };
   permissions: number;
   channels: number;

@@ -6,7 +6,8 @@
  *
  * It never fails: on any error it prints one line with the reason, removes a stale addon, and
  * exits 0; the relay then uses its JavaScript data path. The full compiler output goes to
- * turn/native/build.log.
+ * turn/native/build.log; the one line also goes to turn/native/build-result.txt, where the relay's
+ * loader finds it and logs why it is not using the native path.
  *
  * An addon that is newer than its sources and loads in this Node is kept as it is (`npx` installs
  * the project into its cache and runs this script again; `--force` rebuilds anyway).
@@ -25,7 +26,16 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dir = join(root, 'turn', 'native');
 const addon = join(dir, 'build', 'Release', 'turn_native.node');
 const log = join(dir, 'build.log');
-const say = (msg) => console.log(`native data path: ${msg}`);
+const result = join(dir, 'build-result.txt');
+const say = (msg) => {
+  const line = `native data path: ${msg}`;
+  console.log(line);
+  try {
+    writeFileSync(result, `${line}\n`);
+  } catch {
+    /* read-only install: the relay then reports only that the addon is missing */
+  }
+};
 
 function removeAddon() {
   rmSync(addon, { force: true });

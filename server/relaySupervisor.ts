@@ -17,6 +17,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { Logger } from 'log4js';
 import { formatHostPort } from '../common/hostPort.js';
+import { relayNodeFlags } from '../turn/index.js';
 import {
   isRelayChildMessage,
   type RelayChildMessage,
@@ -219,7 +220,8 @@ export class RelaySupervisor {
     this.startedAt = Date.now();
     let child: ChildProcess;
     try {
-      child = fork(modulePath, [], { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'json' });
+      // The relay's own Node flags (memory-lean on the native data path), after any inherited ones.
+      child = fork(modulePath, [], { env, execArgv: [...process.execArgv, ...relayNodeFlags(env.TURN_DATA_PATH)], stdio: ['ignore', 'pipe', 'pipe', 'ipc'], serialization: 'json' });
     } catch (err) {
       logger.error(`cannot start relay ${modulePath}: ${(err as Error).message}`);
       this.scheduleRestart();

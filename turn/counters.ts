@@ -1,16 +1,18 @@
 /**
  * The relay's counters, reported by `TurnServer.stats()`, the IPC `stats` reply, `/metrics` and
  * `GET /api/admin/relay`. The control plane counts here (requests, responses, authentication,
- * allocations, TCP/TLS connections, input it drops); the data path keeps its own packet, byte and
- * drop counters ({@link DataPathCounters}) and {@link RelayCounters.snapshot} merges both.
+ * allocations, TCP/TLS connections, input it drops); the data path (JavaScript or native) keeps its
+ * own packet, byte and drop counters ({@link DataPathCounters}, same names on both) and
+ * {@link RelayCounters.snapshot} merges both.
  *
  * Every dropped input is counted under a reason, e.g. `bad_cookie`, `truncated_attribute`,
  * `short_channel_data`, `unknown_channel`, `peer_not_permitted`, `own_address_port` (data to/from
  * one of the relay's own addresses on a port that is not a relay port), `no_allocation`,
- * `rate_limited`, `relay_socket_error`.
+ * `rate_limited`, `relay_socket_error`, `over_bandwidth` (over the allocation's `maxBps`). The native
+ * path adds what only it can see: `truncated`, `js_queue_full`, `relay_send_error`, `client_send_error`.
  */
 import type { TurnStats } from '../contracts/relay.js';
-import type { DataPathCounters } from './dataPath.js';
+import type { DataPathCounters, DataPathInfo } from './dataPath.js';
 
 export type { TurnStats };
 
@@ -69,14 +71,16 @@ export class RelayCounters {
    * A plain-JSON snapshot.
    * @param g     live gauges.
    * @param data  the data path's counters; its drops are added to ours, reason by reason.
+   * @param info  which data path relays.
    */
-  snapshot(g: RelayGauges, data: DataPathCounters): TurnStats {
+  snapshot(g: RelayGauges, data: DataPathCounters, info: DataPathInfo): TurnStats {
     const sorted = (m: Map<string, number>) => Object.fromEntries([...m].sort(([a], [b]) => (a < b ? -1 : 1)));
     const dropped = new Map(this.dropped);
     for (const [reason, n] of Object.entries(data.dropped)) bump(dropped, reason, n);
     return {
       startedAt: new Date(this.startedAt).toISOString(),
       uptimeS: Math.round((Date.now() - this.startedAt) / 1000),
+      dataPath: { ...info },
       allocations: {
         current: g.allocations,
         created: this.allocationsCreated,

@@ -13,8 +13,10 @@
  */
 export { createTurnServer, type TurnServer, type TurnAddresses, type RevokeResult } from './turnServer.js';
 export type { TurnServerOptions, TurnTlsOptions } from './options.js';
+export type { DataPathChoice } from './chooseDataPath.js';
+export { relayNodeFlags } from './nodeFlags.js';
 export type { TurnLogger } from './logger.js';
-export type { AllocationInfo, TransportAddress, TurnStats, TurnTransport } from '../contracts/relay.js';
+export type { AllocationInfo, DataPathInfo, TransportAddress, TurnStats, TurnTransport } from '../contracts/relay.js';
 export { makeRestCredential, restPassword, type RestCredential } from './auth/restCredentials.js';
 export {
   SecretStore,

@@ -88,6 +88,8 @@ export function relayOptions(cfg: Env, extras: RelayExtras, secrets: () => reado
     userQuota: cfg.TURN_USER_QUOTA,
     totalQuota: cfg.TURN_TOTAL_QUOTA,
     maxBps: cfg.TURN_MAX_BPS,
+    dataPath: cfg.TURN_DATA_PATH,
+    relayThreads: cfg.TURN_RELAY_THREADS,
     unauthBurst: cfg.TURN_UNAUTH_BURST,
     unauthPerSecond: cfg.TURN_UNAUTH_RATE,
     logger,

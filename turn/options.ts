@@ -1,6 +1,7 @@
 /**
  * Options of {@link createTurnServer}, with defaults. All lifetimes are in SECONDS.
  */
+import type { DataPathChoice } from './chooseDataPath.js';
 import type { TurnLogger } from './logger.js';
 
 /** TLS material: PEM text or a path to a PEM file, for each. */
@@ -63,8 +64,6 @@ export interface TurnServerOptions {
   userQuota?: number;
   /** Most allocations in total (508 beyond). 0 = unlimited. Default 2000. */
   totalQuota?: number;
-  /** Bandwidth limit per allocation, bytes per second, each direction (coturn `max-bps`); 0 = none. Default 0. */
-  maxBps?: number;
   /**
    * Static long-term-credential users besides the users file (coturn `--user NAME:PASSWORD`), fixed for
    * the life of the relay. `key` is the hex MD5 long-term key (RFC 8489 §9.2.2).
@@ -87,6 +86,21 @@ export interface TurnServerOptions {
   streamMaxBuffered?: number;
   /** Period of the expiry sweep, ms. Default 1000 (tests use less). */
   sweepIntervalMs?: number;
+  /**
+   * Which data path relays packets: 'native' (the N-API addon in turn/native: worker threads,
+   * recvmmsg/sendmmsg), 'js' (Node's dgram sockets) or 'auto' (default: native when the addon
+   * loads, else the JavaScript path, with one logged line saying why). 'native' without a usable
+   * addon makes the constructor throw.
+   */
+  dataPath?: DataPathChoice;
+  /** Native worker threads; 0 (default) = one per CPU, at most 8. Allocations are pinned to one thread. */
+  relayThreads?: number;
+  /**
+   * Bandwidth limit per allocation (coturn's `--max-bps`): bytes per second of relayed payload,
+   * client → peer and peer → client each on its own; datagrams over it are dropped and counted
+   * (`over_bandwidth`). 0 (default) = no limit.
+   */
+  maxBps?: number;
   /** SOFTWARE attribute in responses; empty string = none. Default none. */
   software?: string;
   /** Logger (log4js logger works). Default: no output. */
@@ -117,7 +131,6 @@ export interface ResolvedTurnOptions {
   channelRange: 'rfc8656' | 'rfc5766';
   userQuota: number;
   totalQuota: number;
-  maxBps: number;
   staticUsers: Array<{ name: string; key: string }>;
   restCredentials: boolean;
   udp: boolean;
@@ -128,13 +141,17 @@ export interface ResolvedTurnOptions {
   streamIdleTimeout: number;
   streamMaxBuffered: number;
   sweepIntervalMs: number;
+  dataPath: DataPathChoice;
+  relayThreads: number;
+  maxBps: number;
   software: string;
   logger: TurnLogger;
 }
 
 /**
  * Apply defaults and check ranges.
- * @throws RangeError on an invalid value (empty realm, bad port range, lifetimes <= 0, max < default).
+ * @throws RangeError on an invalid value (empty realm, bad port range, lifetimes <= 0, max < default,
+ *         unknown dataPath, negative maxBps).
  */
 export function resolveOptions(o: TurnServerOptions, logger: TurnLogger): ResolvedTurnOptions {
   const secrets = typeof o.secrets === 'function' ? o.secrets : ((list: readonly string[]) => () => list)([...(o.secrets ?? [])]);
@@ -162,7 +179,6 @@ export function resolveOptions(o: TurnServerOptions, logger: TurnLogger): Resolv
     channelRange: o.channelRange ?? 'rfc5766',
     userQuota: o.userQuota ?? 100,
     totalQuota: o.totalQuota ?? 2000,
-    maxBps: o.maxBps ?? 0,
     staticUsers: [...(o.staticUsers ?? [])],
     restCredentials,
     udp: o.udp ?? true,
@@ -173,6 +189,9 @@ export function resolveOptions(o: TurnServerOptions, logger: TurnLogger): Resolv
     streamIdleTimeout: o.streamIdleTimeout ?? 60,
     streamMaxBuffered: o.streamMaxBuffered ?? 1024 * 1024,
     sweepIntervalMs: o.sweepIntervalMs ?? 1000,
+    dataPath: o.dataPath ?? 'auto',
+    relayThreads: o.relayThreads ?? 0,
+    maxBps: o.maxBps ?? 0,
     software: o.software ?? '',
     logger,
   };
@@ -190,7 +209,9 @@ export function resolveOptions(o: TurnServerOptions, logger: TurnLogger): Resolv
   if (r.maxLifetime < r.defaultLifetime) throw new RangeError(`maxLifetime (${r.maxLifetime}) must be >= defaultLifetime (${r.defaultLifetime})`);
   if (r.minPort > r.maxPort) throw new RangeError(`minPort ${r.minPort} > maxPort ${r.maxPort}`);
   if (!r.udp && !r.tcp && !r.tls) throw new RangeError('no listener: UDP, TCP and TLS are all off');
-  if (!Number.isInteger(r.maxBps) || r.maxBps < 0) throw new RangeError(`maxBps must be an integer >= 0, got ${r.maxBps}`);
   for (const u of r.staticUsers) if (!/^[0-9a-fA-F]{32}$/.test(u.key)) throw new RangeError(`static user ${u.name}: key must be 32 hex characters`);
+  if (!['native', 'js', 'auto'].includes(r.dataPath)) throw new RangeError(`dataPath must be native, js or auto, got ${String(r.dataPath)}`);
+  if (!Number.isInteger(r.relayThreads) || r.relayThreads < 0 || r.relayThreads > 64) throw new RangeError(`relayThreads must be an integer 0–64, got ${r.relayThreads}`);
+  if (!Number.isInteger(r.maxBps) || r.maxBps < 0) throw new RangeError(`maxBps must be an integer >= 0 (bytes per second), got ${r.maxBps}`);
   return r;
 }

@@ -6,7 +6,7 @@
 import { networkInterfaces } from 'node:os';
 import type { DataPathConfig } from './dataPath.js';
 import { PeerAddressPolicy } from './policy/peerAddress.js';
-import { normalizeAddress } from './stun/address.js';
+import { normalizeAddress, type TransportAddress } from './stun/address.js';
 
 /**
  * UDP listening addresses: `0.0.0.0` expands to every local IPv4 address and `::` to every
@@ -55,5 +55,45 @@ export function ownAddressRules(b: BoundAddresses): DataPathConfig {
   const ext = b.externalIp ? normalizeAddress(b.externalIp).address : undefined;
   // An external IP that is not local: 1:1 NAT, possibly without hairpin.
   const hairpinIp = ext !== undefined && !localRelayIps.has(ext) && !b.udp.includes(ext) ? ext : undefined;
-  return { policy, hairpinIp, localRelayIps, relayIp: b.relayIp };
+  const ownPorts = { minPort: b.minPort, maxPort: b.maxPort, listeningPorts: [...b.listeningPorts] };
+  return { policy, ownPorts, hairpinIp, localRelayIps, relayIp: b.relayIp };
+}
+
+/**
+ * Where data for one of our own relayed addresses goes (the hairpin rule, both data paths): a peer
+ * at `hairpinIp`:`port` (our external IP, not a local address) is delivered to the local address of
+ * the allocation holding relay port `port`, or to the relay IP when none does. Tracks live
+ * allocations by relay port (ports are unique across relay IPs).
+ */
+export class HairpinTargets {
+  private readonly byRelayPort = new Map<number, string>();
+  private hairpinIp: string | undefined;
+  private fallbackIp: string | undefined;
+
+  /** Take the rules of `config` (start()). */
+  configure(config: DataPathConfig): void {
+    this.hairpinIp = config.hairpinIp;
+    this.fallbackIp = config.relayIp ?? config.localRelayIps.values().next().value;
+  }
+
+  /** The relay IP used when no allocation holds the port (relay IP, else the first local relay IP). */
+  get fallback(): string | undefined {
+    return this.fallbackIp;
+  }
+
+  /** An allocation's relay socket is bound on `address`:`port`. */
+  add(port: number, address: string): void {
+    this.byRelayPort.set(port, address);
+  }
+
+  /** That allocation ended. */
+  remove(port: number, address: string): void {
+    if (this.byRelayPort.get(port) === address) this.byRelayPort.delete(port);
+  }
+
+  /** The IP to send to for `peer`, one of our own addresses on a relay port. */
+  destination(peer: TransportAddress): string {
+    if (this.hairpinIp === undefined || peer.address !== this.hairpinIp) return peer.address;
+    return this.byRelayPort.get(peer.port) ?? this.fallbackIp ?? peer.address;
+  }
 }

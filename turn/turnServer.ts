@@ -1,13 +1,13 @@
 /**
  * The STUN/TURN relay (RFC 8489, RFC 8656) over UDP, TCP and TLS: lifecycle (start/stop), the
  * listeners, and demultiplexing of what arrives on them — ChannelData goes to the data path
- * (`dataPath.ts`), STUN messages to the method handlers (`handlers/registry.ts`).
+ * (`dataPath.ts`), STUN messages to the method handlers (`handlers/registry.ts`). The data path
+ * (native or JavaScript, `chooseDataPath.ts`) owns the UDP sockets and hands STUN up.
  *
  * Robustness rules: every socket handler is wrapped (an exception is counted as `internalErrors`,
  * never thrown out); malformed input is dropped and counted by reason; unauthenticated requests
  * cost no memory beyond a bounded per-IP token bucket.
  */
-import type { RemoteInfo } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import type { AllocationInfo, TransportAddress } from '../contracts/relay.js';
 import { KeyedRateLimiter } from '../common/tokenBucket.js';
@@ -18,7 +18,8 @@ import { NonceManager } from './auth/nonce.js';
 import { UserStore } from './auth/userStore.js';
 import { removeUser } from './auth/usersFile.js';
 import { RelayCounters, type TurnStats } from './counters.js';
-import { JsDataPath, type DataPath } from './dataPath.js';
+import { chooseDataPath } from './chooseDataPath.js';
+import type { DataPath } from './dataPath.js';
 import type { RelayServices } from './handlers/context.js';
 import { dispatchStun } from './handlers/registry.js';
 import { noopLogger, type TurnLogger } from './logger.js';
@@ -26,7 +27,7 @@ import { resolveOptions, type ResolvedTurnOptions, type TurnServerOptions, type 
 import { ownAddressRules, expandListenAddresses } from './ownAddresses.js';
 import { PeerAddressPolicy } from './policy/peerAddress.js';
 import { StreamListener, type StreamConnection, type StreamHandlers } from './transport/stream.js';
-import { UdpListener } from './transport/udp.js';
+import type { ClientConnection } from './transport/connection.js';
 
 /** Addresses the relay listens on (after `start()`). */
 export interface TurnAddresses {
@@ -100,7 +101,8 @@ class TurnServerImpl implements TurnServer {
   private readonly manager: AllocationManager;
   private readonly dataPath: DataPath;
   private readonly services: RelayServices;
-  private udp: UdpListener[] = [];
+  /** Bound UDP listening addresses (the data path owns the sockets). */
+  private udp: TransportAddress[] = [];
   private streams: StreamListener[] = [];
   private sweepTimer: NodeJS.Timeout | undefined;
   private readonly pendingWork = new Set<Promise<void>>();
@@ -120,7 +122,8 @@ class TurnServerImpl implements TurnServer {
       },
       users: this.users,
     };
-    this.dataPath = new JsDataPath((err) => this.internal(err));
+    const deps = { onStun: (conn: ClientConnection, msg: Buffer) => this.onStun(conn, msg), onInternalError: (err: unknown) => this.internal(err), maxBps: this.o.maxBps };
+    this.dataPath = chooseDataPath(this.o.dataPath, deps, this.o.relayThreads, this.log);
     this.manager = new AllocationManager(this.o.minPort, this.o.maxPort, this.o.userQuota, this.o.totalQuota, this.dataPath, (a, reason) => this.onAllocationEnd(a, reason));
     this.services = {
       options: this.o,
@@ -146,14 +149,12 @@ class TurnServerImpl implements TurnServer {
     try {
       const udpAddrs = this.o.udp ? expandListenAddresses(this.o.listen) : [];
       for (const addr of udpAddrs) {
-        const l = new UdpListener(addr, this.o.port, (listener, msg, rinfo) => this.onUdp(listener, msg, rinfo));
-        this.udp.push(l);
-        await l.start();
+        this.udp.push(await this.dataPath.listenUdp(addr, this.o.port));
         this.assertStarting();
       }
       const handlers = this.streamHandlers();
       const streamOpts = { maxConnections: this.o.maxConnections, maxBuffered: this.o.streamMaxBuffered, idleTimeoutMs: this.o.streamIdleTimeout * 1000 };
-      const tcpPort = this.o.port === 0 ? (this.udp[0]?.local.port ?? 0) : this.o.port;
+      const tcpPort = this.o.port === 0 ? (this.udp[0]?.port ?? 0) : this.o.port;
       for (const addr of this.o.tcp ? this.o.listen : []) {
         const s = new StreamListener('tcp', addr, tcpPort, handlers, streamOpts);
         this.streams.push(s);
@@ -187,7 +188,7 @@ class TurnServerImpl implements TurnServer {
 
   /** The relay's own addresses and ports, known once bound: the peer policy and the data path's own-address/hairpin rules. */
   private applyAddressRules(udp: string[]): void {
-    const listeningPorts = [...this.udp.map((l) => l.local.port), ...this.streams.map((s) => s.port ?? 0)].filter((p) => p > 0);
+    const listeningPorts = [...this.udp.map((l) => l.port), ...this.streams.map((s) => s.port ?? 0)].filter((p) => p > 0);
     const { relayIp, externalIp, allowedPeers, deniedPeers, minPort, maxPort, listen } = this.o;
     const rules = ownAddressRules({ listen, udp, listeningPorts, relayIp, externalIp, allowedPeers, deniedPeers, minPort, maxPort });
     this.services.policy = rules.policy;
@@ -204,7 +205,7 @@ class TurnServerImpl implements TurnServer {
     this.sweepTimer = undefined;
     this.users.stop();
     this.manager.endAll('stopped');
-    await Promise.all([...this.udp.map((l) => l.close()), ...this.streams.map((s) => s.close())]);
+    await Promise.all([this.dataPath.close(), ...this.streams.map((s) => s.close())]);
     this.udp = [];
     this.streams = [];
   }
@@ -221,7 +222,7 @@ class TurnServerImpl implements TurnServer {
   addresses(): TurnAddresses {
     const tcp = this.streams.find((s) => s.transport === 'tcp');
     const tls = this.streams.find((s) => s.transport === 'tls');
-    return { udp: this.udp.map((l) => ({ ...l.local })), tcpPort: tcp?.port, tlsPort: tls?.port };
+    return { udp: this.udp.map((l) => ({ ...l })), tcpPort: tcp?.port, tlsPort: tls?.port };
   }
 
   setTls(tls: TurnTlsOptions): number {
@@ -236,11 +237,12 @@ class TurnServerImpl implements TurnServer {
     return this.counters.snapshot(
       { allocations: this.manager.allocations.size, permissions: g.permissions, channels: g.channels, relayPortsInUse: this.manager.ports.used },
       this.dataPath.counters(),
+      this.dataPath.info,
     );
   }
 
   listAllocations(): AllocationInfo[] {
-    return [...this.manager.allocations.values()].map((a) => a.info());
+    return [...this.manager.allocations.values()].map((a) => a.info(this.dataPath.allocationCounters(a)));
   }
 
   endAllocation(id: string): boolean {
@@ -293,28 +295,10 @@ class TurnServerImpl implements TurnServer {
 
   // ---------------------------------------------------------------- demultiplexing
 
-  /** A datagram on a UDP listening socket: ChannelData (first bits 01) or STUN (00); anything else is dropped. */
-  private onUdp(listener: UdpListener, msg: Buffer, rinfo: RemoteInfo): void {
+  /** A STUN message from a UDP client, handed up by the data path. */
+  private onStun(conn: ClientConnection, msg: Buffer): void {
     try {
-      if (msg.length === 0) {
-        this.counters.drop('short');
-        return;
-      }
-      const kind = msg[0]! & 0xc0;
-      if (kind === 0x40) {
-        const a = listener.allocations.get(rinfo.address, rinfo.port);
-        if (!a) {
-          this.counters.drop('no_allocation');
-          return;
-        }
-        this.dataPath.clientChannelData(a, msg);
-        return;
-      }
-      if (kind !== 0) {
-        this.counters.drop('not_stun');
-        return;
-      }
-      dispatchStun(this.services, listener.client(rinfo), msg);
+      dispatchStun(this.services, conn, msg);
     } catch (err) {
       this.internal(err);
     }

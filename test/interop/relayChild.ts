@@ -6,6 +6,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { relayNodeFlags } from '../../turn/index.js';
 import type { RelayChildMessage, RelayReply, RelayRequestFailed, RelayRequestParams, RelayRequestType } from '../../contracts/relayIpc.js';
 
 export const RELAY_MAIN = path.resolve('dist/turn/main.js');
@@ -28,7 +29,8 @@ let nextId = 1;
 
 /** Fork the relay with `env` added to this process's environment. */
 export function forkRelay(env: Record<string, string>): RelayChild {
-  const child = fork(RELAY_MAIN, [], { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: { ...process.env, ...env } });
+  // With the Node flags the web server gives it (turn/nodeFlags.ts).
+  const child = fork(RELAY_MAIN, [], { execArgv: relayNodeFlags(env.TURN_DATA_PATH ?? process.env.TURN_DATA_PATH), stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: { ...process.env, ...env } });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));

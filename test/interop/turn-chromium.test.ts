@@ -67,11 +67,12 @@ const CONNECT_AND_EXCHANGE = async ({ url, username, credential, count }: { url:
   await Promise.race([done, new Promise((r) => setTimeout(r, 10_000))]);
   const stats = await a.getStats();
   let relayProtocol = '';
+  // The transport's selected pair (a nominated pair may briefly not be reported as such under load).
   stats.forEach((s) => {
-    if (s.type === 'candidate-pair' && s.state === 'succeeded' && s.nominated) {
-      const local = stats.get(s.localCandidateId);
-      relayProtocol = `${local?.candidateType}/${local?.relayProtocol}`;
-    }
+    const pair = s.type === 'transport' && s.selectedCandidatePairId ? stats.get(s.selectedCandidatePairId) : s.type === 'candidate-pair' && s.state === 'succeeded' && s.nominated ? s : undefined;
+    if (!pair || relayProtocol) return;
+    const local = stats.get(pair.localCandidateId);
+    relayProtocol = `${local?.candidateType}/${local?.relayProtocol}`;
   });
   a.close();
   b.close();

@@ -1,16 +1,45 @@
 /**
  * Helpers for the relay tests: a relay on 127.0.0.1 with test-friendly options, a TURN client from
- * the relay's own client library (turn/client) with an inbox of relayed data, UDP peers, and TURN
- * REST credentials.
+ * the relay's own client library (turn/client) with an inbox of relayed data, UDP peers, TURN
+ * REST credentials, and {@link eachDataPath} to run a suite on both data paths.
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { describe, it } from 'vitest';
+import { loadNativeAddon } from '../../turn/native/nativeDataPath.js';
 import { TurnClient, createTurnServer, openServerConnection, restPassword, type TransportAddress, type TurnServer, type TurnServerOptions, type TurnTransport } from '../../turn/index.js';
 import { freeUdpTcpPort, randomRelayRange } from '../helpers/ports.js';
 
 export const REALM = 'test.realm';
 export const SECRET = 'test-shared-secret';
 
-/** Start a relay on 127.0.0.1 with test-friendly options (loopback peers allowed). */
+/** The data paths every relay suite runs on. */
+export type TestDataPath = 'js' | 'native';
+export const DATA_PATHS: readonly TestDataPath[] = ['js', 'native'];
+
+const native = loadNativeAddon();
+/** Why the native data path cannot be tested here (undefined when the addon is built). */
+export const nativeSkipReason = native.ok ? undefined : native.reason;
+
+/**
+ * `describe.each` over both data paths: `suite(dataPath)` defines the tests once; pass `dataPath`
+ * to {@link startRelay}. Without a built addon the native half is one loudly skipped test naming
+ * the reason.
+ */
+export function eachDataPath(suite: (dataPath: TestDataPath) => void): void {
+  describe.each(DATA_PATHS)('%s data path', (dataPath) => {
+    if (dataPath === 'native' && nativeSkipReason !== undefined) {
+      console.warn(`\n*** NATIVE DATA PATH SKIPPED: ${nativeSkipReason} ***\n`);
+      it.skip(`native data path unavailable: ${nativeSkipReason}`, () => {});
+      return;
+    }
+    suite(dataPath);
+  });
+}
+
+/**
+ * Start a relay on 127.0.0.1 with test-friendly options (loopback peers allowed). The native data
+ * path runs two worker threads, so tests with several clients spread over threads.
+ */
 export async function startRelay(extra: Partial<TurnServerOptions> = {}): Promise<{ relay: TurnServer; port: number; range: { min: number; max: number } }> {
   const port = extra.port ?? (await freeUdpTcpPort());
   const range = extra.minPort !== undefined && extra.maxPort !== undefined ? { min: extra.minPort, max: extra.maxPort } : randomRelayRange(100);
@@ -20,12 +49,15 @@ export async function startRelay(extra: Partial<TurnServerOptions> = {}): Promis
     listen: '127.0.0.1',
     allowedPeers: ['127.0.0.0/8'],
     sweepIntervalMs: 100,
+    ...(extra.dataPath === 'native' ? { relayThreads: 2 } : {}),
     ...extra,
     port,
     minPort: range.min,
     maxPort: range.max,
   });
   await relay.start();
+  // The relay runs on the data path the test asked for (with 'native': not silently on JavaScript).
+  if (extra.dataPath && extra.dataPath !== 'auto' && relay.stats().dataPath.kind !== extra.dataPath) throw new Error(`relay runs on ${relay.stats().dataPath.kind}, not ${extra.dataPath}`);
   return { relay, port, range };
 }
 

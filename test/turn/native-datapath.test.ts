@@ -1,11 +1,11 @@
 /**
  * The native data path over real loopback UDP: STUN hand-off to JavaScript and responses, ChannelData
- * both ways, Send/Data indications (byte for byte what turn/server.ts sends), permissions, channel
+ * both ways, Send/Data indications (byte for byte what the JavaScript data path sends), permissions, channel
  * lookup, listener garbage, Send indication validation, TCP/TLS-style (stream) allocations.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Attr, AttributeType, StunClass, StunMethod, encodeMessage, newTransactionId } from '../../turn/stun/index.js';
-import { Udp, allocate, bindingRequest, channelData, dataIndication, dropped, sameCounts, sendIndication, skipReason, startDataPath, until, type TestDataPath } from './native-helpers.js';
+import { Udp, allocate, bindingRequest, channelData, dataIndication, dropped, sameCounts, sendIndication, skipReason, startDataPath, until, knownRequired, type TestDataPath } from './native-helpers.js';
 
 const cleanup: Array<() => void> = [];
 afterEach(() => {
@@ -96,7 +96,7 @@ describe.skipIf(skipReason !== undefined)('native data path: relaying', () => {
     expect(s.dropped).toEqual({});
   });
 
-  it('relays Send indications; peer data without a channel arrives as the same Data indication turn/server.ts builds', async () => {
+  it('relays Send indications; peer data without a channel arrives as the same Data indication the JavaScript data path builds', async () => {
     const { t, client, peer, a } = await setup();
     t.dp.installPermission(a.handle, '127.0.0.1', false);
     client.send(sendIndication(peer.address, Buffer.from('via send')), t.port);
@@ -278,7 +278,7 @@ describe.skipIf(skipReason !== undefined)('native data path: IPv6 and lifecycle'
   it('relays over IPv6 (::1): ChannelData and a Data indication with an IPv6 XOR-PEER-ADDRESS', async () => {
     const packets: import('../../turn/native/nativeDataPath.js').NativePacket[] = [];
     const { createNativeDataPath, NativeDataPath } = await import('../../turn/native/nativeDataPath.js');
-    const dp = createNativeDataPath({ threads: 1 }, (b) => packets.push(...b));
+    const dp = createNativeDataPath({ threads: 1, knownRequired }, (b) => packets.push(...b));
     if (!(dp instanceof NativeDataPath)) throw new Error(dp.reason);
     cleanup.push(() => dp.stop());
     const l = dp.addListener('::1', 0);

@@ -6,6 +6,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { readdirSync } from 'node:fs';
 import { createNativeDataPath, loadNativeAddon, NativeDataPath, type NativePacket, type NativePolicy, type NativeDataPathOptions } from '../../turn/native/nativeDataPath.js';
+import { KNOWN_REQUIRED } from '../../turn/handlers/context.js';
 import { Attr, AttributeType, StunClass, StunMethod, encodeMessage, newTransactionId, type OutgoingAttribute, type TransportAddress } from '../../turn/stun/index.js';
 
 export const loaded = loadNativeAddon();
@@ -82,10 +83,13 @@ export interface TestDataPath {
   close(): void;
 }
 
+/** The relay's list of understood comprehension-required attributes, as the relay passes it. */
+export const knownRequired = [...KNOWN_REQUIRED];
+
 /** Default policy: the whole port space is "relay ports" except the listener (tests bind relay sockets on port 0). */
-export async function startDataPath(options: NativeDataPathOptions = {}, policy: Partial<NativePolicy> = {}): Promise<TestDataPath> {
+export async function startDataPath(options: Partial<NativeDataPathOptions> = {}, policy: Partial<NativePolicy> = {}): Promise<TestDataPath> {
   const packets: NativePacket[] = [];
-  const dp = createNativeDataPath({ threads: 2, ...options }, (batch) => packets.push(...batch));
+  const dp = createNativeDataPath({ threads: 2, knownRequired, ...options }, (batch) => packets.push(...batch));
   if (!(dp instanceof NativeDataPath)) throw new Error(dp.reason);
   const l = dp.addListener('127.0.0.1', 0);
   if ('error' in l) throw new Error(l.error);
@@ -105,7 +109,7 @@ export function sendIndication(peer: TransportAddress, data: Buffer, extra: Outg
   return encodeMessage({ method: StunMethod.Send, cls: StunClass.Indication, transactionId: tid, attributes: [...extra, Attr.xorPeerAddress(peer, tid), Attr.data(data)] });
 }
 
-/** The Data indication turn/server.ts sends for `data` from `peer` (RFC 8656 §10.3; no FINGERPRINT). */
+/** The Data indication the JavaScript data path sends for `data` from `peer` (RFC 8656 §10.3; no FINGERPRINT). */
 export function dataIndication(tid: Buffer, peer: TransportAddress, data: Buffer): Buffer {
   return encodeMessage({ method: StunMethod.Data, cls: StunClass.Indication, transactionId: tid, attributes: [Attr.xorPeerAddress(peer, tid), Attr.raw(AttributeType.DATA, data)] });
 }

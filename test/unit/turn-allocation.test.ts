@@ -6,18 +6,22 @@
 import { describe, expect, it } from 'vitest';
 import type { Allocation } from '../../turn/allocation/allocation.js';
 import { AllocationManager, RevokedError, type AllocationObserver, type CreateAllocationParams } from '../../turn/allocation/manager.js';
+import type { RelaySocketBinder } from '../../turn/dataPath.js';
+import { bindUdpRelaySocket } from '../../turn/jsDataPath.js';
 import type { ClientConnection } from '../../turn/transport/connection.js';
 import { randomRelayRange } from '../helpers/ports.js';
 
-function recorder(): { events: string[]; observer: AllocationObserver } {
+function recorder(): { events: string[]; observer: AllocationObserver & RelaySocketBinder } {
   const events: string[] = [];
-  const observer: AllocationObserver = {
+  const observer: AllocationObserver & RelaySocketBinder = {
     allocationCreated: (a) => events.push(`created ${a.username}`),
     allocationEnded: (a) => events.push(`ended ${a.username}`),
     permissionInstalled: (_a, ip, p) => events.push(`permission ${ip}${p.own ? ' own' : ''}`),
     permissionExpired: (_a, ip) => events.push(`permission expired ${ip}`),
     channelBound: (_a, b, own) => events.push(`channel 0x${b.number.toString(16)} ${b.peer.address}:${b.peer.port}${own ? ' own' : ''}`),
     channelExpired: (_a, b) => events.push(`channel expired 0x${b.number.toString(16)}`),
+    // Real UDP sockets, as the JavaScript data path binds them.
+    bindRelaySocket: bindUdpRelaySocket,
   };
   return { events, observer };
 }

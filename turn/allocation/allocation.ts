@@ -1,10 +1,11 @@
 /**
  * One TURN allocation (RFC 8656 §2.2, §5): a relayed transport address (a UDP socket from the
  * relay port range) owned by one client five-tuple and one username, with a lifetime, permissions
- * and channel bindings. This is control-plane state: the data path reads the permission and channel
- * tables but never changes them.
+ * and channel bindings. This is control-plane state: the JavaScript data path reads the permission
+ * and channel tables (and counts in `counters`) but never changes them; the native one gets every
+ * change pushed down.
  */
-import type { Socket } from 'node:dgram';
+import type { RelaySocket } from '../dataPath.js';
 import type { TransportAddress } from '../stun/address.js';
 import type { ClientConnection } from '../transport/connection.js';
 import type { AllocationCounters, AllocationInfo } from '../../contracts/relay.js';
@@ -18,6 +19,7 @@ export type { AllocationCounters, AllocationInfo };
 export class Allocation {
   readonly permissions = new Permissions();
   readonly channels = new Channels();
+  /** Kept by the JavaScript data path; the admin view asks the data path (`DataPath.allocationCounters`). */
   readonly counters: AllocationCounters = { packetsToPeer: 0, bytesToPeer: 0, packetsFromPeer: 0, bytesFromPeer: 0 };
   readonly createdAt = Date.now();
   /** Expiry, unix ms. */
@@ -37,7 +39,8 @@ export class Allocation {
     readonly key: Buffer,
     /** Transaction id of the Allocate request (hex). */
     readonly allocateTransactionId: string,
-    readonly relaySocket: Socket,
+    /** Bound by the data path, which relays on it. */
+    readonly relaySocket: RelaySocket,
     /** Where the relay socket is bound. */
     readonly relayed: TransportAddress,
     /** What clients are told (XOR-RELAYED-ADDRESS): the external IP when configured. */
@@ -47,8 +50,8 @@ export class Allocation {
     this.expiresAt = Date.now() + lifetimeMs;
   }
 
-  /** Admin view. */
-  info(): AllocationInfo {
+  /** Admin view, with the data path's counters of this allocation. */
+  info(counters: AllocationCounters): AllocationInfo {
     const fmt = (a: TransportAddress) => formatHostPort(a.address, a.port);
     return {
       id: this.id,
@@ -61,7 +64,7 @@ export class Allocation {
       expiresAt: new Date(this.expiresAt).toISOString(),
       permissions: this.permissions.entries().map(([ip]) => ip),
       channels: [...this.channels.byNumber.values()].map((c) => ({ number: c.number, peer: fmt(c.peer) })),
-      counters: { ...this.counters },
+      counters,
     };
   }
 }

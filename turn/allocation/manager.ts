@@ -5,7 +5,7 @@
  * {@link AllocationObserver} — the data path — so it never has to poll or read the clock.
  */
 import { randomBytes } from 'node:crypto';
-import type { Socket } from 'node:dgram';
+import type { RelaySocket, RelaySocketBinder } from '../dataPath.js';
 import type { TransportAddress } from '../stun/address.js';
 import type { ClientConnection } from '../transport/connection.js';
 import { Allocation } from './allocation.js';
@@ -16,10 +16,13 @@ import { RelayPortPool } from './relayPorts.js';
 /**
  * What the control plane tells the data path, in order, for each allocation:
  * created → (permission installed/expired, channel bound/expired)* → ended.
- * Calls are synchronous and must not throw.
+ * Calls are synchronous and must not throw (except `allocationCreated`, see there).
  */
 export interface AllocationObserver {
-  /** The relay socket is bound; relaying for this allocation may start. */
+  /**
+   * The relay socket is bound; relaying for this allocation may start.
+   * @throws Error when the data path cannot take it (the allocation is then not created: 500).
+   */
   allocationCreated(allocation: Allocation): void;
   /** Called before the relay socket is closed; nothing more is relayed for it. */
   allocationEnded(allocation: Allocation): void;
@@ -68,7 +71,7 @@ export interface CreateAllocationParams {
 
 /** A port held by EVEN-PORT R=1 for a later Allocate with RESERVATION-TOKEN (RFC 8656 §7.2), ~30 s. */
 interface Reservation {
-  socket: Socket;
+  socket: RelaySocket;
   port: number;
   relayIp: string;
   expiresAt: number;
@@ -109,7 +112,7 @@ export class AllocationManager {
   /**
    * @param userQuota  most allocations per username (0 = unlimited).
    * @param totalQuota most allocations in total (0 = unlimited).
-   * @param observer   the data path.
+   * @param observer   the data path: told every change, and binds the relay sockets.
    * @param onEnd      called once when an allocation ends (after the observer).
    */
   constructor(
@@ -117,10 +120,10 @@ export class AllocationManager {
     maxPort: number,
     private readonly userQuota: number,
     private readonly totalQuota: number,
-    private readonly observer: AllocationObserver,
+    private readonly observer: AllocationObserver & RelaySocketBinder,
     private readonly onEnd: (allocation: Allocation, reason: EndReason) => void,
   ) {
-    this.ports = new RelayPortPool(minPort, maxPort);
+    this.ports = new RelayPortPool(minPort, maxPort, observer);
   }
 
   /** Allocations of `username` (including ones being created). */
@@ -138,7 +141,7 @@ export class AllocationManager {
     if (this.totalQuota > 0 && this.allocations.size + this.pending >= this.totalQuota) throw new QuotaError(508, `relay has ${this.totalQuota} allocations`);
     this.pending++;
     this.pendingPerUser.set(p.username, (this.pendingPerUser.get(p.username) ?? 0) + 1);
-    let socket: Socket;
+    let socket: RelaySocket;
     let port: number;
     let reservationToken: Buffer | undefined;
     const revocations = this.revokedWhilePending.get(p.username) ?? 0;
@@ -173,10 +176,15 @@ export class AllocationManager {
     const advertised: TransportAddress = { family: p.family, address: p.advertisedIp, port };
     const id = `${(this.nextId++).toString(36)}-${randomBytes(4).toString('hex')}`;
     const allocation = new Allocation(id, p.client, p.username, p.key, p.transactionIdHex, socket, relayed, advertised, p.lifetimeMs);
+    allocation.reservationToken = reservationToken;
+    try {
+      this.observer.allocationCreated(allocation);
+    } catch (err) {
+      this.ports.closeAndRelease(socket, port);
+      throw err;
+    }
     this.allocations.set(id, allocation);
     this.perUser.set(p.username, (this.perUser.get(p.username) ?? 0) + 1);
-    allocation.reservationToken = reservationToken;
-    this.observer.allocationCreated(allocation);
     return allocation;
   }
 
@@ -218,11 +226,7 @@ export class AllocationManager {
     const n = (this.perUser.get(allocation.username) ?? 1) - 1;
     if (n > 0) this.perUser.set(allocation.username, n);
     else this.perUser.delete(allocation.username);
-    try {
-      allocation.relaySocket.close();
-    } catch {
-      /* already closed */
-    }
+    allocation.relaySocket.close();
     this.ports.release(allocation.relayed.port);
     if (allocation.client.getAllocation() === allocation) allocation.client.setAllocation(undefined);
     this.onEnd(allocation, reason);

@@ -1,23 +1,10 @@
 /**
- * The relay port range (RFC 8656 §7.2 "relayed transport address"): binds UDP sockets on free ports
- * in [min, max], starting at a random port (RFC 8656 §7.2 suggests unpredictable ports) and skipping
- * ports this relay uses or the OS refuses (EADDRINUSE).
+ * The relay port range (RFC 8656 §7.2 "relayed transport address"): binds relay sockets (through
+ * the data path, which owns them) on free ports in [min, max], starting at a random port (RFC 8656
+ * §7.2 suggests unpredictable ports) and skipping ports this relay uses or the OS refuses
+ * (EADDRINUSE, EACCES).
  */
-import { createSocket, type Socket } from 'node:dgram';
-import { literalLookup } from '../transport/lookup.js';
-
-/** Receive/send buffer requested for relay sockets, bytes (the kernel caps it at net.core.rmem_max/wmem_max). */
-export const RELAY_SOCKET_BUFFER_BYTES = 1024 * 1024;
-
-/** Ask for larger socket buffers so a short event-loop stall does not drop a burst of media. */
-function tuneBuffers(socket: Socket): void {
-  try {
-    socket.setRecvBufferSize(RELAY_SOCKET_BUFFER_BYTES);
-    socket.setSendBufferSize(RELAY_SOCKET_BUFFER_BYTES);
-  } catch {
-    /* best effort */
-  }
-}
+import type { RelaySocket, RelaySocketBinder } from '../dataPath.js';
 
 /** Thrown when no port in the range can be bound (the server answers 508). */
 export class NoRelayPortError extends Error {
@@ -34,11 +21,13 @@ export class RelayPortPool {
   /**
    * @param min lowest port (inclusive), 1–65535.
    * @param max highest port (inclusive), >= min.
+   * @param binder binds one socket (the data path).
    * @throws RangeError on an invalid range.
    */
   constructor(
     readonly min: number,
     readonly max: number,
+    private readonly binder: RelaySocketBinder,
   ) {
     if (!Number.isInteger(min) || !Number.isInteger(max) || min < 1 || max > 65535 || min > max) throw new RangeError(`bad relay port range ${min}-${max}`);
   }
@@ -49,42 +38,28 @@ export class RelayPortPool {
   }
 
   /**
-   * Bind a UDP socket on a free port of the range.
+   * Bind a relay socket on a free port of the range.
    * @param address  local IP to bind (the relay IP).
    * @param even     only even ports (EVEN-PORT, RFC 8656 §7.2).
    * @returns the bound socket and its port.
    * @throws NoRelayPortError when every candidate port is taken; other bind errors are rethrown.
    */
-  async bind(address: string, family: 4 | 6, even = false): Promise<{ socket: Socket; port: number }> {
+  async bind(address: string, family: 4 | 6, even = false): Promise<{ socket: RelaySocket; port: number }> {
     const size = this.max - this.min + 1;
     const start = Math.floor(Math.random() * size);
     for (let i = 0; i < size; i++) {
       const port = this.min + ((start + i) % size);
       if (this.inUse.has(port) || (even && port % 2 !== 0)) continue;
       this.inUse.add(port);
-      const socket = createSocket({ type: family === 6 ? 'udp6' : 'udp4', lookup: literalLookup as never, ipv6Only: family === 6 });
+      let socket: RelaySocket | undefined;
       try {
-        await new Promise<void>((resolve, reject) => {
-          const onError = (err: Error) => reject(err);
-          socket.once('error', onError);
-          socket.bind({ port, address, exclusive: true }, () => {
-            socket.off('error', onError);
-            resolve();
-          });
-        });
-        tuneBuffers(socket);
-        return { socket, port };
+        socket = await this.binder.bindRelaySocket(address, family, port);
       } catch (err) {
         this.inUse.delete(port);
-        try {
-          socket.close();
-        } catch {
-          /* already closed */
-        }
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'EADDRINUSE' || code === 'EACCES') continue;
         throw err;
       }
+      if (socket) return { socket, port };
+      this.inUse.delete(port);
     }
     throw new NoRelayPortError(`no free relay port in ${this.min}-${this.max}`);
   }
@@ -94,7 +69,7 @@ export class RelayPortPool {
    * the even one for the allocation, the odd one held as a reservation.
    * @throws NoRelayPortError when no such pair is free.
    */
-  async bindPair(address: string, family: 4 | 6): Promise<{ socket: Socket; port: number; reserved: Socket; reservedPort: number }> {
+  async bindPair(address: string, family: 4 | 6): Promise<{ socket: RelaySocket; port: number; reserved: RelaySocket; reservedPort: number }> {
     for (let attempt = 0; attempt < 64; attempt++) {
       const first = await this.bind(address, family, true);
       if (first.port + 1 > this.max || this.inUse.has(first.port + 1)) {
@@ -108,37 +83,16 @@ export class RelayPortPool {
     throw new NoRelayPortError(`no free even/odd relay port pair in ${this.min}-${this.max}`);
   }
 
-  private async bindExact(address: string, family: 4 | 6, port: number): Promise<Socket | undefined> {
+  private async bindExact(address: string, family: 4 | 6, port: number): Promise<RelaySocket | undefined> {
     this.inUse.add(port);
-    const socket = createSocket({ type: family === 6 ? 'udp6' : 'udp4', lookup: literalLookup as never, ipv6Only: family === 6 });
-    try {
-      await new Promise<void>((resolve, reject) => {
-        socket.once('error', reject);
-        socket.bind({ port, address, exclusive: true }, () => {
-          socket.off('error', reject);
-          resolve();
-        });
-      });
-      tuneBuffers(socket);
-      return socket;
-    } catch {
-      this.inUse.delete(port);
-      try {
-        socket.close();
-      } catch {
-        /* already closed */
-      }
-      return undefined;
-    }
+    const socket = await this.binder.bindRelaySocket(address, family, port).catch(() => undefined);
+    if (!socket) this.inUse.delete(port);
+    return socket;
   }
 
   /** Close a socket from this pool and release its port. */
-  closeAndRelease(socket: Socket, port: number): void {
-    try {
-      socket.close();
-    } catch {
-      /* already closed */
-    }
+  closeAndRelease(socket: RelaySocket, port: number): void {
+    socket.close();
     this.release(port);
   }
 

@@ -41,8 +41,12 @@ export interface RelayServices {
   track(work: Promise<void>): void;
 }
 
-/** Comprehension-required attributes this relay understands (RFC 8489 §14, RFC 8656 §18); others get 420. */
-const KNOWN_REQUIRED = new Set<number>([
+/**
+ * Comprehension-required attributes this relay understands (RFC 8489 §14, RFC 8656 §18); others get
+ * 420, and a Send indication carrying one is dropped. The one list: the native data path gets it
+ * when it is created.
+ */
+export const KNOWN_REQUIRED: ReadonlySet<number> = new Set<number>([
   AttributeType.MAPPED_ADDRESS,
   AttributeType.USERNAME,
   AttributeType.MESSAGE_INTEGRITY,

@@ -3,13 +3,13 @@
  * scripts/build-native.mjs). Loading never throws: {@link loadNativeAddon} returns the addon or a
  * one-line reason, so the relay can fall back to its JavaScript data path and log why.
  *
- * What the addon does (RFC 8656 §10–§12, the same rules and drop reasons as turn/server.ts):
+ * What the addon does (RFC 8656 §10–§12, the same rules and drop reasons as the JavaScript data path, turn/jsDataPath.ts):
  * listener sockets relay ChannelData and Send indications of known clients natively and hand STUN
  * requests to JavaScript; relay sockets (one per allocation) relay permitted peers' datagrams to
  * the client as ChannelData or Data indications. Threads, tables and the call order are described
  * in turn/native/README.md.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -81,8 +81,14 @@ export interface NativePolicy {
   hairpinFallbackIp?: string;
 }
 
-/** Sizes; defaults are what the relay uses. */
+/** Sizes (defaults are what the relay uses) and the one rule list JavaScript passes down. */
 export interface NativeDataPathOptions {
+  /**
+   * Comprehension-required attribute types (0x0000–0x7FFF) the relay understands (RFC 8489 §7.3.1):
+   * a Send indication with any other one is dropped as `unknown_attribute`. The relay passes
+   * `KNOWN_REQUIRED` (turn/handlers/context.ts), so the list exists once.
+   */
+  knownRequired: readonly number[];
   /** Worker threads (default: CPUs, at most 8). */
   threads?: number;
   /** Datagrams per recvmmsg/sendmmsg (1–256, default 32). */
@@ -134,11 +140,12 @@ interface NativeAddon {
   unbindChannel(dp: object, handle: number, channel: number): boolean;
   setBandwidth(dp: object, handle: number, bytesPerSecond: number): boolean;
   relayFromClient(dp: object, handle: number, buf: Buffer): string | undefined;
+  sendToPeer(dp: object, handle: number, peerIp: string, peerPort: number, buf: Buffer): string | undefined;
   allocationCounters(dp: object, handle: number): NativeAllocationCounters | undefined;
   stats(dp: object): NativeStats;
 }
 
-const EXPECTED = ['create', 'info', 'addListener', 'setPolicy', 'start', 'stop', 'send', 'bindRelay', 'closeRelay', 'createAllocation', 'endAllocation', 'installPermission', 'removePermission', 'bindChannel', 'unbindChannel', 'setBandwidth', 'relayFromClient', 'allocationCounters', 'stats'] as const;
+const EXPECTED = ['create', 'info', 'addListener', 'setPolicy', 'start', 'stop', 'send', 'bindRelay', 'closeRelay', 'createAllocation', 'endAllocation', 'installPermission', 'removePermission', 'bindChannel', 'unbindChannel', 'setBandwidth', 'relayFromClient', 'sendToPeer', 'allocationCounters', 'stats'] as const;
 
 /** Where the addon is looked for: `TURN_NATIVE_ADDON` if set, else the node-gyp output next to the sources (from turn/native or dist/turn/native). */
 export function nativeAddonPath(): string {
@@ -147,6 +154,20 @@ export function nativeAddonPath(): string {
   const here = dirname(fileURLToPath(import.meta.url));
   const candidates = [join(here, 'build', 'Release', 'turn_native.node'), join(here, '..', '..', '..', 'turn', 'native', 'build', 'Release', 'turn_native.node')];
   return candidates.find((p) => existsSync(p)) ?? candidates[0]!;
+}
+
+/**
+ * The line the install-time build printed (scripts/build-native.mjs writes it to
+ * turn/native/build-result.txt, two folders above build/Release/turn_native.node), without its
+ * `native data path: ` prefix and the advice that follows the reason; undefined when absent.
+ */
+function buildResult(addonPath: string): string | undefined {
+  try {
+    const line = readFileSync(join(dirname(addonPath), '..', '..', 'build-result.txt'), 'utf8').split('\n')[0]!.trim();
+    return line.replace(/^native data path: /, '').replace('; the relay will use the JavaScript data path', '') || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 let cached: { ok: true; addon: NativeAddon; path: string } | { ok: false; reason: string } | undefined;
@@ -163,7 +184,7 @@ export function loadNativeAddon(): { ok: true; path: string } | { ok: false; rea
 function loadUncached(): { ok: true; addon: NativeAddon; path: string } | { ok: false; reason: string } {
   if (process.platform !== 'linux') return { ok: false, reason: `native data path is Linux-only (platform ${process.platform})` };
   const path = nativeAddonPath();
-  if (!existsSync(path)) return { ok: false, reason: `native addon not built (${path} missing; see the build line of npm ci, or run npm run build:native)` };
+  if (!existsSync(path)) return { ok: false, reason: `native addon not built (${buildResult(path) ?? `${path} missing; see the build line of npm ci, or run npm run build:native`})` };
   try {
     const addon = createRequire(import.meta.url)(path) as NativeAddon;
     const missing = EXPECTED.filter((f) => typeof (addon as unknown as Record<string, unknown>)[f] !== 'function');
@@ -299,6 +320,15 @@ export class NativeDataPath {
    */
   relayFromClient(handle: number, frame: Buffer): string | undefined {
     return this.addon.relayFromClient(this.dp, handle, frame);
+  }
+
+  /**
+   * The DATA of a Send indication from a TCP/TLS client, already decoded and checked by JavaScript
+   * (RFC 8656 §10.2): relayed to `peerIp`:`peerPort` under the permission, own-address and
+   * bandwidth rules. @returns undefined when relayed, else the drop reason (already counted).
+   */
+  sendToPeer(handle: number, peerIp: string, peerPort: number, data: Buffer): string | undefined {
+    return this.addon.sendToPeer(this.dp, handle, peerIp, peerPort, data);
   }
 
   /** Counters of one allocation, or undefined when ended. */

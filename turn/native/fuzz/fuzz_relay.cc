@@ -5,9 +5,9 @@
 // With clang's libFuzzer instead: clang++ -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined \
 //   -DUSE_LIBFUZZER -I../src fuzz_relay.cc ../src/relay.cc ../src/stun.cc
 //
-// Every input goes through the three entry points (listener datagram from a known and an unknown
-// client, stream client frame, peer datagram from a permitted and a refused peer, with channels
-// and the hairpin rule active). After each call the produced datagrams are checked: every iovec
+// Every input goes through the four entry points (listener datagram from a known and an unknown
+// client, stream client frame, decoded Send indication of a stream client, peer datagram from a
+// permitted and a refused peer, with channels and the hairpin rule active). After each call the produced datagrams are checked: every iovec
 // lies inside the receive slot (or is the static padding), and counters moved exactly once.
 #include <cstdio>
 #include <cstdlib>
@@ -28,11 +28,14 @@ struct World {
   std::vector<std::unordered_map<Addr, Alloc*, AddrHash>> clients{1};
   std::vector<int> listenerFds{3};
   std::vector<OutMsg> out = std::vector<OutMsg>(2);
+  KnownAttrs known;  // a subset of the relay's list: both outcomes of the 420 rule stay reachable
   Alloc udp, stream;
   Addr client, peer, other, hairpinSrc, ownService;
 
   World() {
     handoff.init(64, 1 << 20);
+    for (uint16_t t : {0x0006, 0x0008, 0x000C, 0x000D, 0x0012, 0x0013, 0x0014, 0x0015, 0x001C, 0x0024})
+      known.set(t);
     policy.minPort = 20000;
     policy.maxPort = 30000;
     policy.listening[3478] = true;
@@ -81,6 +84,7 @@ struct World {
     c.listenerFds = &listenerFds;
     c.handleOf = [](const Alloc*) { return 1.0; };
     c.clients = &clients;
+    c.known = &known;
     return c;
   }
 };
@@ -113,6 +117,14 @@ void runOne(World& w, uint8_t* slot, size_t cap, const uint8_t* input, size_t le
     case 4: onPeerDatagram(c, &w.udp, w.other, data, len); break;
     case 5: onPeerDatagram(c, &w.stream, w.hairpinSrc, data, len); break;
     case 6: onPeerDatagram(c, &w.udp, w.ownService, data, len); break;
+    case 7: {
+      // A Send indication decoded by JavaScript (stream client): the peer comes from the input too.
+      const Addr* peers[] = {&w.peer, &w.other, &w.ownService, &w.hairpinSrc};
+      Addr p = *peers[len % 4];
+      if (len % 5 == 0) p.port = 0;
+      relayToPeer(c, &w.stream, p, data, len);
+      break;
+    }
     default: onPeerDatagram(c, &w.udp, w.hairpinSrc, data, len); break;
   }
   if (total(w.g) != before + 1) {
@@ -144,7 +156,7 @@ World* world() {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static std::vector<uint8_t> slot(kHeadroom + 65536);
   if (size == 0) return 0;
-  runOne(*world(), slot.data(), 65536, data + 1, size - 1, data[0] % 8, 0);
+  runOne(*world(), slot.data(), 65536, data + 1, size - 1, data[0] % 9, 0);
   return 0;
 }
 #else
@@ -216,7 +228,7 @@ int main(int argc, char** argv) {
         break;
     }
     now += rng() % 100000;
-    runOne(w, slot.data(), 2048, in.data(), in.size(), int(rng() % 8), now);
+    runOne(w, slot.data(), 2048, in.data(), in.size(), int(rng() % 9), now);
   }
   std::printf("fuzz_relay: %ld inputs, seed %u: relayed c2p %llu p2c %llu, to JS %llu, drops:", iterations, seed,
               (unsigned long long)w.g.c2pPackets.get(), (unsigned long long)w.g.p2cPackets.get(), (unsigned long long)w.g.toJs.get());

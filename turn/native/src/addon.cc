@@ -208,6 +208,19 @@ napi_value Create(napi_env env, napi_callback_info info) {
   o.maxAllocationsPerWorker = uint32_t(propNumber(env, v[0], "maxAllocationsPerWorker", 65536));
   if (o.handoffEntries < 1 || o.handoffEntries > 1 << 20 || o.handoffBytes < 65536 + 64 || o.handoffBytes > 64u << 20)
     return throwType(env, "handoffEntries 1..1048576, handoffBytes 65600..64 MiB");
+  // The comprehension-required attributes JavaScript understands: one list, passed down (required).
+  napi_value known;
+  uint32_t knownLen = 0;
+  bool isArray = false;
+  if (!prop(env, v[0], "knownRequired", &known) || napi_is_array(env, known, &isArray) != napi_ok || !isArray || napi_get_array_length(env, known, &knownLen) != napi_ok)
+    return throwType(env, "knownRequired: array of attribute types 0x0000-0x7FFF");
+  for (uint32_t i = 0; i < knownLen; i++) {
+    napi_value e;
+    uint32_t t = 0;
+    if (napi_get_element(env, known, i, &e) != napi_ok || napi_get_value_uint32(env, e, &t) != napi_ok || t > 0x7FFF)
+      return throwType(env, "knownRequired: array of attribute types 0x0000-0x7FFF");
+    o.knownRequired.set(t);
+  }
   auto* inst = new Instance();
   inst->dp = new DataPath(o);
   inst->env = env;
@@ -478,23 +491,20 @@ napi_value SetBandwidth(napi_env env, napi_callback_info info) {
   }));
 }
 
-// relayFromClient(dp, handle, buffer) → undefined (relayed) | drop reason | 'no_allocation'
-napi_value RelayFromClient(napi_env env, napi_callback_info info) {
-  Args a;
-  double h;
-  void* data;
-  size_t len;
-  if (!getArgs(env, info, &a, 3)) return nullptr;
-  if (!getNumber(env, a.v[1], &h) || napi_get_buffer_info(env, a.v[2], &data, &len) != napi_ok) return throwType(env, "relayFromClient(dp, handle, buffer)");
+// Run one client → peer step (`step(ctx, alloc)`) for a TCP/TLS client on the allocation's worker
+// and send what it produced (sync sendmsg under the worker's lock). @returns the drop reason
+// counted by the step (or relay_send_error), -1 when relayed, -2 when the handle is unknown.
+template <typename Step>
+int fromStreamClient(Instance* inst, double h, Step step) {
   int reason = -1;
-  bool ok = a.inst->dp->withAlloc(h, [&](Worker& w, Alloc* al) {
+  bool ok = inst->dp->withAlloc(h, [&](Worker& w, Alloc* al) {
     OutMsg out[1];
     Ctx c = w.ctx(monotonicNs());
     c.out = out;
     // Find which reason (if any) this call counted: compare the drop counters around it.
     uint64_t drops[D_COUNT];
     for (int d = 0; d < D_COUNT; d++) drops[d] = w.counters.drops[d].get();
-    clientData(c, al, static_cast<uint8_t*>(data), len);
+    step(c, al);
     for (int d = 0; d < D_COUNT; d++)
       if (w.counters.drops[d].get() != drops[d]) reason = d;
     if (c.nOut == 1) {
@@ -509,8 +519,36 @@ napi_value RelayFromClient(napi_env env, napi_callback_info info) {
       }
     }
   });
-  if (!ok) return str(env, "no_allocation");
+  return ok ? reason : -2;
+}
+
+napi_value stepResult(napi_env env, int reason) {
+  if (reason == -2) return str(env, "no_allocation");
   return reason < 0 ? undef(env) : str(env, kDropNames[reason]);
+}
+
+// relayFromClient(dp, handle, buffer) → undefined (relayed) | drop reason | 'no_allocation'
+napi_value RelayFromClient(napi_env env, napi_callback_info info) {
+  Args a;
+  double h;
+  void* data;
+  size_t len;
+  if (!getArgs(env, info, &a, 3)) return nullptr;
+  if (!getNumber(env, a.v[1], &h) || napi_get_buffer_info(env, a.v[2], &data, &len) != napi_ok) return throwType(env, "relayFromClient(dp, handle, buffer)");
+  return stepResult(env, fromStreamClient(a.inst, h, [&](Ctx& c, Alloc* al) { clientData(c, al, static_cast<uint8_t*>(data), len); }));
+}
+
+// sendToPeer(dp, handle, peerIp, peerPort, buffer) → undefined (relayed) | drop reason | 'no_allocation'
+napi_value SendToPeer(napi_env env, napi_callback_info info) {
+  Args a;
+  double h;
+  Addr peer;
+  void* data;
+  size_t len;
+  if (!getArgs(env, info, &a, 5)) return nullptr;
+  if (!getNumber(env, a.v[1], &h) || !getAddr(env, a.v[2], a.v[3], &peer) || napi_get_buffer_info(env, a.v[4], &data, &len) != napi_ok)
+    return throwType(env, "sendToPeer(dp, handle, peerIp, peerPort, buffer)");
+  return stepResult(env, fromStreamClient(a.inst, h, [&](Ctx& c, Alloc* al) { relayToPeer(c, al, peer, static_cast<const uint8_t*>(data), len); }));
 }
 
 // allocationCounters(dp, handle) → { packetsToPeer, bytesToPeer, packetsFromPeer, bytesFromPeer, droppedToPeer, droppedFromPeer } | undefined
@@ -574,7 +612,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"endAllocation", EndAllocation}, {"installPermission", InstallPermission},
       {"removePermission", RemovePermission}, {"bindChannel", BindChannel},
       {"unbindChannel", UnbindChannel}, {"setBandwidth", SetBandwidth},
-      {"relayFromClient", RelayFromClient}, {"allocationCounters", AllocationCounters},
+      {"relayFromClient", RelayFromClient}, {"sendToPeer", SendToPeer},
+      {"allocationCounters", AllocationCounters},
       {"stats", Stats},
   };
   for (auto& f : fns) {

@@ -94,8 +94,8 @@ struct GlobalCounters {
   Counter drops[D_COUNT];
 };
 
-// Token bucket in bytes (RFC-free; coturn's --max-bps semantics: each direction on its own).
-// Capacity: one second of traffic, at least 64 KiB so one maximum datagram can always pass.
+// Token bucket in bytes (coturn's --max-bps: each direction on its own, at most `rate` bytes in
+// any one second). Capacity: one second of traffic, like coturn's one-second window.
 struct Bucket {
   uint64_t rate = 0;      // bytes per second, 0 = unlimited
   double tokens = 0;
@@ -105,7 +105,7 @@ struct Bucket {
     tokens = double(capacity());
     atNs = nowNs;
   }
-  uint64_t capacity() const { return rate > 65536 ? rate : 65536; }
+  uint64_t capacity() const { return rate; }
   // Take `bytes`; false when over the limit.
   bool take(uint64_t bytes, uint64_t nowNs) {
     if (rate == 0) return true;

@@ -26,8 +26,10 @@ int openUdp(const Addr& local, bool reusePort, int bufBytes, uint16_t* boundPort
     return -e;
   }
   // Best effort: the kernel caps these at net.core.rmem_max / wmem_max.
-  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufBytes, sizeof(bufBytes));
-  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufBytes, sizeof(bufBytes));
+  if (bufBytes > 0) {
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufBytes, sizeof(bufBytes));
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufBytes, sizeof(bufBytes));
+  }
   sockaddr_storage ss;
   socklen_t len = local.toSockaddr(&ss);
   if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
@@ -86,6 +88,14 @@ int DataPath::addListener(const Addr& local, uint16_t* boundPort) {
   Group g;
   g.local = local;
   uint16_t port = local.port;
+  {
+    // SO_REUSEPORT would let this group join sockets that another process (or relay) of the same
+    // user already has on the port, silently sharing its traffic. An exclusive bind first makes a
+    // taken port fail with EADDRINUSE, as Node's exclusive bind does (and picks the port for 0).
+    int probe = openUdp(local, false, 0, &port);
+    if (probe < 0) return probe;
+    close(probe);
+  }
   for (size_t i = 0; i < workers.size(); i++) {
     Addr a = local;
     a.port = port;

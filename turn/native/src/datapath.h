@@ -23,6 +23,7 @@ struct Options {
   uint32_t maxAllocationsPerWorker = 65536;
   int listenerBufferBytes = 4 * 1024 * 1024;
   int relayBufferBytes = 1024 * 1024;
+  KnownAttrs knownRequired;  // set once by create(), read by the workers (never changes)
 };
 
 struct DataPath;

@@ -146,12 +146,7 @@ void clientChannelData(Ctx& c, Alloc* a, uint8_t* data, size_t len) {
   m.iovcnt = 1;
 }
 
-// Send indication (RFC 8656 §10.2): relayed when permitted, dropped and counted otherwise.
-void sendIndication(Ctx& c, Alloc* a, const StunView& v) {
-  if (v.unknownRequired) return c.drop(D_UNKNOWN_ATTRIBUTE);
-  if (v.xorPeer == nullptr || v.data == nullptr) return c.drop(D_MISSING_ATTRIBUTE);
-  Addr peer;
-  if (!decodeXorAddress(v.xorPeer, v.xorPeerLen, v.tid, &peer) || peer.port == 0) return c.drop(D_BAD_ATTRIBUTE);
+void toPeer(Ctx& c, Alloc* a, const Addr& peer, const uint8_t* data, size_t len) {
   auto it = a->perms.find(peer);
   if (it == a->perms.end()) return c.drop(D_PEER_NOT_PERMITTED);
   Addr dest = peer;
@@ -160,17 +155,26 @@ void sendIndication(Ctx& c, Alloc* a, const StunView& v) {
     if (!c.policy->ownPortAllowed(peer.port)) return c.drop(D_OWN_ADDRESS_PORT);
     dest = ownDestination(c, peer);
   }
-  if (!a->up.take(v.dataLen, c.nowNs)) {
+  if (!a->up.take(len, c.nowNs)) {
     a->droppedToPeer.add(1);
     return c.drop(D_OVER_BANDWIDTH);
   }
   a->pktsToPeer.add(1);
-  a->bytesToPeer.add(v.dataLen);
+  a->bytesToPeer.add(len);
   c.g->c2pPackets.add(1);
-  c.g->c2pBytes.add(v.dataLen);
+  c.g->c2pBytes.add(len);
   OutMsg& m = nextOut(c, a->fd, dest, D_RELAY_SEND_ERROR);
-  m.iov[0] = {const_cast<uint8_t*>(v.data), v.dataLen};
+  m.iov[0] = {const_cast<uint8_t*>(data), len};
   m.iovcnt = 1;
+}
+
+// Send indication (RFC 8656 §10.2): relayed when permitted, dropped and counted otherwise.
+void sendIndication(Ctx& c, Alloc* a, const StunView& v) {
+  if (v.unknownRequired) return c.drop(D_UNKNOWN_ATTRIBUTE);
+  if (v.xorPeer == nullptr || v.data == nullptr) return c.drop(D_MISSING_ATTRIBUTE);
+  Addr peer;
+  if (!decodeXorAddress(v.xorPeer, v.xorPeerLen, v.tid, &peer) || peer.port == 0) return c.drop(D_BAD_ATTRIBUTE);
+  toPeer(c, a, peer, v.data, v.dataLen);
 }
 
 Alloc* findClient(Ctx& c, int group, const Addr& from) {
@@ -192,7 +196,7 @@ void onListenerDatagram(Ctx& c, int group, const Addr& from, uint8_t* data, size
   }
   if (kind != 0) return c.drop(D_NOT_STUN);
   StunView v;
-  int r = parseStun(data, len, &v);
+  int r = parseStun(data, len, c.known, &v);
   if (r >= 0) return c.drop(Drop(r));
   if (v.cls == 0) {
     // Requests (Binding, Allocate, Refresh, CreatePermission, ChannelBind, unknown) are JavaScript's.
@@ -219,10 +223,15 @@ void clientData(Ctx& c, Alloc* a, uint8_t* data, size_t len) {
   if (kind == 0x40) return clientChannelData(c, a, data, len);
   if (kind != 0) return c.drop(D_NOT_STUN);
   StunView v;
-  int r = parseStun(data, len, &v);
+  int r = parseStun(data, len, c.known, &v);
   if (r >= 0) return c.drop(Drop(r));
   if (v.cls == 1 && v.method == 0x006) return sendIndication(c, a, v);
   c.drop(v.cls == 1 ? D_UNEXPECTED_INDICATION : D_UNEXPECTED_RESPONSE);
+}
+
+void relayToPeer(Ctx& c, Alloc* a, const Addr& peer, const uint8_t* data, size_t len) {
+  if (peer.port == 0) return c.drop(D_BAD_ATTRIBUTE);
+  toPeer(c, a, peer, data, len);
 }
 
 void onPeerDatagram(Ctx& c, Alloc* a, const Addr& from, uint8_t* data, size_t len) {

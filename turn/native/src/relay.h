@@ -1,6 +1,6 @@
-// Per-packet relaying rules (RFC 8656 §10–§12) over per-thread tables, as in turn/server.ts:
-// onUdp → onListenerDatagram, clientChannelData / onSendIndication → clientData,
-// onPeerPacket → onPeerDatagram. No syscalls here: results are OutMsg entries (sent by the worker
+// Per-packet relaying rules (RFC 8656 §10–§12) over per-thread tables, as in turn/jsDataPath.ts:
+// onListener → onListenerDatagram, clientChannelData / sendIndication → clientData / relayToPeer,
+// fromPeer → onPeerDatagram. No syscalls here: results are OutMsg entries (sent by the worker
 // with sendmmsg) or hand-off entries for JavaScript; so a harness can drive this code directly.
 #pragma once
 
@@ -127,6 +127,8 @@ struct Ctx {
   double (*handleOf)(const Alloc*);
   // UDP clients of this worker per listener group.
   std::vector<std::unordered_map<Addr, Alloc*, AddrHash>>* clients;
+  // Comprehension-required attributes understood (Send indications with others are dropped).
+  const KnownAttrs* known = nullptr;
   bool wroteHandoff = false;
   void drop(Drop d) { g->drops[d].add(1); }
 };
@@ -135,6 +137,9 @@ struct Ctx {
 void onListenerDatagram(Ctx& c, int group, const Addr& from, uint8_t* data, size_t len);
 // ChannelData or a Send indication from an allocation's client (UDP or a stream frame).
 void clientData(Ctx& c, Alloc* a, uint8_t* data, size_t len);
+// The DATA of a Send indication already decoded by JavaScript (a TCP/TLS client): the permission,
+// own-address and bandwidth rules of a Send indication, then one datagram to `peer`.
+void relayToPeer(Ctx& c, Alloc* a, const Addr& peer, const uint8_t* data, size_t len);
 // A datagram on an allocation's relay socket; `data` has kHeadroom writable bytes before it.
 void onPeerDatagram(Ctx& c, Alloc* a, const Addr& from, uint8_t* data, size_t len);
 

@@ -16,19 +16,6 @@ struct CrcTable {
 };
 const CrcTable kCrc;
 
-// Comprehension-required attributes the relay understands (same set as turn/server.ts KNOWN_REQUIRED).
-bool knownRequired(uint16_t t) {
-  switch (t) {
-    case 0x0001: case 0x0006: case 0x0008: case 0x0009: case 0x000A: case 0x000C: case 0x000D:
-    case 0x0012: case 0x0013: case 0x0014: case 0x0015: case 0x0016: case 0x0017: case 0x0018:
-    case 0x0019: case 0x001A: case 0x001C: case 0x001D: case 0x001E: case 0x0020: case 0x0022:
-    case 0x0024: case 0x0025: case 0x0026: case 0x0027:
-      return true;
-    default:
-      return false;
-  }
-}
-
 const uint8_t kCookieBytes[4] = {0x21, 0x12, 0xA4, 0x42};
 
 }  // namespace
@@ -39,7 +26,7 @@ uint32_t crc32(const uint8_t* data, size_t len, uint32_t crc) {
   return c ^ 0xFFFFFFFFu;
 }
 
-int parseStun(const uint8_t* buf, size_t len, StunView* out) {
+int parseStun(const uint8_t* buf, size_t len, const KnownAttrs* known, StunView* out) {
   if (len < 20) return D_SHORT;
   if ((buf[0] & 0xC0) != 0) return D_NOT_STUN;
   if (rd32(buf + 4) != kMagicCookie) return D_BAD_COOKIE;
@@ -80,7 +67,7 @@ int parseStun(const uint8_t* buf, size_t len, StunView* out) {
         out->data = v;
         out->dataLen = alen;
       }
-      if (at < 0x8000 && !knownRequired(at)) out->unknownRequired = true;
+      if (at < 0x8000 && (known == nullptr || !known->test(at))) out->unknownRequired = true;
     }
     if (at == kAttrMessageIntegrity || at == kAttrMessageIntegritySha256) afterIntegrity = true;
     offset = end + ((4 - (alen % 4)) % 4);

@@ -3,6 +3,7 @@
 // Send indication, and writing a Data indication header.
 #pragma once
 
+#include <bitset>
 #include <cstddef>
 #include <cstdint>
 
@@ -18,6 +19,11 @@ constexpr uint16_t kAttrMessageIntegritySha256 = 0x001C;
 constexpr uint16_t kAttrFingerprint = 0x8028;
 constexpr uint16_t kTypeSendIndication = 0x0016;
 constexpr uint16_t kTypeDataIndication = 0x0017;
+// Comprehension-required attribute types (0x0000-0x7FFF) the relay understands. JavaScript passes
+// its list when it creates the data path (KNOWN_REQUIRED in turn/handlers/context.ts),
+// so the set exists once; a Send indication with any other one is dropped (unknown_attribute).
+using KnownAttrs = std::bitset<0x8000>;
+
 // Largest header this relay writes before a peer datagram: Data indication with an IPv6 peer
 // (20 header + 4+20 XOR-PEER-ADDRESS + 4 DATA header).
 constexpr size_t kMaxDataIndicationHeader = 48;
@@ -45,7 +51,8 @@ uint32_t crc32(const uint8_t* data, size_t len, uint32_t crc);
 // Validate a datagram whose first two bits are 0 as a STUN message, in the JavaScript decoder's
 // order (short, bad_cookie, bad_length, truncated_attribute, bad_fingerprint).
 // @returns -1 when valid (and fills `out`), else the Drop reason.
-int parseStun(const uint8_t* buf, size_t len, StunView* out);
+// `known`: the comprehension-required attributes understood (nullptr: none).
+int parseStun(const uint8_t* buf, size_t len, const KnownAttrs* known, StunView* out);
 
 // Decode an XOR-*-ADDRESS value (RFC 8489 §14.2). false on a bad family or length.
 bool decodeXorAddress(const uint8_t* v, size_t len, const uint8_t* tid, Addr* out);

@@ -2,8 +2,11 @@
 // an eventfd to stop), batched receive (recvmmsg) and send (sendmmsg). The worker holds its mutex
 // while it handles one round of events, so control updates from JavaScript apply between rounds.
 #include <errno.h>
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <unistd.h>
+
+#include <cstdio>
 
 #include "datapath.h"
 
@@ -30,6 +33,7 @@ Ctx Worker::ctx(uint64_t nowNs) {
   c.listenerFds = &listenerFds;
   c.handleOf = &DataPath::handleOf;
   c.clients = &clients;
+  c.known = &dp->o.knownRequired;
   return c;
 }
 
@@ -131,6 +135,10 @@ void Worker::readSocket(int fd, int group, Alloc* a) {
 }
 
 void Worker::loop() {
+  // Named so that top -H, ps -L and /proc/PID/task/*/comm show how the relaying spreads over threads.
+  char name[16];
+  std::snprintf(name, sizeof(name), "turn-worker-%d", index);
+  pthread_setname_np(pthread_self(), name);
   epoll_event events[64];
   while (!dp->stopping.load(std::memory_order_relaxed)) {
     int n = epoll_wait(epfd, events, 64, -1);

@@ -1,5 +1,5 @@
 /**
- * Issue 6, in-call controls on the real page with two headless Chromium peers: mute, camera off,
+ * In-call controls on the real page with two headless Chromium peers: mute, camera off,
  * camera → screen → camera without renegotiation (also when sharing ends from the browser), chat
  * over the data channel, the stats panel, keyboard shortcuts. One server and one call for the file
  * (each test leaves the call as it found it). Run `npm run build` first.
@@ -30,7 +30,7 @@ const peers: Peer[] = [];
 let a: Peer;
 let b: Peer;
 
-describe.skipIf(!haveChromium)('call page: in-call controls (issue 6)', () => {
+describe.skipIf(!haveChromium)('call page: in-call controls', () => {
   beforeAll(async () => {
     server = await startServer();
     ({ a, b } = await connectedPair(peers, server.url));

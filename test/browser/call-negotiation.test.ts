@@ -1,5 +1,5 @@
 /**
- * Issue 6, perfect negotiation on the real page: renegotiation started by the impolite side, by
+ * Perfect negotiation on the real page: renegotiation started by the impolite side, by
  * the polite side, and by both at once (glare, forced by holding both sides' outgoing signaling
  * until both have a local offer), and an ICE restart; every time the call must end up working on
  * the same peer connection. One server and one call for the file. Run `npm run build` first.
@@ -49,7 +49,7 @@ async function negotiated(expectedTransceivers: number): Promise<void> {
   );
 }
 
-describe.skipIf(!haveChromium)('call page: perfect negotiation (issue 6)', () => {
+describe.skipIf(!haveChromium)('call page: perfect negotiation', () => {
   let transceivers = 0;
   let pcA: number | null;
   let pcB: number | null;

@@ -1,5 +1,5 @@
 /**
- * Issue 6, recovery on the real page: the server is killed and restarted mid-call (media keeps
+ * Recovery on the real page: the server is killed and restarted mid-call (media keeps
  * flowing, both sides re-join with their session token, a later renegotiation works), one person
  * reloads the page (seat back within the grace period, the other never sees "full" or "left", the
  * call resumes), an ICE-restart offer written into a signaling connection that was already dead is
@@ -30,7 +30,7 @@ async function renegotiate(from: Page, other: Page): Promise<void> {
   );
 }
 
-describe.skipIf(!haveChromium)('call page: recovery (issue 6)', () => {
+describe.skipIf(!haveChromium)('call page: recovery', () => {
   beforeAll(async () => {
     server = await startServer({ env: { SEAT_GRACE_MS: '15000' } });
   });

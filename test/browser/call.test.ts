@@ -1,5 +1,5 @@
 /**
- * Issue 2: the call page, end to end. One real server (`node dist/server/main.js`, HTTPS, relay
+ * The call page, end to end. One real server (`node dist/server/main.js`, HTTPS, relay
  * child) and three browsers for the file; each peer is its own headless Chromium process with a
  * fake camera/microphone.
  * Run `npm run build` first.
@@ -33,7 +33,7 @@ async function pair(room: string, first: Peer, second: Peer, opts: { shareDeskto
   await Promise.all([waitForStatus(first, /^connected$/i), waitForStatus(second, /^connected$/i)]);
 }
 
-describe.skipIf(!haveChromium)('call page (issue 2)', () => {
+describe.skipIf(!haveChromium)('call page', () => {
   beforeAll(async () => {
     [server, a, b, c] = await Promise.all([startServer({ env: { SEAT_GRACE_MS: String(GRACE_MS) } }), launchPeer(), launchPeer(), launchPeer()]);
   });

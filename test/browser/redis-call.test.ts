@@ -1,5 +1,5 @@
 /**
- * Issue 7: a real call across two server nodes sharing Redis. Two headless Chromium peers load
+ * A real call across two server nodes sharing Redis. Two headless Chromium peers load
  * the call page from DIFFERENT nodes (`node dist/server/main.js` with `REDIS_URL`), join the same
  * room, and media flows both ways: the offer/answer/candidates crossed nodes through the Socket.IO
  * Redis adapter. Run `npm run build` first.
@@ -18,7 +18,7 @@ let redis: TestRedis | undefined;
 const nodes: RunningServer[] = [];
 const peers: Peer[] = [];
 
-describe.skipIf(!haveRedis || !haveChromium)('call across two nodes on Redis (issue 7)', () => {
+describe.skipIf(!haveRedis || !haveChromium)('call across two nodes on Redis', () => {
   beforeAll(async () => {
     redis = await startRedis();
     const env = { REDIS_URL: redis.url, REDIS_PREFIX: `e2e-${randomBytes(4).toString('hex')}`, CLUSTER_NODE_TTL_MS: '2000' };

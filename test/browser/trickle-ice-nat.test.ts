@@ -1,5 +1,5 @@
 /**
- * Issue 5, behind a real NAT: the trickle-ICE page in headless Chromium inside namespace `a` of
+ * Behind a real NAT: the trickle-ICE page in headless Chromium inside namespace `a` of
  * the NAT lab (test/natlab/lab.ts: 10.0.1.2 behind router `ra`, a port-preserving NAT whose WAN
  * address is 203.0.113.2), the real server and its relay in the lab's public namespace at
  * 203.0.113.10. Here the STUN server sees the router's address, so Chromium reports a genuine
@@ -28,7 +28,7 @@ interface Row {
   url: string;
 }
 
-describe.skipIf(skipReason !== null)('trickle-ICE page behind a NAT (issue 5)', () => {
+describe.skipIf(skipReason !== null)('trickle-ICE page behind a NAT', () => {
   beforeAll(async () => {
     lab = new NatLab({ prefix: 'trickle', natA: 'port-preserving' });
     await lab.setup();

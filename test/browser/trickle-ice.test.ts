@@ -1,5 +1,5 @@
 /**
- * Issue 5: the trickle-ICE test page, end to end: headless Chromium against the real server
+ * The trickle-ICE test page, end to end: headless Chromium against the real server
  * (`node dist/server/main.js`, HTTPS, the embedded relay as its child) on loopback. Run
  * `npm run build` first.
  *
@@ -122,7 +122,7 @@ async function apiIceServers(): Promise<{ iceServers: { urls: string[]; username
   return JSON.parse(res.body);
 }
 
-describe.skipIf(!haveChromium)('trickle-ICE page (issue 5)', () => {
+describe.skipIf(!haveChromium)('trickle-ICE page', () => {
   let stunUrl: string;
   let turnUdpUrl: string;
   let turnTcpUrl: string;

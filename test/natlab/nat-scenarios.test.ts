@@ -1,5 +1,5 @@
 /**
- * Issue 4, NAT lab scenarios: two headless Chromium peers, each behind its own router namespace
+ * NAT lab scenarios: two headless Chromium peers, each behind its own router namespace
  * (test/natlab/lab.ts), open the real call page served by `node dist/server/main.js` (as `npm
  * start` runs it, with the embedded relay child) running INSIDE the lab's public namespace at
  * 203.0.113.10. Each scenario proves media flows both ways (decoded frames, growing byte counters)

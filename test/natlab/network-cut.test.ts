@@ -1,5 +1,5 @@
 /**
- * Issue 6, network cut: in a call between A and B (each behind a port-preserving NAT in the lab,
+ * Network cut: in a call between A and B (each behind a port-preserving NAT in the lab,
  * the real server and relay in the public namespace), ALL of A's traffic (media, ICE, signaling) is
  * dropped at its router, then let through again. The page must show "Reconnecting…" during the
  * cut, frames must be decoded again afterwards and the status must return to "Connected".

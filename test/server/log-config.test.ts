@@ -1,5 +1,5 @@
 /**
- * Issue 7: log4js configuration. Default: stdout + LOG_DIR/server.log, every signaling line names
+ * Log4js configuration. Default: stdout + LOG_DIR/server.log, every signaling line names
  * the room and the socket id. LOG_CONFIG replaces the default with a log4js JSON file; an invalid
  * one stops the server with a message naming LOG_CONFIG.
  */

@@ -121,7 +121,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
   const httpsPort = Number(env.HTTPS_PORT);
   const url = `https://${opts.probeHost ?? '127.0.0.1'}:${httpsPort}`;
   const probe = `https://${opts.probeHost ?? '127.0.0.1'}:${httpsPort}${opts.waitReady === false ? '/healthz' : '/readyz'}`;
-  const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+  const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
   for (;;) {
     if (hasExited) throw new Error(`server exited before it was ready:\n${out}`);
     try {
@@ -132,7 +132,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
     }
     if (Date.now() > deadline) {
       proc.kill('SIGKILL');
-      throw new Error(`server not ready within ${opts.timeoutMs ?? 30_000} ms:\n${out}`);
+      throw new Error(`server not ready within ${opts.timeoutMs ?? 60_000} ms:\n${out}`);
     }
     await new Promise((r) => setTimeout(r, 150));
   }

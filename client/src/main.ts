@@ -101,6 +101,13 @@ page.onInRoom = (inCall) => {
 };
 page.onPhase = (phase) => share.update({ inCall: call.inRoom, waiting: phase === 'waiting' });
 
+// On a phone the call's features are a closed sheet: a file the other person offers opens it, so
+// the offer is seen and can be accepted.
+new MutationObserver((records) => {
+  const offered = records.some((r) => [...r.addedNodes].some((n) => n instanceof HTMLElement && n.dataset.direction === 'receive'));
+  if (offered && call.inRoom && matchMedia(PHONE_QUERY).matches && !el.devices.open) controls.toggleDevices(true);
+}).observe(byId('transfers'), { childList: true });
+
 // Texts drawn by scripts outside data-i18n follow a language switch.
 onLanguageChange(() => {
   if (!el.statsPanel.hidden) void stats.refresh();

@@ -61,7 +61,8 @@ export const en = {
     stateSharing: 'Sharing screen',
     relayOnly: 'Relay only (?relay=1): the call goes through the TURN server.',
     joinFirst: 'Join a room first.',
-    devicesTitle: 'Choose the microphone, camera and speaker',
+    moreTitle: 'Devices, safety number, files, recording and quality',
+    more: 'More',
   },
 
   chat: {

@@ -54,7 +54,8 @@ export const zhCN: Catalog = {
     stateSharing: '正在共享屏幕',
     relayOnly: '仅中继（?relay=1）：通话全部经过 TURN 服务器。',
     joinFirst: '请先加入房间。',
-    devicesTitle: '选择麦克风、摄像头和扬声器',
+    moreTitle: '设备、安全码、文件、录制和画质',
+    more: '更多',
   },
 
   chat: {

@@ -14,7 +14,8 @@
  * Process: prom-client default metrics with prefix `webrtc_` (CPU, memory, event loop lag, fds...).
  */
 import type express from 'express';
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { pullCounter, pullGauge, type Sample } from '../common/pullMetrics.js';
 import type { TurnStats } from '../contracts/relay.js';
 import { registerRelayMetrics } from '../common/relayMetrics.js';
 import { hasBearer } from './auth.js';
@@ -22,8 +23,6 @@ import type { RelaySupervisor } from './relaySupervisor.js';
 import { RedisSeatStore } from './signaling/redisSeatStore.js';
 import type { SignalingServer } from './signaling/signalingServer.js';
 
-type Labels = Record<string, string>;
-type Sample = [Labels, number];
 
 /** Options of {@link createMetrics}. */
 export interface MetricsOptions {
@@ -56,28 +55,8 @@ export function createMetrics(options: MetricsOptions): Metrics {
   // Relay stats of the current scrape (fetched by the handler before collecting).
   let relayStats: TurnStats | undefined;
 
-  const gauge = (name: string, help: string, labelNames: string[], read: () => Sample[]) =>
-    new Gauge({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const [labels, v] of read()) this.set(labels, v);
-      },
-    });
-  const counter = (name: string, help: string, labelNames: string[], read: () => Sample[]) =>
-    new Counter({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const [labels, v] of read()) this.inc(labels, v);
-      },
-    });
+  const gauge = (name: string, help: string, labelNames: string[], read: () => Sample[]) => pullGauge(registry, name, help, labelNames, read);
+  const counter = (name: string, help: string, labelNames: string[], read: () => Sample[]) => pullCounter(registry, name, help, labelNames, read);
 
   const s = signaling.counters;
   // With REDIS_URL these count the seats of this node's sockets (sum over nodes for the total).

@@ -61,8 +61,8 @@ export interface RoomLeaveData {
   /** `leave`: the member left; `disconnect`: the connection dropped (no grace period); `grace-expired`:
    *  a held seat's grace period ended; `node-lost`: the node of the socket died (REDIS_URL). */
   reason: LeaveReason;
-  /** Seats left in the room (0 or 1). */
-  members: number;
+  /** Seats left in the room (0 or 1); absent for `node-lost` (not known there). */
+  members?: number;
 }
 
 /** A join was answered with `full`. */

@@ -5,7 +5,7 @@
  * and must not throw (an exception is logged and ignored: signaling never depends on it). Session
  * tokens never appear; seats are copied.
  */
-import type { RefusalCode } from './signalingCounters.js';
+import type { SignalingError } from '../../contracts/signaling.js';
 import type { Seat } from './seatStore.js';
 
 /** A seat as reported to listeners (no session token). */
@@ -22,8 +22,8 @@ export type RoomEvent =
   | { kind: 'leave'; room: string; socketId: string; reason: SeatFreedReason; seat?: SeatView; other?: SeatView }
   /** A join was answered with `full`. */
   | { kind: 'full'; room: string; socketId: string; members: number }
-  /** A request was refused with an `error` event (`room` only when it was a valid room number). */
-  | { kind: 'refused'; event: string; code: RefusalCode; room?: string; socketId: string };
+  /** A request was refused with an `error` event carrying `code` (`room` only when it was a valid room number). */
+  | { kind: 'refused'; event: string; code: SignalingError['code']; room?: string; socketId: string };
 
 /** Receives {@link RoomEvent}s (see the module comment). */
 export type RoomEventListener = (event: RoomEvent) => void;

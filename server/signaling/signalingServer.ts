@@ -139,7 +139,7 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
     if (logger.isDebugEnabled()) logger.debug(`refused ${event} socket=${socket.id}${room !== undefined ? ` room=${room}` : ''}: ${code}: ${reason}`);
     socket.emit('error', error);
     if (ack) safeAck(ack, { ok: false, error });
-    if (listener) notify(room !== undefined ? { kind: 'refused', event, code, room, socketId: socket.id } : { kind: 'refused', event, code, socketId: socket.id });
+    if (listener) notify(room !== undefined ? { kind: 'refused', event, code: wireCode, room, socketId: socket.id } : { kind: 'refused', event, code: wireCode, socketId: socket.id });
   }
 
   function onJoin(socket: TypedSocket, args: unknown[]): void | Promise<void> {

@@ -4,7 +4,8 @@
  * are checked here independently of the server's signer, as README.md tells receivers to.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { WebhookEvent, WebhookEventType } from '../../contracts/webhooks.js';
 
@@ -25,10 +26,10 @@ export class WebhookReceiver {
     readonly url: string,
   ) {}
 
-  /** Start on a free port; `hang`: read requests but never answer. */
-  static async start(mode: 'ok' | 'hang' = 'ok'): Promise<WebhookReceiver> {
+  /** Start on a free port; `hang`: read requests but never answer; with `tls`: https. */
+  static async start(mode: 'ok' | 'hang' = 'ok', tls?: { cert: string; key: string }): Promise<WebhookReceiver> {
     let self: WebhookReceiver | undefined;
-    const server = createServer((req, res) => {
+    const handler = (req: IncomingMessage, res: ServerResponse) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
@@ -36,7 +37,8 @@ export class WebhookReceiver {
         self!.received.push({ headers: req.headers, raw, event: JSON.parse(raw.toString('utf8')) as WebhookEvent });
         if (mode === 'ok') res.writeHead(204).end();
       });
-    });
+    };
+    const server: Server = tls ? createHttpsServer(tls, handler) : createServer(handler);
     server.on('connection', (s: Socket) => {
       self!.connections++;
       self!.sockets.add(s);
@@ -44,7 +46,7 @@ export class WebhookReceiver {
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as { port: number }).port;
-    self = new WebhookReceiver(server, `http://127.0.0.1:${port}/hooks`);
+    self = new WebhookReceiver(server, `${tls ? 'https' : 'http'}://127.0.0.1:${port}/hooks`);
     return self;
   }
 

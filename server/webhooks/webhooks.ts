@@ -16,6 +16,7 @@ import { EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
 import { createHttpPoster, loadWebhookCa, type HttpPoster } from './httpPost.js';
 import { DeliveryQueue, type DropReason, type SendOutcome } from './queue.js';
 import { signBody } from './signer.js';
+import { TokenBucket } from '../../common/tokenBucket.js';
 
 /** Requests in flight at most: a slow receiver holds few sockets, a fast one keeps up. */
 export const WEBHOOK_CONCURRENCY = 4;
@@ -24,6 +25,13 @@ export const WEBHOOK_BACKOFF_BASE_MS = 1000;
 export const WEBHOOK_BACKOFF_MAX_MS = 60_000;
 /** How long a stopping server waits for queued events, ms. */
 export const WEBHOOK_CLOSE_GRACE_MS = 2000;
+/**
+ * `room.refused` events at most per second (burst {@link REFUSED_BURST}): refusals are what a
+ * flood produces (bad joins, rate-limited clients), and they must not crowd the queue out of the
+ * events that matter. Beyond it they are counted as dropped (`refused_flood`).
+ */
+export const REFUSED_PER_S = 20;
+export const REFUSED_BURST = 100;
 /** Repeated warnings about a failing receiver, at most one per this many ms. */
 const WARN_EVERY_MS = 60_000;
 
@@ -53,6 +61,9 @@ export class Webhooks {
   readonly queue: DeliveryQueue<Stamped>;
   /** Events emitted, by type (accepted or dropped). */
   readonly emitted = new Map<WebhookEventType, number>();
+  /** `room.refused` events dropped over {@link REFUSED_PER_S} (never queued). */
+  refusedFlood = 0;
+  private readonly refusedBucket = new TokenBucket(REFUSED_BURST, REFUSED_PER_S);
   private readonly poster: HttpPoster;
   private readonly log: Logger;
   private failing = false;
@@ -80,6 +91,10 @@ export class Webhooks {
    */
   emit<T extends WebhookEventType>(type: T, data: WebhookDataMap[T], atMs = Date.now()): boolean {
     this.emitted.set(type, (this.emitted.get(type) ?? 0) + 1);
+    if (type === 'room.refused' && !this.refusedBucket.take()) {
+      this.refusedFlood++;
+      return false;
+    }
     return this.queue.push({ id: randomUUID(), type, timestamp: new Date(atMs).toISOString(), nodeId: this.o.nodeId, data } as Stamped);
   }
 

@@ -5,7 +5,9 @@
  */
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import log4js from 'log4js';
 import { DeliveryQueue, backoffDelay, type SendOutcome } from '../../server/webhooks/queue.js';
+import { REFUSED_BURST, Webhooks } from '../../server/webhooks/webhooks.js';
 import { signBody } from '../../server/webhooks/signer.js';
 
 const until = async (cond: () => boolean, timeoutMs = 3000) => {
@@ -158,5 +160,24 @@ describe('delivery queue', () => {
     expect(aborted).toBe(1);
     expect(q.counters.delivered).toBe(1);
     expect(q.push('late')).toBe(false);
+  });
+});
+
+describe('webhook sender', () => {
+  it('a flood of room.refused cannot fill the queue: beyond the burst they are dropped and counted', async () => {
+    // Port 9 on loopback: nothing listens (connection refused); nothing is delivered here anyway.
+    const w = new Webhooks({ url: 'http://127.0.0.1:9/hooks', secret: 'secret-0123456789ab', nodeId: 'n1', queueSize: 1000, maxAttempts: 1, timeoutMs: 1000, logger: log4js.getLogger('webhooks') });
+    try {
+      let accepted = 0;
+      for (let i = 0; i < 500; i++) if (w.emit('room.refused', { socketId: `s${i}`, code: 'invalid-room' })) accepted++;
+      expect(accepted).toBeGreaterThanOrEqual(REFUSED_BURST);
+      expect(accepted).toBeLessThan(REFUSED_BURST + 10);
+      expect(w.refusedFlood).toBe(500 - accepted);
+      // Other events still get in.
+      expect(w.emit('call.end', { room: '1', callId: 'x', startedAt: new Date().toISOString(), durationMs: 1, reason: 'leave', socketId: 's' })).toBe(true);
+      expect(w.emitted.get('room.refused')).toBe(500);
+    } finally {
+      await w.close(0);
+    }
   });
 });

@@ -89,6 +89,20 @@ export const EnvSchema = z
      */
     HTTP_PORT: z.union([z.literal('off'), port]).optional(),
 
+    // Webhooks: signed JSON events POSTed to the operator (README "Webhooks")
+    /** Receiver of the events (http:// or https://); unset: no webhooks. */
+    WEBHOOK_URL: z.url({ protocol: /^https?$/, message: 'must be an http:// or https:// URL' }).optional(),
+    /** Key of the HMAC-SHA256 signature of every body (required with WEBHOOK_URL). */
+    WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').max(256).optional(),
+    /** PEM file of CA certificates trusted for an https:// WEBHOOK_URL besides the system's (e.g. a self-signed receiver). */
+    WEBHOOK_CA: z.string().optional(),
+    /** Events waiting for delivery (and retry) at most; a new event beyond it is dropped and counted. */
+    WEBHOOK_QUEUE_SIZE: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+    /** Tries per event (first attempt included) before it is dropped and counted. */
+    WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(8),
+    /** Time one request may take (connect, send, response headers), ms. */
+    WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5000),
+
     // Scale-out of signaling (several server nodes sharing one Redis)
     /** Redis URL (`redis://[user:pass@]host:port[/db]`, `rediss://` for TLS). Unset: rooms stay in-process. */
     REDIS_URL: z
@@ -169,6 +183,7 @@ export const EnvSchema = z
     if (env.ACME_DOMAIN && env.TLS_CERT) {
       ctx.addIssue({ code: 'custom', path: ['ACME_DOMAIN'], message: 'ACME_DOMAIN and TLS_CERT/TLS_KEY are alternatives: set one of them' });
     }
+    if (env.WEBHOOK_URL && !env.WEBHOOK_SECRET) ctx.addIssue({ code: 'custom', path: ['WEBHOOK_SECRET'], message: 'must be set with WEBHOOK_URL (every event is signed)' });
     if (env.ACME_DOMAIN?.length === 0) ctx.addIssue({ code: 'custom', path: ['ACME_DOMAIN'], message: 'names no domain' });
     if (env.TURN_MIN_PORT > env.TURN_MAX_PORT) {
       ctx.addIssue({ code: 'custom', path: ['TURN_MIN_PORT'], message: `must not exceed TURN_MAX_PORT (${env.TURN_MAX_PORT})` });
@@ -220,6 +235,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Env {
     TLS_KEY: c.TLS_KEY && abs(c.TLS_KEY),
     TURN_TLS_CERT: c.TURN_TLS_CERT && abs(c.TURN_TLS_CERT),
     TURN_TLS_KEY: c.TURN_TLS_KEY && abs(c.TURN_TLS_KEY),
+    WEBHOOK_CA: c.WEBHOOK_CA && abs(c.WEBHOOK_CA),
     TURN_USERS_FILE: abs(c.TURN_USERS_FILE ?? path.join(c.DATA_DIR, 'turn-users.json')),
   };
 }

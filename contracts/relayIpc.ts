@@ -13,10 +13,13 @@
  * - `{type:'ready', udp:[{family, address, port}...], tcpPort, tlsPort}` once every socket is bound;
  * - `{type:'start-failed', message}` when start fails (the child then exits with code 1);
  * - `{type:'log', level, category, message}`: one log record, for the parent's logger;
+ * - `{type:'allocation-start', at, allocation}` / `{type:'allocation-end', at, allocation}`: an
+ *   allocation was created / ended (`at`: Unix ms), for the parent's webhooks; sent only when the
+ *   relay's environment sets WEBHOOK_URL;
  * - replies ({@link RelayReply}): `{id, type, ...result}` with the request's `id` and `type`, e.g.
  *   `{id, type:'stats', stats}`; or `{id, type:'failed', request, message}` when it could not be done.
  */
-import type { AllocationInfo, TransportAddress, TurnStats } from './relay.js';
+import type { AllocationInfo, RelayAllocationEndData, RelayAllocationStartData, TransportAddress, TurnStats } from './relay.js';
 
 export type { TransportAddress };
 
@@ -85,8 +88,31 @@ export interface RelayLogMessage {
   message: string;
 }
 
+/** An allocation was created (RFC 8656 §7.2). */
+export interface RelayAllocationStartMessage {
+  type: 'allocation-start';
+  /** Unix ms. */
+  at: number;
+  allocation: RelayAllocationStartData;
+}
+
+/** An allocation ended, with its final counters. */
+export interface RelayAllocationEndMessage {
+  type: 'allocation-end';
+  /** Unix ms. */
+  at: number;
+  allocation: RelayAllocationEndData;
+}
+
 /** Any message from the relay child. */
-export type RelayChildMessage = RelayReadyMessage | RelayStartFailedMessage | RelayLogMessage | RelayReply | RelayRequestFailed;
+export type RelayChildMessage =
+  | RelayReadyMessage
+  | RelayStartFailedMessage
+  | RelayLogMessage
+  | RelayAllocationStartMessage
+  | RelayAllocationEndMessage
+  | RelayReply
+  | RelayRequestFailed;
 
 /** Any message to the relay child. */
 export type RelayParentMessage = RelayRequest | { type: 'stop' };
@@ -128,6 +154,9 @@ export function isRelayChildMessage(m: unknown): m is RelayChildMessage {
       return (LOG_LEVELS as readonly unknown[]).includes(o.level) && typeof o.category === 'string' && typeof o.message === 'string';
     case 'failed':
       return Number.isSafeInteger(o.id) && isRelayRequestType(o.request) && typeof o.message === 'string';
+    case 'allocation-start':
+    case 'allocation-end':
+      return Number.isFinite(o.at) && isAllocationData(o.allocation, o.type === 'allocation-end');
     default:
       return isRelayRequestType(o.type) && Number.isSafeInteger(o.id);
   }
@@ -137,4 +166,25 @@ function isTransportAddress(a: unknown): a is TransportAddress {
   if (typeof a !== 'object' || a === null) return false;
   const o = a as Record<string, unknown>;
   return (o.family === 4 || o.family === 6) && typeof o.address === 'string' && Number.isInteger(o.port) && (o.port as number) >= 0 && (o.port as number) <= 65535;
+}
+
+const TRANSPORTS: readonly unknown[] = ['udp', 'tcp', 'tls'];
+const COUNTERS = ['packetsToPeer', 'bytesToPeer', 'packetsFromPeer', 'bytesFromPeer'] as const;
+
+/** The shape of {@link RelayAllocationStartData} (`end` false) or {@link RelayAllocationEndData}. */
+function isAllocationData(a: unknown, end: boolean): boolean {
+  if (typeof a !== 'object' || a === null) return false;
+  const o = a as Record<string, unknown>;
+  const common =
+    typeof o.allocationId === 'string' &&
+    typeof o.username === 'string' &&
+    TRANSPORTS.includes(o.transport) &&
+    isTransportAddress(o.client) &&
+    isTransportAddress(o.server) &&
+    isTransportAddress(o.relayed) &&
+    isTransportAddress(o.advertised);
+  if (!common) return false;
+  if (!end) return Number.isFinite(o.lifetimeS);
+  const c = o.counters as Record<string, unknown> | null;
+  return typeof o.reason === 'string' && Number.isFinite(o.durationMs) && typeof c === 'object' && c !== null && COUNTERS.every((k) => Number.isFinite(c[k]));
 }

@@ -4,6 +4,7 @@
  * configuration from `loadConfig()`; tests call it in-process with their own configuration.
  */
 import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -25,6 +26,9 @@ import { RelaySupervisor, relayPort } from './relaySupervisor.js';
 import { MIN_SECRET_LENGTH, SecretStore, weakSecrets } from '../turn/index.js';
 import { createSignalingServer, type SignalingServer } from './signaling/signalingServer.js';
 import { formatHostPort } from '../common/hostPort.js';
+import { emitRelayEvent, emitRoomEvent } from './webhooks/eventSources.js';
+import { webhookMetrics } from './webhooks/webhookMetrics.js';
+import { webhooksFromConfig, type Webhooks } from './webhooks/webhooks.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** True when running compiled from `dist/server/`, false when running the TypeScript source (tests). */
@@ -67,6 +71,8 @@ export interface RunningServer {
   tls: TlsService;
   /** The ACME client, when ACME_DOMAIN is set. */
   acme: AcmeManager | undefined;
+  /** The webhook sender, when WEBHOOK_URL is set. */
+  webhooks: Webhooks | undefined;
   readiness(): ReadinessChecks;
   /**
    * Graceful stop: `restarting(reason)` to every client, close Socket.IO and HTTPS (open
@@ -126,11 +132,20 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     ? new SecretStore({ configured: config.TURN_SECRET, dataDir: config.DATA_DIR, usersFile: config.TURN_USERS_FILE }, getLogger('turn')).start()
     : undefined;
 
+  // Created once the node id is known (after the cluster connected); the relay reports only later.
+  let webhooks: Webhooks | undefined;
   let relay: RelaySupervisor | undefined;
   if (config.TURN_ENABLED) {
     const relayModule = options.relayModule ?? DEFAULT_RELAY_MODULE;
     if (!existsSync(relayModule)) log.warn(`relay module ${relayModule} not found (run npm run build:server); it will be retried`);
-    relay = new RelaySupervisor({ modulePath: relayModule, env: options.env ?? process.env, logger: getLogger('turn') });
+    relay = new RelaySupervisor({
+      modulePath: relayModule,
+      env: options.env ?? process.env,
+      logger: getLogger('turn'),
+      onAllocationEvent: (m) => {
+        if (webhooks) emitRelayEvent(m, (type, data, at) => webhooks!.emit(type, data, at));
+      },
+    });
   }
 
   let listening = false;
@@ -186,10 +201,15 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       logger: getLogger('signaling'),
     });
   }
+  // With REDIS_URL each node sends the events it sees, under its cluster node id.
+  webhooks = webhooksFromConfig(config, cluster?.nodeId ?? hostname(), getLogger('webhooks'));
+  if (webhooks) log.info(`webhooks: signed events to ${new URL(config.WEBHOOK_URL!).origin}`);
+  const hooks = webhooks;
   signaling = createSignalingServer(https, {
     graceMs: config.SEAT_GRACE_MS,
     logger: getLogger('signaling'),
     ...(cluster ? { seats: cluster.seats, adapter: cluster.adapter } : {}),
+    ...(hooks ? { onRoomEvent: (e) => emitRoomEvent(e, (type, data, at) => hooks.emit(type, data, at)) } : {}),
   });
   try {
     await signaling.ready;
@@ -199,7 +219,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     await cluster?.close();
     throw new Error(`cannot start the cluster seat store: ${(err as Error).message}`);
   }
-  metrics = createMetrics({ signaling, relay, token: config.METRICS_TOKEN, collectors: [tlsMetrics(tls, acme)] });
+  metrics = createMetrics({ signaling, relay, token: config.METRICS_TOKEN, collectors: [tlsMetrics(tls, acme), ...(webhooks ? [webhookMetrics(webhooks)] : [])] });
   if (config.ADMIN_TOKEN) {
     admin = createAdminRouter({
       token: config.ADMIN_TOKEN,
@@ -269,6 +289,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       const httpClosed = new Promise<void>((resolve) => (http ? http.close(() => resolve()) : resolve()));
       http?.closeAllConnections();
       await Promise.all([httpsClosed, httpClosed, relay?.stop()]);
+      // After signaling and the relay: their last events (leaves, allocations ended) get a chance.
+      await webhooks?.close();
       await cluster?.close();
       log.info('stopped');
     })().catch((err) => {
@@ -277,7 +299,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     return closing;
   };
 
-  return { url, port, https, http, httpPort, signaling, relay, metrics, tls, acme, readiness, close };
+  return { url, port, https, http, httpPort, signaling, relay, metrics, tls, acme, webhooks, readiness, close };
 }
 
 /**

@@ -26,6 +26,8 @@
  *   is checked after the join completed); when no store call is pending (always, in-process) an
  *   event is handled synchronously.
  * - Every signaling log line names the room (when there is one) and the socket id.
+ * - Room events (seats taken/freed, `full`, refusals) go to the optional `onRoomEvent` listener
+ *   (`roomEvents.ts`), after the socket has been answered; a throwing listener is logged, never felt.
  *
  * Memory per connection is kept small (tens of thousands of sockets per node): listeners are
  * shared functions that read their socket from `this` (no closures per socket), the per-socket
@@ -41,6 +43,7 @@ import { MemorySeatStore } from './memorySeatStore.js';
 import { checkJoinOptions, checkMessageData, checkRoom, roomRefusal } from './payloadChecks.js';
 import type { DisconnectResult, FreedSeat, JoinResult, SeatStore } from './seatStore.js';
 import { createSignalingCounters, type RefusalCode, type SignalingCounters } from './signalingCounters.js';
+import { seatView, type RoomEvent, type RoomEventListener } from './roomEvents.js';
 import { ackOf, EventRunner, param, safeAck, type AckFn, type EventHandler, type SocketState } from './socketEvents.js';
 
 /** Token bucket size per socket (events). */
@@ -67,6 +70,8 @@ export interface SignalingOptions {
   seats?: SeatStore;
   /** Socket.IO adapter (e.g. the Redis adapter for scale-out; default in-memory). */
   adapter?: ServerOptions['adapter'];
+  /** Told about seats taken and freed, `full` answers and refusals (e.g. for webhooks); see `roomEvents.ts`. */
+  onRoomEvent?: RoomEventListener;
 }
 
 /** A running signaling server. */
@@ -112,6 +117,16 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
   });
   const seats: SeatStore = options.seats ?? new MemorySeatStore();
   const counters = createSignalingCounters();
+  const listener = options.onRoomEvent;
+  /** Report a room event; the listener can neither throw into nor slow down the handler beyond its own call. */
+  function notify(e: RoomEvent): void {
+    if (!listener) return;
+    try {
+      listener(e);
+    } catch (err) {
+      logger.error(`room event listener failed on ${e.kind}: ${(err as Error)?.message ?? String(err)}`);
+    }
+  }
 
   function refuse(socket: TypedSocket, event: string, code: RefusalCode, reason: string, room: string | undefined, ack: AckFn | undefined): void {
     counters.refused[code]++;
@@ -124,6 +139,7 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
     if (logger.isDebugEnabled()) logger.debug(`refused ${event} socket=${socket.id}${room !== undefined ? ` room=${room}` : ''}: ${code}: ${reason}`);
     socket.emit('error', error);
     if (ack) safeAck(ack, { ok: false, error });
+    if (listener) notify(room !== undefined ? { kind: 'refused', event, code: wireCode, room, socketId: socket.id } : { kind: 'refused', event, code: wireCode, socketId: socket.id });
   }
 
   function onJoin(socket: TypedSocket, args: unknown[]): void | Promise<void> {
@@ -147,6 +163,7 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
       if (logger.isInfoEnabled()) logger.info(`full room=${room} socket=${socket.id}`);
       socket.emit('full', room, socket.id);
       if (ack) safeAck(ack, { ok: true });
+      notify({ kind: 'full', room, socketId: socket.id, members: result.members });
       return;
     }
     if (result.evictedSocketId !== undefined) {
@@ -174,6 +191,10 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
     socket.emit('joined', room, socket.id, result.resumed ? { polite, members: result.members, resumed: true } : { polite, members: result.members });
     if (!result.rejoin && result.other?.connected) socket.to(ioRoom(room)).emit('otherjoin', room, socket.id);
     if (ack) safeAck(ack, { ok: true });
+    if (listener && !result.rejoin) {
+      const other = result.other && seatView(result.other);
+      notify({ kind: 'join', room, socketId: socket.id, seat: seatView(result.seat), other, members: result.members, resumed: result.resumed });
+    }
   }
 
   function onLeave(socket: TypedSocket, args: unknown[]): void | Promise<void> {
@@ -183,17 +204,23 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
     if (room === undefined) return refuse(socket, 'leave', 'invalid-room', roomRefusal(raw), undefined, ack);
     if (!seats.isSeated(room, socket.id)) return refuse(socket, 'leave', 'not-a-member', `not a member of room ${room}`, room, ack);
     const freed = seats.leave(socket.id);
-    if (freed instanceof Promise) return freed.then(() => left(socket, room, ack));
-    left(socket, room, ack);
+    if (freed instanceof Promise) return freed.then((f) => left(socket, room, ack, f));
+    left(socket, room, ack, freed);
   }
 
-  function left(socket: TypedSocket, room: string, ack: AckFn | undefined): void {
+  function left(socket: TypedSocket, room: string, ack: AckFn | undefined, freed: FreedSeat | undefined): void {
     counters.leaves++;
     if (logger.isInfoEnabled()) logger.info(`left room=${room} socket=${socket.id}`);
     socket.to(ioRoom(room)).emit('bye', room, socket.id);
     void socket.leave(ioRoom(room));
     socket.emit('leaved', room, socket.id);
     if (ack) safeAck(ack, { ok: true });
+    if (listener) notify(freedEvent('leave', socket.id, freed, room));
+  }
+
+  /** The `leave` room event of a freed seat (`fallbackRoom` when the store reported nothing). */
+  function freedEvent(reason: 'leave' | 'disconnect' | 'grace-expired', socketId: string, freed: FreedSeat | undefined, fallbackRoom: string): RoomEvent {
+    return { kind: 'leave', room: freed?.room ?? fallbackRoom, socketId, reason, seat: freed && seatView(freed.seat), other: freed?.other && seatView(freed.other) };
   }
 
   /** The hot path: synchronous, no store round trip (membership is known locally). */
@@ -232,6 +259,7 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
       counters.disconnectLeaves++;
       if (logger.isInfoEnabled()) logger.info(`disconnected room=${r.room} socket=${socket.id} (${reason}); seat freed`);
       io.to(ioRoom(r.room)).emit('bye', r.room, socket.id);
+      if (listener) notify(freedEvent('disconnect', socket.id, r, r.room));
     }
   }
 
@@ -273,6 +301,7 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
       counters.disconnectLeaves++;
       if (logger.isInfoEnabled()) logger.info(`grace period ended room=${freed.room} socket=${freed.seat.socketId}`);
       io.to(ioRoom(freed.room)).emit('bye', freed.room, freed.seat.socketId);
+      if (listener) notify(freedEvent('grace-expired', freed.seat.socketId, freed, freed.room));
     },
     seatLost(lost) {
       if (lost.held) {
@@ -283,6 +312,7 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
         counters.disconnectLeaves++;
         logger.info(`node of socket lost room=${lost.room} socket=${lost.socketId}; seat freed`);
         io.to(ioRoom(lost.room)).emit('bye', lost.room, lost.socketId);
+        notify({ kind: 'leave', room: lost.room, socketId: lost.socketId, reason: 'node-lost' });
       }
     },
   });

@@ -39,6 +39,8 @@ export interface RelayServices {
   isRunning(): boolean;
   /** Keep `work` until it settles (`stop()` waits for it); a rejection counts as an internal error. */
   track(work: Promise<void>): void;
+  /** An allocation was created and answered, granted `lifetimeS` seconds (notifies `allocationEvents`). */
+  allocationStarted(allocation: Allocation, lifetimeS: number): void;
 }
 
 /**

@@ -24,6 +24,8 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { RelaySupervisor, relayPort } from './relaySupervisor.js';
 import { MIN_SECRET_LENGTH, SecretStore, weakSecrets } from '../turn/index.js';
 import { createSignalingServer, type SignalingServer } from './signaling/signalingServer.js';
+import { ProxyTrust } from './clientAddress.js';
+import { OriginPolicy } from './originPolicy.js';
 import { formatHostPort } from '../common/hostPort.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -144,7 +146,12 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     relay: relay ? relay.isReady() : 'disabled',
   });
 
+  // Browsers may use Socket.IO and /api/* only from the allowed origins (ALLOWED_ORIGINS).
+  const origins = new OriginPolicy(config.ALLOWED_ORIGINS, config.ACME_DOMAIN ?? [], getLogger('http'));
+  const proxies = new ProxyTrust(config.TRUST_PROXY);
+
   const app = createApp({
+    apiGuard: origins.middleware(),
     clientDir: options.clientDir ?? DEFAULT_CLIENT_DIR,
     readiness,
     acmeChallenge: keyAuthorization,
@@ -190,6 +197,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     graceMs: config.SEAT_GRACE_MS,
     logger: getLogger('signaling'),
     ...(cluster ? { seats: cluster.seats, adapter: cluster.adapter } : {}),
+    allowRequest: origins.allowRequest(),
+    clientAddress: (remote, headers) => proxies.clientAddress(remote, headers['x-forwarded-for']),
+    joinLimit: { burst: config.JOIN_RATE_BURST, perSecond: config.JOIN_RATE_PER_MIN / 60 },
   });
   try {
     await signaling.ready;
@@ -199,7 +209,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     await cluster?.close();
     throw new Error(`cannot start the cluster seat store: ${(err as Error).message}`);
   }
-  metrics = createMetrics({ signaling, relay, token: config.METRICS_TOKEN, collectors: [tlsMetrics(tls, acme)] });
+  metrics = createMetrics({ signaling, relay, token: config.METRICS_TOKEN, collectors: [tlsMetrics(tls, acme), origins.collector()] });
   if (config.ADMIN_TOKEN) {
     admin = createAdminRouter({
       token: config.ADMIN_TOKEN,

@@ -462,9 +462,8 @@ export class Call implements CallRoom {
     // The person reads the code's sentence in their language; the server's own words go to the log.
     this.log(`server refused ${err.event}: ${err.code} ${err.reason}`);
     if (err.event !== 'join' || err.code === 'already-joined') return;
-    // A join refused by the per-address limit ends the attempt; a flood refusal of this one
-    // connection (the reason names events/s) does not: the automatic re-join comes again.
-    if (err.code === 'rate-limited' && /events\/s/.test(err.reason)) return;
+    // A refused join ends the attempt; `rate-limited` on a join means too many join attempts from
+    // this network (the per-connection event limit is far above what this page sends).
     this.leave(err.code === 'rate-limited' ? msg('signaling.joinRateLimited') : refusalText(err.code), 'error');
   }
 

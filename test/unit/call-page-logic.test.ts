@@ -65,7 +65,7 @@ describe('room links', () => {
 
 describe('server refusals', () => {
   it('has a sentence for every code, by code, not by the server\'s words', () => {
-    const codes: SignalingError['code'][] = ['invalid-room', 'invalid-payload', 'not-a-member', 'already-joined', 'rate-limited', 'server-shutdown'];
+    const codes: SignalingError['code'][] = ['invalid-room', 'invalid-payload', 'not-a-member', 'already-joined', 'rate-limited', 'wrong-passcode', 'server-shutdown'];
     const texts = codes.map((c) => render(refusalText(c)));
     expect(new Set(texts).size).toBe(codes.length);
     expect(texts[0]).toMatch(/room number/);

@@ -2,7 +2,8 @@
  * Room passcodes in the call page (headless Chromium): the person who opens the room types a
  * passcode; the invitation link and its QR code carry it in the fragment (`#pass=`); someone with a
  * wrong passcode is refused with the wrong-passcode sentence and the room stays exactly as it was
- * (admin API); the link, opened on a phone-sized page, fills the passcode and joins without typing.
+ * (admin API); the link, opened on a phone-sized page, fills the passcode and joins without typing;
+ * a reload of the page that typed the passcode takes its seat back.
  */
 import jsQRModule, { type QRCode } from 'jsqr';
 import type { Page } from 'playwright-core';
@@ -105,5 +106,14 @@ describe.skipIf(!haveChromium)('room passcode in the call page', () => {
     } finally {
       await page.close();
     }
+  });
+
+  it('a reload of the page that typed the passcode takes the seat back, and the call resumes', async () => {
+    const room = await a.page.inputValue('#room');
+    expect(new URL(a.page.url()).hash).toBe(''); // a typed passcode is not put into the address bar
+    await a.page.reload();
+    await Promise.all([waitForStatus(a, /^connected$/i, 20_000), expectMediaFlowing(a, 1000)]);
+    expect(await a.page.inputValue('#passcode')).toBe(PASSCODE);
+    expect(await members(room)).toHaveLength(2);
   });
 });

@@ -3,7 +3,7 @@
  * expectations, run against the in-process store and the Redis store (Lua scripts, on a real
  * throwaway redis-server on loopback). Seats, roles, one room per socket, the grace period with
  * session tokens, take-over of a stale connection, capacity under concurrent joins, counts and
- * snapshots.
+ * snapshots, room passcodes (set by the opener, checked before capacity, kept for the room's lifetime).
  */
 import { randomBytes } from 'node:crypto';
 import log4js from 'log4js';

@@ -98,7 +98,7 @@ export const EnvSchema = z
      * room numbers one after another. JOIN_RATE_BURST=0 turns the limit off.
      */
     JOIN_RATE_BURST: z.coerce.number().int().min(0).max(1_000_000).default(60),
-    JOIN_RATE_PER_MIN: z.coerce.number().min(0).max(1_000_000).default(30),
+    JOIN_RATE_PER_MIN: z.coerce.number().positive().max(1_000_000).default(30),
     /**
      * Which peers are trusted reverse proxies whose X-Forwarded-For names the client address:
      * `loopback` (default: a proxy on the same host), `off` (never read X-Forwarded-For), or

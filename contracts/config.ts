@@ -39,6 +39,27 @@ const cidr = z.string().refine(
   { message: 'must be a CIDR like 127.0.0.0/8 or an address' },
 );
 
+/**
+ * An entry of ALLOWED_ORIGINS: `self`, `*`, or an origin as browsers send it (`scheme://host[:port]`,
+ * nothing after), normalized (lower case, no default port).
+ */
+const originEntry = z
+  .string()
+  .transform((v, ctx) => {
+    if (v === 'self' || v === '*') return v;
+    let u: URL | undefined;
+    try {
+      u = new URL(v);
+    } catch {
+      u = undefined;
+    }
+    if (!u || !['http:', 'https:'].includes(u.protocol) || u.pathname !== '/' || u.search || u.hash || u.username || u.password) {
+      ctx.addIssue({ code: 'custom', message: `must be self, * or origins like https://call.example.com (scheme, host, optional port; no path): ${JSON.stringify(v.slice(0, 80))}` });
+      return z.NEVER;
+    }
+    return u.origin;
+  });
+
 /** A DNS name a public CA can issue for over HTTP-01: no wildcard, no IP literal, at least two labels. */
 const acmeName = z
   .string()
@@ -71,6 +92,35 @@ export const EnvSchema = z
     LOG_CONFIG: z.string().optional(),
     /** Seat grace period for a disconnected member that uses a session token, ms. */
     SEAT_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(15_000),
+    /**
+     * Join attempts per client address (a token bucket): size, and refill per minute. The defaults
+     * let people behind one address mistype passcodes and rejoin freely, and stop a script trying
+     * room numbers one after another. JOIN_RATE_BURST=0 turns the limit off.
+     */
+    JOIN_RATE_BURST: z.coerce.number().int().min(0).max(1_000_000).default(60),
+    JOIN_RATE_PER_MIN: z.coerce.number().positive().max(1_000_000).default(30),
+    /**
+     * Which peers are trusted reverse proxies whose X-Forwarded-For names the client address:
+     * `loopback` (default: a proxy on the same host), `off` (never read X-Forwarded-For), or
+     * addresses/CIDRs, comma-separated (`loopback` may be one of them).
+     */
+    TRUST_PROXY: csv
+      .pipe(
+        z
+          .array(z.string().refine((v) => v === 'off' || v === 'loopback' || cidr.safeParse(v).success, { message: 'must be off, loopback, or addresses/CIDRs like 10.0.0.0/8' }))
+          .min(1, 'names nothing (use off)'),
+      )
+      .refine((v) => !v.includes('off') || v.length === 1, { message: 'off cannot be combined with other entries' })
+      .default(['loopback']),
+    /**
+     * Origins allowed to open Socket.IO connections and call /api/* from a browser: `self` (the
+     * page's own origin: the Origin's host equals the request's Host header, plus the ACME_DOMAIN
+     * names), `*` (any), or origins like https://app.example.com, comma-separated. Requests
+     * without an Origin header (non-browser clients, same-origin GETs) are not refused.
+     */
+    ALLOWED_ORIGINS: csv
+      .pipe(z.array(originEntry).min(1, 'names nothing (use self or *)'))
+      .default(['self']),
     /** Bearer token required by GET /metrics (unset: /metrics is open). */
     METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').max(256).optional(),
     /** Bearer token of the admin API under /api/admin (unset: the admin API is disabled, 404). */

@@ -13,6 +13,8 @@
  *   A (already there) makes the offer:  A: message(R, offer) → B: message(R, offer)
  *   B: message(R, answer) → A;  both trickle message(R, candidate) to each other
  *   C: join(R)            → C: full(R, C.id)
+ *   With a passcode: A: join(R, {passcode:'xyz'}) opens R with it; a joiner with another
+ *   passcode or none → error({event:'join', code:'wrong-passcode'}) (never `full`), nothing changes.
  *   B: leave(R) or B disconnects → B: leaved(R, B.id) (on leave only), A: bye(R, B.id)
  *
  * Every payload is validated with the schemas below; invalid input is refused with an
@@ -150,6 +152,20 @@ export type NetQualityMessage = z.infer<typeof NetQualitySchema>;
 export type NetQualityLevel = (typeof NET_QUALITY_LEVELS)[number];
 export type MessageData = z.infer<typeof MessageDataSchema>;
 
+/** Longest room passcode accepted, in characters (after Unicode NFC normalization). */
+export const MAX_PASSCODE_LENGTH = 64;
+
+/**
+ * A room passcode as typed (any characters, at most {@link MAX_PASSCODE_LENGTH}); normalized to
+ * Unicode NFC so the same text typed on different keyboards matches. The empty string means "no
+ * passcode".
+ */
+export const PasscodeSchema = z
+  .string()
+  .max(MAX_PASSCODE_LENGTH * 4, `passcode longer than ${MAX_PASSCODE_LENGTH} characters`)
+  .transform((v) => v.normalize('NFC'))
+  .refine((v) => v.length <= MAX_PASSCODE_LENGTH, { message: `passcode longer than ${MAX_PASSCODE_LENGTH} characters` });
+
 /** Optional second argument of `join` (extension). */
 export const JoinOptionsSchema = z
   .object({
@@ -159,6 +175,13 @@ export const JoinOptionsSchema = z
      * it back without "room full".
      */
     session: z.string().regex(/^[A-Za-z0-9_-]{16,64}$/, 'session must be 16-64 URL-safe characters').optional(),
+    /**
+     * Room passcode. The person who opens the room (the first joiner) sets it for the room's
+     * lifetime (until its last seat is freed); every later joiner must give the same one, or is
+     * refused with `wrong-passcode`. Ignored when the room is already open without one. A resume
+     * with the session token of a seat needs no passcode. Never stored or logged in clear.
+     */
+    passcode: PasscodeSchema.optional(),
   })
   .strict();
 
@@ -172,14 +195,21 @@ export interface JoinedInfo {
   members: number;
   /** True when the seat was taken back within the grace period with the same session token. */
   resumed?: boolean;
+  /** True when the room is protected by a passcode (absent: no passcode). */
+  passcode?: boolean;
 }
 
 /** Why a request was refused; sent in `error` events and negative acknowledgements. */
 export interface SignalingError {
   /** The event that was refused, e.g. `'join'`, `'message'`. */
   event: string;
-  /** Stable machine-readable code. */
-  code: 'invalid-room' | 'invalid-payload' | 'not-a-member' | 'already-joined' | 'rate-limited' | 'server-shutdown';
+  /**
+   * Stable machine-readable code. `wrong-passcode`: the room has a passcode and the join gave
+   * another one or none (never answered with `full`, and nothing changed). `rate-limited`: too
+   * many events from this connection, or (for `join`) too many join attempts from this client
+   * address.
+   */
+  code: 'invalid-room' | 'invalid-payload' | 'not-a-member' | 'already-joined' | 'rate-limited' | 'wrong-passcode' | 'server-shutdown';
   /** Human-readable reason, e.g. `room must be a number of 1 to 12 digits`. */
   reason: string;
   room?: string;

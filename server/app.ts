@@ -9,7 +9,8 @@
  * - `GET /api/ice-servers` → ICE servers with fresh TURN REST credentials (`Cache-Control: no-store`).
  * - `GET /.well-known/acme-challenge/:token` → HTTP-01 key authorization while an ACME order runs
  *   (when `acmeChallenge` is given; for a reverse proxy that forwards the path to HTTPS).
- * - any other `/api/*` → JSON 404.
+ * - any other `/api/*` → JSON 404. Every `/api/*` request first passes `apiGuard` (the Origin
+ *   check: 403 for a foreign origin).
  * - static files of the built client (`dist/client`), `index.html` for `/`, `.html` optional
  *   (`/trickle-ice` serves `trickle-ice.html`); never a directory listing.
  *
@@ -45,6 +46,8 @@ export interface AppDeps {
   acmeChallenge?: (token: string) => string | undefined;
   /** Extra routes (metrics, admin) mounted before the static files. */
   extraRoutes?: (app: express.Express) => void;
+  /** Runs before every `/api/*` route (the Origin check, originPolicy.ts). */
+  apiGuard?: express.RequestHandler;
 }
 
 /** Content-Security-Policy directives (helmet format). */
@@ -89,6 +92,8 @@ export function createApp(deps: AppDeps): express.Express {
       .set('Cache-Control', 'no-store')
       .json({ status: ready ? 'ready' : 'not-ready', checks });
   });
+
+  if (deps.apiGuard) app.use('/api', deps.apiGuard);
 
   app.get('/api/ice-servers', (req, res) => {
     res.set('Cache-Control', 'no-store');

@@ -11,6 +11,9 @@
  * `_reclaimed_nodes_total`, `_reclaimed_seats_total` (counters); the signaling room/seat gauges
  * then count this node's seats.
  * TLS certificate and ACME: see tlsMetrics.ts (`webrtc_tls_certificate_expiry_seconds`, …).
+ * Origin check: `webrtc_origin_refused_total{surface="socketio|api"}` (originPolicy.ts). Join
+ * refusals: `_refused_total{reason="wrong-passcode"}` and `{reason="join-rate-limited"}` (the
+ * per-address join limit; sent to the client as `rate-limited`).
  * Process: prom-client default metrics with prefix `webrtc_` (CPU, memory, event loop lag, fds...).
  */
 import type express from 'express';

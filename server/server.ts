@@ -25,6 +25,8 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { RelaySupervisor, relayPort } from './relaySupervisor.js';
 import { MIN_SECRET_LENGTH, SecretStore, weakSecrets } from '../turn/index.js';
 import { createSignalingServer, type SignalingServer } from './signaling/signalingServer.js';
+import { ProxyTrust } from './clientAddress.js';
+import { OriginPolicy } from './originPolicy.js';
 import { formatHostPort } from '../common/hostPort.js';
 import { emitRelayEvent, emitRoomEvent } from './webhooks/eventSources.js';
 import { webhookMetrics } from './webhooks/webhookMetrics.js';
@@ -159,7 +161,12 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     relay: relay ? relay.isReady() : 'disabled',
   });
 
+  // Browsers may use Socket.IO and /api/* only from the allowed origins (ALLOWED_ORIGINS).
+  const origins = new OriginPolicy(config.ALLOWED_ORIGINS, config.ACME_DOMAIN ?? [], getLogger('http'));
+  const proxies = new ProxyTrust(config.TRUST_PROXY);
+
   const app = createApp({
+    apiGuard: origins.middleware(),
     clientDir: options.clientDir ?? DEFAULT_CLIENT_DIR,
     readiness,
     acmeChallenge: keyAuthorization,
@@ -210,6 +217,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     logger: getLogger('signaling'),
     ...(cluster ? { seats: cluster.seats, adapter: cluster.adapter } : {}),
     ...(hooks ? { onRoomEvent: (e) => emitRoomEvent(e, (type, data, at) => hooks.emit(type, data, at)) } : {}),
+    allowRequest: origins.allowRequest(),
+    clientAddress: (remote, headers) => proxies.clientAddress(remote, headers['x-forwarded-for']),
+    joinLimit: { burst: config.JOIN_RATE_BURST, perSecond: config.JOIN_RATE_PER_MIN / 60 },
   });
   try {
     await signaling.ready;
@@ -219,7 +229,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     await cluster?.close();
     throw new Error(`cannot start the cluster seat store: ${(err as Error).message}`);
   }
-  metrics = createMetrics({ signaling, relay, token: config.METRICS_TOKEN, collectors: [tlsMetrics(tls, acme), ...(webhooks ? [webhookMetrics(webhooks)] : [])] });
+  metrics = createMetrics({ signaling, relay, token: config.METRICS_TOKEN, collectors: [tlsMetrics(tls, acme), origins.collector(), ...(webhooks ? [webhookMetrics(webhooks)] : [])] });
   if (config.ADMIN_TOKEN) {
     admin = createAdminRouter({
       token: config.ADMIN_TOKEN,

@@ -42,6 +42,8 @@ export interface JoinRequest {
   shareDesktop: boolean;
   /** `iceTransportPolicy: 'relay'` (URL `?relay=1`). */
   relayOnly: boolean;
+  /** The room's passcode ('' or absent: none): sets it when this page opens the room. */
+  passcode?: string;
 }
 
 /** How long the joiner waits for the offer before offering itself, ms. */
@@ -204,8 +206,8 @@ export class Call implements CallRoom {
     // the page; the other person's offer is on its way meanwhile.
     const seatNow = this.signaling !== null && this.iceLoaded && this.media.acquired && !(req.shareDesktop && !this.media.screenTrack);
     if (seatNow) {
-      rememberRoom({ room: req.room, relayOnly: req.relayOnly });
-      this.signaling!.join(req.room);
+      rememberRoom({ room: req.room, relayOnly: req.relayOnly, passcode: req.passcode });
+      this.signaling!.join(req.room, req.passcode);
     }
     this.showInRoom(true);
     this.status.setStandingWarning([]);
@@ -244,8 +246,8 @@ export class Call implements CallRoom {
 
     if (seatNow) return;
     this.status.starting('server');
-    rememberRoom({ room: req.room, relayOnly: req.relayOnly });
-    (this.signaling ?? this.openSignaling()).join(req.room);
+    rememberRoom({ room: req.room, relayOnly: req.relayOnly, passcode: req.passcode });
+    (this.signaling ?? this.openSignaling()).join(req.room, req.passcode);
   }
 
   /**
@@ -459,9 +461,10 @@ export class Call implements CallRoom {
   private onSignalingError(err: SignalingError): void {
     // The person reads the code's sentence in their language; the server's own words go to the log.
     this.log(`server refused ${err.event}: ${err.code} ${err.reason}`);
-    if (err.event === 'join' && err.code !== 'already-joined' && err.code !== 'rate-limited') {
-      this.leave(refusalText(err.code), 'error');
-    }
+    if (err.event !== 'join' || err.code === 'already-joined') return;
+    // A refused join ends the attempt; `rate-limited` on a join means too many join attempts from
+    // this network (the per-connection event limit is far above what this page sends).
+    this.leave(err.code === 'rate-limited' ? msg('signaling.joinRateLimited') : refusalText(err.code), 'error');
   }
 
   private onMessage(data: MessageData): void {
@@ -574,6 +577,7 @@ export function refusalText(code: SignalingError['code']): Msg {
     'not-a-member': msg('signaling.not-a-member'),
     'already-joined': msg('signaling.already-joined'),
     'rate-limited': msg('signaling.rate-limited'),
+    'wrong-passcode': msg('signaling.wrong-passcode'),
     'server-shutdown': msg('signaling.server-shutdown'),
   };
   return sentences[code] ?? msg('signaling.invalid-payload');

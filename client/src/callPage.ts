@@ -30,6 +30,7 @@ export interface Elements {
   joinCameraOff: HTMLInputElement;
   joinForm: HTMLFormElement;
   room: HTMLInputElement;
+  passcode: HTMLInputElement;
   newRoom: HTMLButtonElement;
   roomError: HTMLElement;
   shareDesktop: HTMLInputElement;
@@ -78,7 +79,7 @@ export interface Elements {
 /** The id of each of {@link Elements} (the same as its key). */
 const ELEMENT_IDS: (keyof Elements)[] = [
   'app', 'lang', 'preview', 'previewVideo', 'previewState', 'micLevel', 'mediaProblem', 'retryMedia', 'joinMuted',
-  'joinCameraOff', 'joinForm', 'room', 'newRoom', 'roomError', 'shareDesktop', 'shareDesktopLabel', 'join', 'leave',
+  'joinCameraOff', 'joinForm', 'room', 'passcode', 'newRoom', 'roomError', 'shareDesktop', 'shareDesktopLabel', 'join', 'leave',
   'share', 'shareLink', 'copyLink', 'shareStatus', 'shareClose', 'qr', 'status', 'warning', 'localVideo', 'remoteVideo',
   'localState', 'remoteState', 'pip', 'fullscreen', 'controls', 'mute', 'camera', 'screen', 'stats', 'chatToggle',
   'devicesToggle', 'hangup', 'devices', 'extras', 'micSelect', 'cameraSelect', 'speakerSelect', 'speakerLabel', 'statsPanel',
@@ -171,6 +172,7 @@ export class CallPage implements CallView {
     e.join.disabled = inRoom;
     e.leave.disabled = !inRoom;
     e.room.disabled = inRoom;
+    e.passcode.disabled = inRoom;
     e.shareDesktop.disabled = inRoom;
     e.controls.hidden = !inRoom;
     // The device pickers belong to the pre-join check before Join, and head the call's settings

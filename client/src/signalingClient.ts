@@ -24,6 +24,7 @@ import {
   type Ack,
   type ClientToServerEvents,
   type JoinedInfo,
+  type JoinOptions,
   type MessageData,
   type ServerToClientEvents,
   type SignalingError,
@@ -96,6 +97,8 @@ export class Signaling {
   /** Outgoing messages put back in the queue (to be sent again) because the connection dropped before the server acknowledged them. */
   resentOutgoing = 0;
   private readonly session: string | undefined;
+  /** The passcode given with `join`, sent with every (re-)join ('' for none). */
+  private passcode = '';
   private readonly maxQueued: number;
   private queue: Queued[] = [];
   /** Messages written to the socket and not yet acknowledged by the server, by sequence number. */
@@ -193,12 +196,15 @@ export class Signaling {
 
   /**
    * Join `room` (and re-join it after every reconnect until {@link leave}).
+   * @param passcode the room's passcode ('' or undefined: none). Sent with every re-join too, so a
+   *   room re-opened after a server restart gets it again.
    * @throws Error when `room` is not 1–12 digits (see `ROOM_PATTERN`).
    */
-  join(room: string): void {
+  join(room: string, passcode = ''): void {
     const parsed = RoomSchema.safeParse(room);
     if (!parsed.success) throw new Error(parsed.error.issues[0]?.message ?? 'invalid room');
     this.room = parsed.data;
+    this.passcode = passcode;
     this.seated = false;
     if (this.socket.connected) this.emitJoin(parsed.data);
   }
@@ -245,7 +251,8 @@ export class Signaling {
   }
 
   private emitJoin(room: string): void {
-    const options = this.session ? { session: this.session } : {};
+    const options: JoinOptions = this.session ? { session: this.session } : {};
+    if (this.passcode) options.passcode = this.passcode;
     this.socket.emit('join', room, options, (res: Ack) => {
       if (!res.ok) this.events.error?.(res.error);
     });

@@ -13,6 +13,13 @@
  * - Every refused request gets an `error` event `{event, code, reason, room?}` and, when the last
  *   argument is a function, the ack `{ok:false, error}`; it changes nothing and is counted.
  * - Per-socket token bucket over join/leave/message: {@link RATE_BURST} burst, {@link RATE_PER_S}/s.
+ * - Per-client-address token bucket over join attempts (`joinLimit`, JOIN_RATE_*; the address
+ *   from `clientAddress`, i.e. X-Forwarded-For only behind a trusted proxy): over it, `join` is
+ *   refused with `rate-limited` (counted as `join-rate-limited`), so room numbers cannot be tried
+ *   one after another.
+ * - Room passcode (`join(room, {passcode})`): the store keeps a scrypt verifier (`passcode.ts`,
+ *   computed off the event loop); a join with a wrong or missing passcode is refused with
+ *   `wrong-passcode` (never `full`) and changes nothing. The passcode is never logged.
  * - Seat grace period: a member who joined with `{session}` and disconnects keeps the seat for
  *   `graceMs`; the other member gets `otherreconnecting(room, id, graceMs)`; a join with the same
  *   token within the period gets `joined(room, newId, {resumed:true, polite, members})` and the
@@ -37,9 +44,10 @@
 import type { Server as HttpsServer } from 'node:https';
 import { Server, type DefaultEventsMap, type ServerOptions, type Socket } from 'socket.io';
 import type { Logger } from 'log4js';
-import { MAX_MESSAGE_BYTES, type ClientToServerEvents, type ServerToClientEvents, type SignalingError } from '../../contracts/signaling.js';
-import { TokenBucket } from '../../common/tokenBucket.js';
+import { MAX_MESSAGE_BYTES, type ClientToServerEvents, type JoinedInfo, type ServerToClientEvents, type SignalingError } from '../../contracts/signaling.js';
+import { KeyedRateLimiter, TokenBucket } from '../../common/tokenBucket.js';
 import { MemorySeatStore } from './memorySeatStore.js';
+import { passcodeVerifier } from './passcode.js';
 import { checkJoinOptions, checkMessageData, checkRoom, roomRefusal } from './payloadChecks.js';
 import type { DisconnectResult, FreedSeat, JoinResult, SeatStore } from './seatStore.js';
 import { createSignalingCounters, type RefusalCode, type SignalingCounters } from './signalingCounters.js';
@@ -72,6 +80,12 @@ export interface SignalingOptions {
   adapter?: ServerOptions['adapter'];
   /** Told about seats taken and freed, `full` answers and refusals (e.g. for webhooks); see `roomEvents.ts`. */
   onRoomEvent?: RoomEventListener;
+  /** Join attempts per client address: bucket size and refill per second (absent or burst 0: no limit). */
+  joinLimit?: { burst: number; perSecond: number };
+  /** The client address of a handshake (default: the TCP peer address). */
+  clientAddress?: (remote: string, headers: Record<string, string | string[] | undefined>) => string;
+  /** Engine.IO handshake check (e.g. the Origin check); refused handshakes never become sockets. */
+  allowRequest?: ServerOptions['allowRequest'];
 }
 
 /** A running signaling server. */
@@ -114,7 +128,12 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
     serveClient: true,
     allowEIO3: true,
     ...(options.adapter ? { adapter: options.adapter } : {}),
+    ...(options.allowRequest ? { allowRequest: options.allowRequest } : {}),
   });
+  const joinLimiter = options.joinLimit && options.joinLimit.burst > 0 ? new KeyedRateLimiter(options.joinLimit.burst, options.joinLimit.perSecond) : undefined;
+  // Forget the buckets of addresses that have been quiet long enough to be full again.
+  const limiterSweep = joinLimiter ? setInterval(() => joinLimiter.sweep(), 60_000) : undefined;
+  limiterSweep?.unref();
   const seats: SeatStore = options.seats ?? new MemorySeatStore();
   const counters = createSignalingCounters();
   const listener = options.onRoomEvent;
@@ -133,7 +152,7 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
     // Bounded label set: unknown event names are counted as "other".
     const bucket = KNOWN_EVENTS.has(event) ? event : 'other';
     counters.refusedByEvent[bucket] = (counters.refusedByEvent[bucket] ?? 0) + 1;
-    const wireCode: SignalingError['code'] = code === 'unknown-event' || code === 'internal' ? 'invalid-payload' : code;
+    const wireCode: SignalingError['code'] = code === 'unknown-event' || code === 'internal' ? 'invalid-payload' : code === 'join-rate-limited' ? 'rate-limited' : code;
     const error: SignalingError = { event, code: wireCode, reason };
     if (room !== undefined) error.room = room;
     if (logger.isDebugEnabled()) logger.debug(`refused ${event} socket=${socket.id}${room !== undefined ? ` room=${room}` : ''}: ${code}: ${reason}`);
@@ -149,14 +168,29 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
     if (room === undefined) return refuse(socket, 'join', 'invalid-room', roomRefusal(raw), undefined, ack);
     const opts = checkJoinOptions(param(args, 1));
     if (!opts.ok) return refuse(socket, 'join', 'invalid-payload', opts.reason, room, ack);
-    const result = seats.join(room, socket.id, opts.value?.session);
-    if (result instanceof Promise) return result.then((r) => joined(socket, room, r, ack));
-    joined(socket, room, result, ack);
+    if (joinLimiter && !joinLimiter.take(socket.data.address)) {
+      if (logger.isInfoEnabled()) logger.info(`join rate limit room=${room} socket=${socket.id} address=${socket.data.address}`);
+      return refuse(socket, 'join', 'join-rate-limited', 'too many join attempts from this address; wait a minute', room, ack);
+    }
+    const session = opts.value?.session;
+    const passcode = opts.value?.passcode || undefined;
+    if (passcode !== undefined) {
+      return passcodeVerifier(room, passcode)
+        .then((verifier) => seats.join(room, socket.id, session, verifier))
+        .then((r) => joined(socket, room, r, ack, true));
+    }
+    const result = seats.join(room, socket.id, session);
+    if (result instanceof Promise) return result.then((r) => joined(socket, room, r, ack, false));
+    joined(socket, room, result, ack, false);
   }
 
-  function joined(socket: TypedSocket, room: string, result: JoinResult, ack: AckFn | undefined): void {
+  function joined(socket: TypedSocket, room: string, result: JoinResult, ack: AckFn | undefined, gavePasscode: boolean): void {
     if (result.kind === 'other-room') {
       return refuse(socket, 'join', 'already-joined', `already in room ${result.room}; leave it first`, room, ack);
+    }
+    if (result.kind === 'wrong-passcode') {
+      if (logger.isInfoEnabled()) logger.info(`wrong passcode room=${room} socket=${socket.id} address=${socket.data.address}${gavePasscode ? '' : ' (none given)'}`);
+      return refuse(socket, 'join', 'wrong-passcode', gavePasscode ? 'wrong passcode for this room' : 'this room needs a passcode', room, ack);
     }
     if (result.kind === 'full') {
       counters.full++;
@@ -188,7 +222,10 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
     if (logger.isInfoEnabled()) {
       logger.info(`${result.rejoin ? 'rejoined' : result.resumed ? 'resumed' : 'joined'} room=${room} socket=${socket.id} members=${result.members} polite=${polite}`);
     }
-    socket.emit('joined', room, socket.id, result.resumed ? { polite, members: result.members, resumed: true } : { polite, members: result.members });
+    const info: JoinedInfo = { polite, members: result.members };
+    if (result.resumed) info.resumed = true;
+    if (result.passcode) info.passcode = true;
+    socket.emit('joined', room, socket.id, info);
     if (!result.rejoin && result.other?.connected) socket.to(ioRoom(room)).emit('otherjoin', room, socket.id);
     if (ack) safeAck(ack, { ok: true });
     if (listener && !result.rejoin) {
@@ -323,7 +360,8 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
     if (logger.isDebugEnabled()) logger.debug(`connected socket=${socket.id} from ${socket.handshake.address}`);
     // The handshake (headers, address, query) is built; the upgrade request would only hold memory.
     (socket.conn as { request: unknown }).request = null;
-    socket.data = { bucket: new TokenBucket(burst, refill), pending: undefined };
+    const address = options.clientAddress ? options.clientAddress(socket.handshake.address, socket.handshake.headers) : socket.handshake.address;
+    socket.data = { bucket: new TokenBucket(burst, refill), pending: undefined, address };
     const s = socket as unknown as { on(event: string, listener: (...args: unknown[]) => void): void };
     s.on('join', joinListener);
     s.on('leave', leaveListener);
@@ -341,6 +379,7 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
     socketCount: () => io.engine.clientsCount,
     close: (reason = 'server shutting down') =>
       (closing ??= (async () => {
+        if (limiterSweep) clearInterval(limiterSweep);
         // `local`: with the Redis adapter a plain io.emit/disconnectSockets would reach every node.
         io.local.emit('restarting', reason);
         // In-process: the seats go away with the process. Redis: the disconnects below hold the

@@ -16,6 +16,8 @@ export interface SocketState {
   bucket: TokenBucket;
   /** The store call this socket's next event must wait for, if any. */
   pending: Promise<void> | undefined;
+  /** The client's address (behind a trusted proxy: from X-Forwarded-For), key of the join rate limit. */
+  address: string;
 }
 
 /** Handles one event; returns a promise only when it had to wait for the seat store. */

@@ -27,6 +27,9 @@ export const en = {
     trickleIceLink: 'Trickle ICE test',
     roomLabel: 'Room number',
     roomPlaceholder: 'e.g. 1234',
+    passcodeLabel: 'Passcode (optional)',
+    passcodePlaceholder: 'Set by whoever opens the room',
+    passcodeTitle: 'The first person in the room sets it; everyone after must type the same one. Leave empty for none.',
     shareDesktop: 'Share desktop',
     join: 'Join',
     leave: 'Leave',
@@ -255,6 +258,8 @@ export const en = {
     'not-a-member': 'The server no longer counts this page as a member of the room. Leave and Join again.',
     'already-joined': 'This page has already joined the room.',
     'rate-limited': 'Too many requests to the server. Wait a moment and try again.',
+    'wrong-passcode': 'Wrong passcode: this room is protected. Check the passcode (or open the link you were sent) and press Join again.',
+    joinRateLimited: 'Too many attempts to join rooms from your network. Wait a minute and try again.',
     'server-shutdown': 'The server is shutting down. Try again in a moment.',
   },
 

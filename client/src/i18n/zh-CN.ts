@@ -20,6 +20,9 @@ export const zhCN: Catalog = {
     trickleIceLink: 'Trickle ICE 测试',
     roomLabel: '房间号',
     roomPlaceholder: '例如 1234',
+    passcodeLabel: '房间密码（可选）',
+    passcodePlaceholder: '由创建房间的人设置',
+    passcodeTitle: '第一个进入房间的人设置密码；之后进入的人必须输入相同的密码。留空表示不设密码。',
     shareDesktop: '共享桌面',
     join: '加入',
     leave: '离开',
@@ -246,6 +249,8 @@ export const zhCN: Catalog = {
     'not-a-member': '服务器已不再把此页面算作房间成员。请离开后重新加入。',
     'already-joined': '此页面已经加入了该房间。',
     'rate-limited': '发往服务器的请求过多。请稍候再试。',
+    'wrong-passcode': '密码错误：此房间受密码保护。请检查密码（或打开对方发给你的链接），然后再点击加入。',
+    joinRateLimited: '你所在网络加入房间的尝试次数过多。请等一分钟再试。',
     'server-shutdown': '服务器正在关闭。请稍后再试。',
   },
 

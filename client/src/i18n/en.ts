@@ -248,7 +248,7 @@ export const en = {
     theyVerified: 'The other person marked this number as verified.',
     theyNotYet: 'The other person has not marked this number as verified yet.',
     theyDiffer: 'The other person marked a different number as verified. Compare the numbers aloud again.',
-    changed: 'The safety number changed because the connection was rebuilt, and both marks were cleared. Compare the new number aloud again.',
+    changed: 'The safety number changed because the connection was made again with a new certificate (for example after a reload), and both marks were cleared. Compare the new number aloud again.',
   },
 
   /** Server refusals, by the stable `code` of contracts/signaling.ts (SignalingError). */

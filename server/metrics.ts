@@ -11,6 +11,8 @@
  * `_reclaimed_nodes_total`, `_reclaimed_seats_total` (counters); the signaling room/seat gauges
  * then count this node's seats.
  * TLS certificate and ACME: see tlsMetrics.ts (`webrtc_tls_certificate_expiry_seconds`, …).
+ * TURN credentials ({@link credentialMetrics}): `webrtc_turn_credentials_issued_total{via="joined|renewal|http"}`,
+ * `webrtc_turn_credentials_refused_total{reason="not-a-member|ice-token-unset|token-required|wrong-token"}`.
  * Process: prom-client default metrics with prefix `webrtc_` (CPU, memory, event loop lag, fds...).
  */
 import type express from 'express';
@@ -21,6 +23,7 @@ import { hasBearer } from './auth.js';
 import type { RelaySupervisor } from './relaySupervisor.js';
 import { RedisSeatStore } from './signaling/redisSeatStore.js';
 import type { SignalingServer } from './signaling/signalingServer.js';
+import type { CredentialCounters } from './turnCredentials.js';
 
 type Labels = Record<string, string>;
 type Sample = [Labels, number];
@@ -149,4 +152,33 @@ export function createMetrics(options: MetricsOptions): Metrics {
     }
   };
   return { registry, handler };
+}
+
+/**
+ * Collector of the TURN credential counters: handed out by channel (`joined`, `renewal` over
+ * signaling, `http` to testers with ICE_TOKEN) and refused by reason.
+ */
+export function credentialMetrics(c: CredentialCounters): (registry: Registry) => void {
+  return (registry) => {
+    new Counter({
+      name: 'webrtc_turn_credentials_issued_total',
+      help: 'TURN REST credentials handed out, by channel (joined, renewal over signaling, http to testers)',
+      labelNames: ['via'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [via, v] of Object.entries(c.issued)) this.inc({ via }, v);
+      },
+    });
+    new Counter({
+      name: 'webrtc_turn_credentials_refused_total',
+      help: 'TURN credential requests refused, by reason',
+      labelNames: ['reason'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [reason, v] of Object.entries(c.refused)) this.inc({ reason }, v);
+      },
+    });
+  };
 }

@@ -26,6 +26,9 @@
  *   is checked after the join completed); when no store call is pending (always, in-process) an
  *   event is handled synchronously.
  * - Every signaling log line names the room (when there is one) and the socket id.
+ * - TURN credentials (with `turnCredentials`): `joined` carries `info.ice` for the seat, and
+ *   `ice-servers(room, ack)` renews them for a socket seated in `room` only (else `not-a-member`).
+ *   The seat is named by the session token (else the socket id) so renewals keep its REST user id.
  *
  * Memory per connection is kept small (tens of thousands of sockets per node): listeners are
  * shared functions that read their socket from `this` (no closures per socket), the per-socket
@@ -33,9 +36,19 @@
  * Socket.IO handshake has been built from it.
  */
 import type { Server as HttpsServer } from 'node:https';
+import { hostFromHeader } from '../iceServers.js';
+import type { TurnCredentials } from '../turnCredentials.js';
 import { Server, type DefaultEventsMap, type ServerOptions, type Socket } from 'socket.io';
 import type { Logger } from 'log4js';
-import { MAX_MESSAGE_BYTES, type ClientToServerEvents, type ServerToClientEvents, type SignalingError } from '../../contracts/signaling.js';
+import {
+  MAX_MESSAGE_BYTES,
+  type ClientToServerEvents,
+  type IceServersAck,
+  type IceServersInfo,
+  type JoinedInfo,
+  type ServerToClientEvents,
+  type SignalingError,
+} from '../../contracts/signaling.js';
 import { TokenBucket } from '../../common/tokenBucket.js';
 import { MemorySeatStore } from './memorySeatStore.js';
 import { checkJoinOptions, checkMessageData, checkRoom, roomRefusal } from './payloadChecks.js';
@@ -48,7 +61,7 @@ export const RATE_BURST = 200;
 /** Token bucket refill per socket, events per second. */
 export const RATE_PER_S = 100;
 
-const KNOWN_EVENTS = new Set(['join', 'leave', 'message']);
+const KNOWN_EVENTS = new Set(['join', 'leave', 'message', 'ice-servers']);
 
 type TypedServer = Server<ClientToServerEvents, ServerToClientEvents, DefaultEventsMap, SocketState>;
 type TypedSocket = Socket<ClientToServerEvents, ServerToClientEvents, DefaultEventsMap, SocketState>;
@@ -67,6 +80,8 @@ export interface SignalingOptions {
   seats?: SeatStore;
   /** Socket.IO adapter (e.g. the Redis adapter for scale-out; default in-memory). */
   adapter?: ServerOptions['adapter'];
+  /** TURN credentials for seated members (`joined` info, `ice-servers`); none handed out without. */
+  turnCredentials?: Pick<TurnCredentials, 'forSeat' | 'refused'>;
 }
 
 /** A running signaling server. */
@@ -134,11 +149,19 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
     const opts = checkJoinOptions(param(args, 1));
     if (!opts.ok) return refuse(socket, 'join', 'invalid-payload', opts.reason, room, ack);
     const result = seats.join(room, socket.id, opts.value?.session);
-    if (result instanceof Promise) return result.then((r) => joined(socket, room, r, ack));
-    joined(socket, room, result, ack);
+    const seatKey = opts.value?.session ?? socket.id;
+    if (result instanceof Promise) return result.then((r) => joined(socket, room, r, ack, seatKey));
+    joined(socket, room, result, ack, seatKey);
   }
 
-  function joined(socket: TypedSocket, room: string, result: JoinResult, ack: AckFn | undefined): void {
+  /** ICE servers with TURN credentials for the seat of `socket` in `room`, if the server hands any out. */
+  function iceFor(socket: TypedSocket, room: string, via: 'joined' | 'renewal'): IceServersInfo | undefined {
+    if (!options.turnCredentials || socket.data.seatKey === undefined) return undefined;
+    const host = hostFromHeader(socket.handshake.headers.host) ?? 'localhost';
+    return options.turnCredentials.forSeat(room, socket.data.seatKey, host, via);
+  }
+
+  function joined(socket: TypedSocket, room: string, result: JoinResult, ack: AckFn | undefined, seatKey: string): void {
     if (result.kind === 'other-room') {
       return refuse(socket, 'join', 'already-joined', `already in room ${result.room}; leave it first`, room, ack);
     }
@@ -164,6 +187,7 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
     // Disconnected while the store answered: the queued disconnect handler frees or holds the seat.
     if (!socket.connected) return;
     void socket.join(ioRoom(room));
+    if (!result.rejoin) socket.data.seatKey = seatKey;
     const polite = result.seat.polite;
     if (result.rejoin) counters.rejoins++;
     else if (result.resumed) counters.resumes++;
@@ -171,7 +195,10 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
     if (logger.isInfoEnabled()) {
       logger.info(`${result.rejoin ? 'rejoined' : result.resumed ? 'resumed' : 'joined'} room=${room} socket=${socket.id} members=${result.members} polite=${polite}`);
     }
-    socket.emit('joined', room, socket.id, result.resumed ? { polite, members: result.members, resumed: true } : { polite, members: result.members });
+    const info: JoinedInfo = result.resumed ? { polite, members: result.members, resumed: true } : { polite, members: result.members };
+    const ice = iceFor(socket, room, 'joined');
+    if (ice) info.ice = ice;
+    socket.emit('joined', room, socket.id, info);
     if (!result.rejoin && result.other?.connected) socket.to(ioRoom(room)).emit('otherjoin', room, socket.id);
     if (ack) safeAck(ack, { ok: true });
   }
@@ -209,6 +236,25 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
     socket.to(ioRoom(room)).emit('message', room, d.value);
     const ack = ackOf(args);
     if (ack) safeAck(ack, { ok: true });
+  }
+
+  /** `ice-servers(room, ack)`: fresh TURN credentials, for a member seated in `room` only. */
+  function onIceServers(socket: TypedSocket, args: unknown[]): void {
+    const ack = ackOf(args);
+    const raw = param(args, 0);
+    const room = checkRoom(raw);
+    if (room === undefined) return refuse(socket, 'ice-servers', 'invalid-room', roomRefusal(raw), undefined, ack);
+    if (!seats.isSeated(room, socket.id)) {
+      options.turnCredentials?.refused('not-a-member');
+      return refuse(socket, 'ice-servers', 'not-a-member', `not a member of room ${room}`, room, ack);
+    }
+    if (!ack) return refuse(socket, 'ice-servers', 'invalid-payload', 'ice-servers needs an acknowledgement callback', room, undefined);
+    const ice = iceFor(socket, room, 'renewal') ?? { iceServers: [], ttl: 0 };
+    try {
+      (ack as unknown as (res: IceServersAck) => void)({ ok: true, ...ice });
+    } catch {
+      // An ack to a disconnected socket is dropped by Socket.IO.
+    }
   }
 
   function onDisconnect(socket: TypedSocket, args: unknown[]): void | Promise<void> {
@@ -258,6 +304,9 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
   function messageListener(this: TypedSocket, ...args: unknown[]): void {
     guarded(this, 'message', onMessage, args);
   }
+  function iceServersListener(this: TypedSocket, ...args: unknown[]): void {
+    guarded(this, 'ice-servers', onIceServers, args);
+  }
   function disconnectListener(this: TypedSocket, ...args: unknown[]): void {
     runner.run(this, 'disconnect', onDisconnect, args);
   }
@@ -298,6 +347,7 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
     s.on('join', joinListener);
     s.on('leave', leaveListener);
     s.on('message', messageListener);
+    s.on('ice-servers', iceServersListener);
     s.on('disconnect', disconnectListener);
     socket.onAny(anyListener);
   });

@@ -197,7 +197,7 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
     }
     const info: JoinedInfo = result.resumed ? { polite, members: result.members, resumed: true } : { polite, members: result.members };
     const ice = iceFor(socket, room, 'joined');
-    if (ice) info.ice = ice;
+    if (ice && ice.iceServers.length > 0) info.ice = ice;
     socket.emit('joined', room, socket.id, info);
     if (!result.rejoin && result.other?.connected) socket.to(ioRoom(room)).emit('otherjoin', room, socket.id);
     if (ack) safeAck(ack, { ok: true });

@@ -65,12 +65,19 @@ const ui = {
 };
 
 /** The tester token (ICE_TOKEN) for /api/ice-servers: from `#token=…` (then removed from the address bar), else this tab's stored one. */
-let token: string | undefined = tokenFromFragment(location.hash);
-if (token) {
-  storeToken(sessionStorage, token);
-  history.replaceState(history.state, '', `${location.pathname}${location.search}${fragmentWithoutToken(location.hash)}`);
-} else token = storedToken(sessionStorage);
+let token: string | undefined = storedToken(sessionStorage);
 ui.iceToken.value = token ?? '';
+
+/** Take a token from `#token=…` out of the address bar; true when there was one. */
+function takeTokenFromFragment(): boolean {
+  const fromUrl = tokenFromFragment(location.hash);
+  if (!fromUrl) return false;
+  token = fromUrl;
+  storeToken(sessionStorage, token);
+  ui.iceToken.value = token;
+  history.replaceState(history.state, '', `${location.pathname}${location.search}${fragmentWithoutToken(location.hash)}`);
+  return true;
+}
 
 let servers: ServerEntry[] = [];
 let options: Options = { ...DEFAULT_OPTIONS };
@@ -571,4 +578,9 @@ showFormError([]);
 setGatherStatus('idle', [msg('trickle.gathering.idle')]);
 servers = saved?.servers ?? [];
 renderServers(0);
-void loadDefaults(saved?.servers, token !== undefined);
+const tokenInUrl = takeTokenFromFragment();
+void loadDefaults(saved?.servers, tokenInUrl);
+// A link with #token=… opened in a tab that already shows this page changes only the fragment.
+window.addEventListener('hashchange', () => {
+  if (takeTokenFromFragment()) void loadDefaults(servers, true);
+});

@@ -162,9 +162,9 @@ export const EnvSchema = z
      */
     TURN_CREDENTIAL_TTL: z.coerce.number().int().min(1).max(7 * 86_400).default(600),
     /**
-     * Tester token of `GET /api/ice-servers` (`Authorization: Bearer`, or `?token=`; the trickle-ICE
-     * page takes it from `#token=`). Unset: the endpoint refuses (403) — credentials go only to
-     * seated members, over signaling.
+     * Tester token of `GET /api/ice-servers` (`Authorization: Bearer`; the trickle-ICE page takes
+     * it from `#token=` or its token field). Never in a query string: URLs are logged. Unset: the
+     * endpoint refuses (403) — credentials go only to seated members, over signaling.
      */
     ICE_TOKEN: z.string().min(16, 'must be at least 16 characters').max(256).optional(),
     /** Comma-separated ICE server URLs to hand out instead of the embedded relay's (e.g. an external coturn). */

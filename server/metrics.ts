@@ -11,8 +11,8 @@
  * `_reclaimed_nodes_total`, `_reclaimed_seats_total` (counters); the signaling room/seat gauges
  * then count this node's seats.
  * TLS certificate and ACME: see tlsMetrics.ts (`webrtc_tls_certificate_expiry_seconds`, …).
- * TURN credentials ({@link credentialMetrics}): `webrtc_turn_credentials_issued_total{via="joined|renewal|http"}`,
- * `webrtc_turn_credentials_refused_total{reason="not-a-member|ice-token-unset|token-required|wrong-token"}`.
+ * TURN credentials ({@link credentialMetrics}): `webrtc_ice_credentials_issued_total{via="joined|renewal|http"}`,
+ * `webrtc_ice_credentials_refused_total{reason="not-a-member|ice-token-unset|token-required|wrong-token"}`.
  * Process: prom-client default metrics with prefix `webrtc_` (CPU, memory, event loop lag, fds...).
  */
 import type express from 'express';
@@ -161,8 +161,8 @@ export function createMetrics(options: MetricsOptions): Metrics {
 export function credentialMetrics(c: CredentialCounters): (registry: Registry) => void {
   return (registry) => {
     new Counter({
-      name: 'webrtc_turn_credentials_issued_total',
-      help: 'TURN REST credentials handed out, by channel (joined, renewal over signaling, http to testers)',
+      name: 'webrtc_ice_credentials_issued_total',
+      help: 'ICE servers with TURN REST credentials handed out, by channel (joined, renewal over signaling, http to testers)',
       labelNames: ['via'],
       registers: [registry],
       collect() {
@@ -171,7 +171,7 @@ export function credentialMetrics(c: CredentialCounters): (registry: Registry) =
       },
     });
     new Counter({
-      name: 'webrtc_turn_credentials_refused_total',
+      name: 'webrtc_ice_credentials_refused_total',
       help: 'TURN credential requests refused, by reason',
       labelNames: ['reason'],
       registers: [registry],

@@ -95,7 +95,7 @@ describe.skipIf(!haveChromium)(`call page through the embedded relay, ${DATA_PAT
     }
     // The pages renewed their credentials over signaling while the call lasted (at 40 % of 4 s).
     const metrics = (await httpsGet(`${server!.url}/metrics`)).body;
-    const renewals = Number(/^webrtc_turn_credentials_issued_total\{via="renewal"\} (\d+)/m.exec(metrics)?.[1] ?? 0);
+    const renewals = Number(/^webrtc_ice_credentials_issued_total\{via="renewal"\} (\d+)/m.exec(metrics)?.[1] ?? 0);
     expect(renewals, metrics.split('\n').filter((l) => l.startsWith('webrtc_turn_credentials')).join('\n')).toBeGreaterThanOrEqual(10);
 
     // The media went through the data path the relay reports, which counted it.

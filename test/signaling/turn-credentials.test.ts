@@ -76,7 +76,7 @@ describe('credentials over signaling', () => {
 
   it('a socket that is not seated gets no credentials: not-a-member, no error leaks them', async () => {
     const room = newRoom();
-    const before = await metric('webrtc_turn_credentials_refused_total', 'reason="not-a-member"');
+    const before = await metric('webrtc_ice_credentials_refused_total', 'reason="not-a-member"');
     const stranger = await t.connect();
     const events = recordEvents(stranger);
     const res = (await emitAck(stranger, 'ice-servers', room)) as { ok: boolean; error?: { code: string; event: string } };
@@ -97,7 +97,7 @@ describe('credentials over signaling', () => {
     const res3 = (await emitAck(stranger, 'ice-servers', other)) as { ok: boolean; error?: { code: string } };
     expect(res3).toMatchObject({ ok: false, error: { code: 'not-a-member' } });
     expect(events.some((e) => JSON.stringify(e.args).includes('turn:turn.example.com') && e.event !== 'joined')).toBe(false);
-    expect(await metric('webrtc_turn_credentials_refused_total', 'reason="not-a-member"')).toBe(before + 3);
+    expect(await metric('webrtc_ice_credentials_refused_total', 'reason="not-a-member"')).toBe(before + 3);
     a.disconnect();
     stranger.disconnect();
   });
@@ -119,21 +119,21 @@ describe('credentials over signaling', () => {
   });
 
   it('counts credentials handed out with joined and on renewal', async () => {
-    const joined = await metric('webrtc_turn_credentials_issued_total', 'via="joined"');
-    const renewal = await metric('webrtc_turn_credentials_issued_total', 'via="renewal"');
+    const joined = await metric('webrtc_ice_credentials_issued_total', 'via="joined"');
+    const renewal = await metric('webrtc_ice_credentials_issued_total', 'via="renewal"');
     const room = newRoom();
     const a = await t.connect();
     await join(a, room);
     await emitAck(a, 'ice-servers', room);
-    expect(await metric('webrtc_turn_credentials_issued_total', 'via="joined"')).toBe(joined + 1);
-    expect(await metric('webrtc_turn_credentials_issued_total', 'via="renewal"')).toBe(renewal + 1);
+    expect(await metric('webrtc_ice_credentials_issued_total', 'via="joined"')).toBe(joined + 1);
+    expect(await metric('webrtc_ice_credentials_issued_total', 'via="renewal"')).toBe(renewal + 1);
     a.disconnect();
   });
 });
 
 describe('GET /api/ice-servers (testers)', () => {
   it('without the token: no credentials, from loopback too (401 with a code)', async () => {
-    const before = await metric('webrtc_turn_credentials_refused_total', 'reason="token-required"');
+    const before = await metric('webrtc_ice_credentials_refused_total', 'reason="token-required"');
     const r = await httpsGet(`${t.server.url}/api/ice-servers`); // from 127.0.0.1
     expect(r.status).toBe(401);
     expect(r.json()).toMatchObject({ code: 'token-required' });
@@ -145,8 +145,8 @@ describe('GET /api/ice-servers (testers)', () => {
     const wrong = await httpsGet(`${t.server.url}/api/ice-servers`, { authorization: 'Bearer not-the-ice-token-0000000' });
     expect(wrong.status).toBe(401);
     expect(wrong.json()).toMatchObject({ code: 'wrong-token' });
-    expect(await metric('webrtc_turn_credentials_refused_total', 'reason="token-required"')).toBe(before + 2);
-    expect(await metric('webrtc_turn_credentials_refused_total', 'reason="wrong-token"')).toBeGreaterThanOrEqual(1);
+    expect(await metric('webrtc_ice_credentials_refused_total', 'reason="token-required"')).toBe(before + 2);
+    expect(await metric('webrtc_ice_credentials_refused_total', 'reason="wrong-token"')).toBeGreaterThanOrEqual(1);
   });
 
   it('with the token: credentials of a tester user id', async () => {
@@ -157,7 +157,7 @@ describe('GET /api/ice-servers (testers)', () => {
     const turn = turnEntry(body);
     expect(turn.username).toMatch(/^\d+:tester-[0-9a-f]{12}$/);
     expect(turn.credential).toBe(restPassword(SECRET, turn.username));
-    expect(await metric('webrtc_turn_credentials_issued_total', 'via="http"')).toBeGreaterThanOrEqual(1);
+    expect(await metric('webrtc_ice_credentials_issued_total', 'via="http"')).toBeGreaterThanOrEqual(1);
   });
 
   it('without ICE_TOKEN configured the endpoint serves nobody (403)', async () => {

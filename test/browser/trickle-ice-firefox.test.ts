@@ -27,6 +27,8 @@ interface Gathered {
 
 /** Load the page and wait until it has this deployment's servers from /api/ice-servers. */
 async function load(): Promise<void> {
+  // From another document: a goto that differs only in the fragment would not load the page again.
+  await firefox.goto('about:blank');
   await firefox.goto(`${server!.url}/trickle-ice.html#token=${TEST_ICE_TOKEN}`);
   await firefox.waitForFunction(() => document.querySelector('#defaultsStatus[data-state=loaded]'), null, 10_000);
 }

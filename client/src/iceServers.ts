@@ -135,12 +135,13 @@ export class IceServers {
 
   /**
    * Use servers handed over by the server itself (e.g. with `joined`), as if just fetched: renewal
-   * is scheduled from now, and listeners get them. Ignores an empty answer.
+   * is scheduled from now. Ignores an empty answer. Listeners are not called: the servers serve
+   * connections made from now on, and an existing connection gets them with the next renewal or
+   * before its next ICE restart.
    */
   accept(result: IceServersResult): void {
     if (result.iceServers.length === 0) return;
     this.take(result);
-    for (const fn of this.listeners) fn(this.servers);
   }
 
   /** Call `fn` with every new set of servers after the first; returns a function that removes it. */

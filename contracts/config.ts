@@ -219,7 +219,18 @@ export const EnvSchema = z
     /** Native data path worker threads (coturn's --relay-threads); 0 = one per CPU, at most 8. */
     TURN_RELAY_THREADS: z.coerce.number().int().min(0).max(64).default(0),
     TURN_PUBLIC_HOST: z.string().optional(),
-    TURN_CREDENTIAL_TTL: positiveInt.default(86_400),
+    /**
+     * Lifetime of the TURN REST credentials handed to a seated member (with `joined` and on renewal
+     * over signaling) and to testers (`/api/ice-servers`), s. Short: credentials are renewed while a
+     * call lasts, and an allocation keeps working past its credentials' expiry.
+     */
+    TURN_CREDENTIAL_TTL: z.coerce.number().int().min(1).max(7 * 86_400).default(600),
+    /**
+     * Tester token of `GET /api/ice-servers` (`Authorization: Bearer`; the trickle-ICE page takes
+     * it from `#token=` or its token field). Never in a query string: URLs are logged. Unset: the
+     * endpoint refuses (403) — credentials go only to seated members, over signaling.
+     */
+    ICE_TOKEN: z.string().min(16, 'must be at least 16 characters').max(256).optional(),
     /** Comma-separated ICE server URLs to hand out instead of the embedded relay's (e.g. an external coturn). */
     TURN_URLS: csv.optional(),
   })

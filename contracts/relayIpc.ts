@@ -6,7 +6,7 @@
  * Parent → child:
  * - requests, each with a numeric `id` the reply repeats ({@link RelayRequest}):
  *   `{id, type:'stats'}`, `{id, type:'allocations'}`, `{id, type:'end-allocation', allocationId}`,
- *   `{id, type:'revoke-user', name}`;
+ *   `{id, type:'revoke-user', name}`, `{id, type:'end-rest-user', userId}`;
  * - `{type:'stop'}`: stop the relay and exit 0 (as do SIGTERM, SIGINT and the IPC channel closing).
  *
  * Child → parent:
@@ -36,6 +36,8 @@ export interface RelayRequestMap {
    * in one step inside the relay. `removed`: it was in the file.
    */
   'revoke-user': { params: { name: string }; result: { removed: boolean; endedAllocations: number } };
+  /** End every allocation whose TURN REST username is `<expiry>:<userId>` (one seat's, whatever the expiry). */
+  'end-rest-user': { params: { userId: string }; result: { endedAllocations: number } };
 }
 
 /** A request type. */
@@ -117,7 +119,7 @@ export type RelayChildMessage =
 /** Any message to the relay child. */
 export type RelayParentMessage = RelayRequest | { type: 'stop' };
 
-const REQUEST_TYPES: ReadonlySet<string> = new Set<RelayRequestType>(['stats', 'allocations', 'end-allocation', 'revoke-user']);
+const REQUEST_TYPES: ReadonlySet<string> = new Set<RelayRequestType>(['stats', 'allocations', 'end-allocation', 'revoke-user', 'end-rest-user']);
 
 /** Whether `t` names a request type. */
 export function isRelayRequestType(t: unknown): t is RelayRequestType {
@@ -135,6 +137,7 @@ export function isRelayParentMessage(m: unknown): m is RelayParentMessage {
   if (!isRelayRequestType(o.type) || !Number.isSafeInteger(o.id)) return false;
   if (o.type === 'end-allocation') return typeof o.allocationId === 'string';
   if (o.type === 'revoke-user') return typeof o.name === 'string';
+  if (o.type === 'end-rest-user') return typeof o.userId === 'string';
   return true;
 }
 

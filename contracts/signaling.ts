@@ -16,6 +16,8 @@
  *   With a passcode: A: join(R, {passcode:'xyz'}) opens R with it; a joiner with another
  *   passcode or none → error({event:'join', code:'wrong-passcode'}) (never `full`), nothing changes.
  *   B: leave(R) or B disconnects → B: leaved(R, B.id) (on leave only), A: bye(R, B.id)
+ *   TURN credentials: `joined` carries them (`info.ice`); a member renews them with
+ *   `ice-servers(R, ack)` (acknowledged; refused with `not-a-member` to anyone not seated in R)
  *
  * Every payload is validated with the schemas below; invalid input is refused with an
  * `error` event (and the acknowledgement, when the client passed one) and changes nothing.
@@ -187,8 +189,31 @@ export const JoinOptionsSchema = z
 
 export type JoinOptions = z.infer<typeof JoinOptionsSchema>;
 
+/** One `RTCIceServer` as handed to a seated member (TURN entries carry REST credentials). */
+export const IceServerSchema = z.object({
+  urls: z.union([z.string().max(512), z.array(z.string().max(512)).max(16)]),
+  username: z.string().max(512).optional(),
+  credential: z.string().max(512).optional(),
+});
+
+/**
+ * ICE servers with TURN REST credentials for a seated member: in `joined` (`JoinedInfo.ice`) and in
+ * the acknowledgement of `ice-servers`. `ttl`: seconds the credentials stay valid (renew before).
+ */
+export const IceServersInfoSchema = z.object({
+  iceServers: z.array(IceServerSchema).max(16),
+  ttl: z.number().int().nonnegative(),
+});
+
+export type IceServersInfo = z.infer<typeof IceServersInfoSchema>;
+
 /** Optional third argument of `joined` (extension). */
 export interface JoinedInfo {
+  /**
+   * ICE servers with fresh TURN REST credentials for this seat (extension; absent when the server
+   * hands out none). The REST username names the seat, so the admin API can end its allocations.
+   */
+  ice?: IceServersInfo;
   /** Perfect-negotiation role: the second joiner is polite, the first impolite. */
   polite: boolean;
   /** Number of members now seated, 1 or 2. */
@@ -218,11 +243,20 @@ export interface SignalingError {
 /** Acknowledgement passed to the optional callback of a client event. */
 export type Ack = { ok: true } | { ok: false; error: SignalingError };
 
+/** Acknowledgement of `ice-servers`: fresh credentials, or a refusal (`not-a-member` when not seated in the room). */
+export type IceServersAck = ({ ok: true } & IceServersInfo) | { ok: false; error: SignalingError };
+
 /** Events the client emits. A trailing acknowledgement callback is optional on each. */
 export interface ClientToServerEvents {
   join: (room: Room, options?: JoinOptions, ack?: (res: Ack) => void) => void;
   leave: (room: Room, ack?: (res: Ack) => void) => void;
   message: (room: Room, data: MessageData, ack?: (res: Ack) => void) => void;
+  /**
+   * Extension: fresh ICE servers (TURN REST credentials) for the sender's seat in `room`, in the
+   * acknowledgement (required). Only a member seated in `room` gets them; others get `not-a-member`.
+   * Clients renew with it before the credentials expire and before an ICE restart.
+   */
+  'ice-servers': (room: Room, ack: (res: IceServersAck) => void) => void;
 }
 
 /** Events the server emits. */

@@ -14,10 +14,12 @@
  * Origin check: `webrtc_origin_refused_total{surface="socketio|api"}` (originPolicy.ts). Join
  * refusals: `_refused_total{reason="wrong-passcode"}` and `{reason="join-rate-limited"}` (the
  * per-address join limit; sent to the client as `rate-limited`).
+ * TURN credentials ({@link credentialMetrics}): `webrtc_ice_credentials_issued_total{via="joined|renewal|http"}`,
+ * `webrtc_ice_credentials_refused_total{reason="not-a-member|ice-token-unset|token-required|wrong-token"}`.
  * Process: prom-client default metrics with prefix `webrtc_` (CPU, memory, event loop lag, fds...).
  */
 import type express from 'express';
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import { pullCounter, pullGauge, type Sample } from '../common/pullMetrics.js';
 import type { TurnStats } from '../contracts/relay.js';
 import { registerRelayMetrics } from '../common/relayMetrics.js';
@@ -25,6 +27,7 @@ import { hasBearer } from './auth.js';
 import type { RelaySupervisor } from './relaySupervisor.js';
 import { RedisSeatStore } from './signaling/redisSeatStore.js';
 import type { SignalingServer } from './signaling/signalingServer.js';
+import type { CredentialCounters } from './turnCredentials.js';
 
 
 /** Options of {@link createMetrics}. */
@@ -131,4 +134,33 @@ export function createMetrics(options: MetricsOptions): Metrics {
     }
   };
   return { registry, handler };
+}
+
+/**
+ * Collector of the TURN credential counters: handed out by channel (`joined`, `renewal` over
+ * signaling, `http` to testers with ICE_TOKEN) and refused by reason.
+ */
+export function credentialMetrics(c: CredentialCounters): (registry: Registry) => void {
+  return (registry) => {
+    new Counter({
+      name: 'webrtc_ice_credentials_issued_total',
+      help: 'ICE servers with TURN REST credentials handed out, by channel (joined, renewal over signaling, http to testers)',
+      labelNames: ['via'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [via, v] of Object.entries(c.issued)) this.inc({ via }, v);
+      },
+    });
+    new Counter({
+      name: 'webrtc_ice_credentials_refused_total',
+      help: 'TURN credential requests refused, by reason',
+      labelNames: ['reason'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [reason, v] of Object.entries(c.refused)) this.inc({ reason }, v);
+      },
+    });
+  };
 }

@@ -21,7 +21,8 @@ import { tlsMetrics } from './tlsMetrics.js';
 import { ConfigError, type Env } from '../contracts/config.js';
 import { buildIceServers, iceServerWarnings, normalizeHost, validateTurnUrls } from './iceServers.js';
 import { configureLogging, getLogger, isLoggingConfigured } from './logger.js';
-import { createMetrics, type Metrics } from './metrics.js';
+import { createMetrics, credentialMetrics, type Metrics } from './metrics.js';
+import { TurnCredentials } from './turnCredentials.js';
 import { RelaySupervisor, relayPort } from './relaySupervisor.js';
 import { MIN_SECRET_LENGTH, SecretStore, weakSecrets } from '../turn/index.js';
 import { createSignalingServer, type SignalingServer } from './signaling/signalingServer.js';
@@ -164,28 +165,31 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   // Browsers may use Socket.IO and /api/* only from the allowed origins (ALLOWED_ORIGINS).
   const origins = new OriginPolicy(config.ALLOWED_ORIGINS, config.ACME_DOMAIN ?? [], getLogger('http'));
   const proxies = new ProxyTrust(config.TRUST_PROXY);
+  const credentials = new TurnCredentials((requestHost, userId) => {
+    // While the relay (re)starts, hand out its last known ports (or the configured port, without
+    // turns:) so pages loaded meanwhile can use it as soon as it is back.
+    const st = relay?.status();
+    const ready = st?.ready ?? st?.lastReady;
+    return buildIceServers({
+      config,
+      requestHost,
+      relay: relay
+        ? ready
+          ? { port: relayPort(ready) ?? config.TURN_PORT, tcp: ready.tcpPort !== null, tlsPort: ready.tlsPort ?? undefined }
+          : { port: config.TURN_PORT }
+        : undefined,
+      secret: secrets?.newest() ?? '',
+      userId,
+    });
+  }, config.ICE_TOKEN);
+  if (!config.ICE_TOKEN) log.info('ICE_TOKEN unset: GET /api/ice-servers refuses everyone (403); members get TURN credentials over signaling');
 
   const app = createApp({
     apiGuard: origins.middleware(),
     clientDir: options.clientDir ?? DEFAULT_CLIENT_DIR,
     readiness,
     acmeChallenge: keyAuthorization,
-    iceServers: (requestHost) => {
-      // While the relay (re)starts, hand out its last known ports (or the configured port, without
-      // turns:) so pages loaded meanwhile can use it as soon as it is back.
-      const st = relay?.status();
-      const ready = st?.ready ?? st?.lastReady;
-      return buildIceServers({
-        config,
-        requestHost,
-        relay: relay
-          ? ready
-            ? { port: relayPort(ready) ?? config.TURN_PORT, tcp: ready.tcpPort !== null, tlsPort: ready.tlsPort ?? undefined }
-            : { port: config.TURN_PORT }
-          : undefined,
-        secret: secrets?.newest() ?? '',
-      });
-    },
+    iceServers: credentials,
     extraRoutes: (app) => {
       app.get('/metrics', (req, res, next) => metrics!.handler(req, res, next));
       if (config.ADMIN_TOKEN) app.use('/api/admin', (req, res, next) => admin!(req, res, next));
@@ -215,6 +219,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   signaling = createSignalingServer(https, {
     graceMs: config.SEAT_GRACE_MS,
     logger: getLogger('signaling'),
+    turnCredentials: credentials,
     ...(cluster ? { seats: cluster.seats, adapter: cluster.adapter } : {}),
     ...(hooks ? { onRoomEvent: (e) => emitRoomEvent(e, (type, data, at) => hooks.emit(type, data, at)) } : {}),
     allowRequest: origins.allowRequest(),
@@ -229,7 +234,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     await cluster?.close();
     throw new Error(`cannot start the cluster seat store: ${(err as Error).message}`);
   }
-  metrics = createMetrics({ signaling, relay, token: config.METRICS_TOKEN, collectors: [tlsMetrics(tls, acme), origins.collector(), ...(webhooks ? [webhookMetrics(webhooks)] : [])] });
+  metrics = createMetrics({ signaling, relay, token: config.METRICS_TOKEN, collectors: [tlsMetrics(tls, acme), origins.collector(), credentialMetrics(credentials.counters), ...(webhooks ? [webhookMetrics(webhooks)] : [])] });
   if (config.ADMIN_TOKEN) {
     admin = createAdminRouter({
       token: config.ADMIN_TOKEN,

@@ -17,6 +17,7 @@ import type { CredentialSources } from './auth/longTermCredentials.js';
 import { NonceManager } from './auth/nonce.js';
 import { UserStore } from './auth/userStore.js';
 import { removeUser } from './auth/usersFile.js';
+import { restUsernameExpiry } from './auth/restCredentials.js';
 import { RelayCounters, type TurnStats } from './counters.js';
 import { chooseDataPath } from './chooseDataPath.js';
 import type { DataPath } from './dataPath.js';
@@ -66,6 +67,12 @@ export interface TurnServer {
    * @throws UsersFileError when the users file is malformed or locked for more than 1 s (then nothing changed).
    */
   revokeUser(name: string): RevokeResult;
+  /**
+   * End every allocation whose TURN REST username is `<expiry>:<userId>`, whatever its expiry (one
+   * seat's allocations: the web server names seats by user id).
+   * @returns how many allocations were ended.
+   */
+  endRestUser(userId: string): number;
   /** Listening addresses (valid after `start()`). */
   addresses(): TurnAddresses;
   /**
@@ -265,6 +272,16 @@ class TurnServerImpl implements TurnServer {
     const endedAllocations = this.manager.endUser(name, 'revoked');
     this.log.info(`revoked user ${name}: removed from the users file: ${removed}; allocations ended: ${endedAllocations}`);
     return { removed, endedAllocations };
+  }
+
+  endRestUser(userId: string): number {
+    const mine = [...this.manager.allocations.values()].filter((a) => {
+      const colon = a.username.indexOf(':');
+      return colon > 0 && a.username.slice(colon + 1) === userId && restUsernameExpiry(a.username) !== undefined;
+    });
+    for (const a of mine) this.manager.end(a, 'admin');
+    this.log.info(`ended the allocations of REST user id ${userId}: ${mine.length}`);
+    return mine.length;
   }
 
   private sweep(): void {

@@ -19,9 +19,12 @@
  */
 import { io, type Socket } from 'socket.io-client';
 import {
+  IceServersInfoSchema,
   MessageDataSchema,
   RoomSchema,
   type Ack,
+  type IceServersAck,
+  type IceServersInfo,
   type ClientToServerEvents,
   type JoinedInfo,
   type JoinOptions,
@@ -240,6 +243,22 @@ export class Signaling {
   holdOutgoing(hold: boolean): void {
     this.paused = hold;
     if (!hold && this.seated && this.socket.connected) this.flush();
+  }
+
+  /**
+   * Fresh ICE servers (TURN REST credentials) for our seat: `ice-servers(room)`, acknowledged.
+   * @param timeoutMs give up after this long, ms.
+   * @throws Error "not seated" when not seated on an open connection, the server's refusal code
+   *   (e.g. `not-a-member`), "invalid answer", or Socket.IO's timeout error.
+   */
+  async iceServers(timeoutMs: number): Promise<IceServersInfo> {
+    if (!this.seated || this.room === undefined || !this.socket.connected) throw new Error('not seated');
+    const emit = this.socket.timeout(timeoutMs) as unknown as { emitWithAck(ev: 'ice-servers', room: string): Promise<IceServersAck> };
+    const res = await emit.emitWithAck('ice-servers', this.room);
+    if (!res || res.ok !== true) throw new Error(res?.error?.code ?? 'invalid answer');
+    const parsed = IceServersInfoSchema.safeParse(res);
+    if (!parsed.success) throw new Error('invalid answer');
+    return parsed.data;
   }
 
   /** Close the socket for good. */

@@ -35,6 +35,9 @@
  * - Every signaling log line names the room (when there is one) and the socket id.
  * - Room events (seats taken/freed, `full`, refusals) go to the optional `onRoomEvent` listener
  *   (`roomEvents.ts`), after the socket has been answered; a throwing listener is logged, never felt.
+ * - TURN credentials (with `turnCredentials`): `joined` carries `info.ice` for the seat, and
+ *   `ice-servers(room, ack)` renews them for a socket seated in `room` only (else `not-a-member`).
+ *   The seat is named by the session token (else the socket id) so renewals keep its REST user id.
  *
  * Memory per connection is kept small (tens of thousands of sockets per node): listeners are
  * shared functions that read their socket from `this` (no closures per socket), the per-socket
@@ -42,9 +45,19 @@
  * Socket.IO handshake has been built from it.
  */
 import type { Server as HttpsServer } from 'node:https';
+import { hostFromHeader } from '../iceServers.js';
+import type { TurnCredentials } from '../turnCredentials.js';
 import { Server, type DefaultEventsMap, type ServerOptions, type Socket } from 'socket.io';
 import type { Logger } from 'log4js';
-import { MAX_MESSAGE_BYTES, type ClientToServerEvents, type JoinedInfo, type ServerToClientEvents, type SignalingError } from '../../contracts/signaling.js';
+import {
+  MAX_MESSAGE_BYTES,
+  type ClientToServerEvents,
+  type IceServersAck,
+  type IceServersInfo,
+  type JoinedInfo,
+  type ServerToClientEvents,
+  type SignalingError,
+} from '../../contracts/signaling.js';
 import { KeyedRateLimiter, TokenBucket } from '../../common/tokenBucket.js';
 import { MemorySeatStore } from './memorySeatStore.js';
 import { passcodeVerifier } from './passcode.js';
@@ -59,7 +72,7 @@ export const RATE_BURST = 200;
 /** Token bucket refill per socket, events per second. */
 export const RATE_PER_S = 100;
 
-const KNOWN_EVENTS = new Set(['join', 'leave', 'message']);
+const KNOWN_EVENTS = new Set(['join', 'leave', 'message', 'ice-servers']);
 
 type TypedServer = Server<ClientToServerEvents, ServerToClientEvents, DefaultEventsMap, SocketState>;
 type TypedSocket = Socket<ClientToServerEvents, ServerToClientEvents, DefaultEventsMap, SocketState>;
@@ -86,6 +99,8 @@ export interface SignalingOptions {
   clientAddress?: (remote: string, headers: Record<string, string | string[] | undefined>) => string;
   /** Engine.IO handshake check (e.g. the Origin check); refused handshakes never become sockets. */
   allowRequest?: ServerOptions['allowRequest'];
+  /** TURN credentials for seated members (`joined` info, `ice-servers`); none handed out without. */
+  turnCredentials?: Pick<TurnCredentials, 'forSeat' | 'refused'>;
 }
 
 /** A running signaling server. */
@@ -173,18 +188,26 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
       return refuse(socket, 'join', 'join-rate-limited', 'too many join attempts from this address; wait a minute', room, ack);
     }
     const session = opts.value?.session;
+    const seatKey = session ?? socket.id;
     const passcode = opts.value?.passcode || undefined;
     if (passcode !== undefined) {
       return passcodeVerifier(room, passcode)
         .then((verifier) => seats.join(room, socket.id, session, verifier))
-        .then((r) => joined(socket, room, r, ack, true));
+        .then((r) => joined(socket, room, r, ack, true, seatKey));
     }
     const result = seats.join(room, socket.id, session);
-    if (result instanceof Promise) return result.then((r) => joined(socket, room, r, ack, false));
-    joined(socket, room, result, ack, false);
+    if (result instanceof Promise) return result.then((r) => joined(socket, room, r, ack, false, seatKey));
+    joined(socket, room, result, ack, false, seatKey);
   }
 
-  function joined(socket: TypedSocket, room: string, result: JoinResult, ack: AckFn | undefined, gavePasscode: boolean): void {
+  /** ICE servers with TURN credentials for the seat of `socket` in `room`, if the server hands any out. */
+  function iceFor(socket: TypedSocket, room: string, via: 'joined' | 'renewal'): IceServersInfo | undefined {
+    if (!options.turnCredentials || socket.data.seatKey === undefined) return undefined;
+    const host = hostFromHeader(socket.handshake.headers.host) ?? 'localhost';
+    return options.turnCredentials.forSeat(room, socket.data.seatKey, host, via);
+  }
+
+  function joined(socket: TypedSocket, room: string, result: JoinResult, ack: AckFn | undefined, gavePasscode: boolean, seatKey: string): void {
     if (result.kind === 'other-room') {
       return refuse(socket, 'join', 'already-joined', `already in room ${result.room}; leave it first`, room, ack);
     }
@@ -215,6 +238,7 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
     // Disconnected while the store answered: the queued disconnect handler frees or holds the seat.
     if (!socket.connected) return;
     void socket.join(ioRoom(room));
+    if (!result.rejoin) socket.data.seatKey = seatKey;
     const polite = result.seat.polite;
     if (result.rejoin) counters.rejoins++;
     else if (result.resumed) counters.resumes++;
@@ -225,6 +249,8 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
     const info: JoinedInfo = { polite, members: result.members };
     if (result.resumed) info.resumed = true;
     if (result.passcode) info.passcode = true;
+    const ice = iceFor(socket, room, 'joined');
+    if (ice && ice.iceServers.length > 0) info.ice = ice;
     socket.emit('joined', room, socket.id, info);
     if (!result.rejoin && result.other?.connected) socket.to(ioRoom(room)).emit('otherjoin', room, socket.id);
     if (ack) safeAck(ack, { ok: true });
@@ -275,6 +301,25 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
     if (ack) safeAck(ack, { ok: true });
   }
 
+  /** `ice-servers(room, ack)`: fresh TURN credentials, for a member seated in `room` only. */
+  function onIceServers(socket: TypedSocket, args: unknown[]): void {
+    const ack = ackOf(args);
+    const raw = param(args, 0);
+    const room = checkRoom(raw);
+    if (room === undefined) return refuse(socket, 'ice-servers', 'invalid-room', roomRefusal(raw), undefined, ack);
+    if (!seats.isSeated(room, socket.id)) {
+      options.turnCredentials?.refused('not-a-member');
+      return refuse(socket, 'ice-servers', 'not-a-member', `not a member of room ${room}`, room, ack);
+    }
+    if (!ack) return refuse(socket, 'ice-servers', 'invalid-payload', 'ice-servers needs an acknowledgement callback', room, undefined);
+    const ice = iceFor(socket, room, 'renewal') ?? { iceServers: [], ttl: 0 };
+    try {
+      (ack as unknown as (res: IceServersAck) => void)({ ok: true, ...ice });
+    } catch {
+      // An ack to a disconnected socket is dropped by Socket.IO.
+    }
+  }
+
   function onDisconnect(socket: TypedSocket, args: unknown[]): void | Promise<void> {
     counters.disconnections++;
     const reason = String(args[0]);
@@ -323,6 +368,9 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
   function messageListener(this: TypedSocket, ...args: unknown[]): void {
     guarded(this, 'message', onMessage, args);
   }
+  function iceServersListener(this: TypedSocket, ...args: unknown[]): void {
+    guarded(this, 'ice-servers', onIceServers, args);
+  }
   function disconnectListener(this: TypedSocket, ...args: unknown[]): void {
     runner.run(this, 'disconnect', onDisconnect, args);
   }
@@ -366,6 +414,7 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
     s.on('join', joinListener);
     s.on('leave', leaveListener);
     s.on('message', messageListener);
+    s.on('ice-servers', iceServersListener);
     s.on('disconnect', disconnectListener);
     socket.onAny(anyListener);
   });

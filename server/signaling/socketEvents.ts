@@ -18,6 +18,8 @@ export interface SocketState {
   pending: Promise<void> | undefined;
   /** The client's address (behind a trusted proxy: from X-Forwarded-For), key of the join rate limit. */
   address: string;
+  /** What names this socket's seat in TURN REST usernames: its session token, else its socket id (set on join). */
+  seatKey?: string;
 }
 
 /** Handles one event; returns a promise only when it had to wait for the seat store. */

@@ -14,6 +14,12 @@ import { freeTcpPort, freeUdpTcpPort, randomRelayRange } from './ports.js';
 export const ROOT = path.resolve(import.meta.dirname, path.basename(path.resolve(import.meta.dirname, '../..')) === 'dist' ? '../../..' : '../..');
 export const SERVER_MAIN = path.join(ROOT, 'dist/server/main.js');
 
+/** The tester token (`ICE_TOKEN`) servers started by {@link startServer} accept on `GET /api/ice-servers`. */
+export const TEST_ICE_TOKEN = 'test-ice-token-0123456789abcdef';
+
+/** `Authorization` header carrying {@link TEST_ICE_TOKEN}. */
+export const ICE_AUTH = { authorization: `Bearer ${TEST_ICE_TOKEN}` };
+
 /** A running server process. */
 export interface RunningServer {
   /** `https://127.0.0.1:PORT` (or `https://<probeHost>:PORT`; no trailing slash). */
@@ -100,6 +106,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
       TURN_MAX_PORT: String(range.max),
       TURN_ALLOWED_PEERS: '127.0.0.0/8',
       TURN_REALM: 'test.example.org',
+      ICE_TOKEN: TEST_ICE_TOKEN,
       CERTS_DIR: path.join(dir, 'certs'),
       DATA_DIR: path.join(dir, 'data'),
       LOG_DIR: path.join(dir, 'logs'),

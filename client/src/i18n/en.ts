@@ -332,6 +332,11 @@ export const en = {
     remove: 'Remove server',
     reset: 'Reset to defaults',
     storageHint: "The list and passwords you type are kept in this browser's localStorage. This deployment's entries get fresh, short-lived credentials on every load.",
+    token: {
+      label: 'Tester token (ICE_TOKEN)',
+      use: "Load this deployment's servers",
+      hint: 'This deployment gives TURN credentials to people in a call, and to testers with its token. Ask the operator for it, or open this page as /trickle-ice.html#token=… (kept only in this tab).',
+    },
     optionsHeading: 'Options',
     policyLabel: 'ICE transport policy',
     poolLabel: 'ICE candidate pool size',
@@ -395,6 +400,9 @@ export const en = {
       loadedMinutes_other: "Loaded this deployment's servers from /api/ice-servers; TURN credentials valid for {{count}} minutes.",
       failedSaved: "Could not load this deployment's servers from /api/ice-servers ({{detail}}); showing the saved list (deployment credentials may have expired).",
       failed: "Could not load this deployment's servers from /api/ice-servers ({{detail}}); add servers below.",
+      tokenRequired: "This deployment gives its TURN credentials to testers only with its token: enter it above (or open the page as /trickle-ice.html#token=…), or add servers below.",
+      wrongToken: 'The tester token was refused: check it and try again, or add servers below.',
+      tokenUnset: "This deployment gives TURN credentials only to people in a call (no tester token is configured); add servers below.",
       notSaved: 'The list could not be saved to localStorage.',
     },
     form: {

@@ -323,6 +323,11 @@ export const zhCN: Catalog = {
     remove: '删除服务器',
     reset: '恢复默认',
     storageHint: '列表和你输入的密码保存在此浏览器的 localStorage 中。本部署的条目每次加载都会获得新的短期凭据。',
+    token: {
+      label: '测试令牌（ICE_TOKEN）',
+      use: '加载本部署的服务器',
+      hint: '本部署向通话中的人、以及持有令牌的测试者提供 TURN 凭据。请向运维人员索取令牌，或以 /trickle-ice.html#token=… 打开本页（令牌只保存在此标签页中）。',
+    },
     optionsHeading: '选项',
     policyLabel: 'ICE 传输策略',
     poolLabel: 'ICE 候选池大小',
@@ -384,6 +389,9 @@ export const zhCN: Catalog = {
       loadedMinutes_other: '已从 /api/ice-servers 加载本部署的服务器；TURN 凭据有效期 {{count}} 分钟。',
       failedSaved: '无法从 /api/ice-servers 加载本部署的服务器（{{detail}}）；显示已保存的列表（本部署的凭据可能已过期）。',
       failed: '无法从 /api/ice-servers 加载本部署的服务器（{{detail}}）；请在下方添加服务器。',
+      tokenRequired: '本部署只向持有测试令牌的测试者提供 TURN 凭据：请在上方输入令牌（或以 /trickle-ice.html#token=… 打开本页），或在下方添加服务器。',
+      wrongToken: '测试令牌被拒绝：请检查后重试，或在下方添加服务器。',
+      tokenUnset: '本部署只向通话中的人提供 TURN 凭据（未配置测试令牌）；请在下方添加服务器。',
       notSaved: '列表无法保存到 localStorage。',
     },
     form: {

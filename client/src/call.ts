@@ -411,8 +411,10 @@ export class Call implements CallRoom {
         // We took our seat back after a reload: the other side still has its old connection.
         this.replacePeer(true);
       } else {
-        // The other person offers now (they got `otherjoin`): be ready to answer at once.
-        if (!this.peer) this.peers.create(false, true);
+        // The other person offers now (they got `otherjoin`): be ready to answer at once. A
+        // connection we warmed up while alone (e.g. before a server restart) never sent anything:
+        // replace it, or its held offer would collide with theirs.
+        if (!this.peer || this.peers.warming) this.peers.create(false, true);
         this.status.connecting();
         this.armOfferFallback();
       }

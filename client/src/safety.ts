@@ -17,6 +17,10 @@ import type { PeerSession } from './peerSession.js';
 import { fingerprintsInUse, safetyNumber, type FingerprintSource } from './safetyNumber.js';
 
 /** What the page shows about the safety number. */
+/** How often, and how far apart (ms), the peer's certificate is looked for again after `connected`. */
+const CERTIFICATE_RETRIES = 20;
+const CERTIFICATE_RETRY_MS = 250;
+
 export interface SafetyState {
   /** The number (`NNNN NNNN NNNN NNNN`), or null until the connection is up. */
   code: string | null;
@@ -105,13 +109,25 @@ export class SafetyCheck implements CallExtension {
     this.render();
   }
 
-  private async derive(peer: PeerSession): Promise<void> {
+  private async derive(peer: PeerSession, attempt = 0): Promise<void> {
     const generation = this.generation;
     try {
       const used = await fingerprintsInUse(peer.pc);
       if (!used) return;
+      if (used.source === 'sdp' && attempt < CERTIFICATE_RETRIES && typeof RTCDtlsTransport !== 'undefined' && 'getRemoteCertificates' in RTCDtlsTransport.prototype) {
+        // `connected` can come a moment before the DTLS transport exposes the peer's certificate:
+        // look again, so the number comes from the handshake when the browser can tell.
+        setTimeout(() => {
+          if (generation === this.generation && !peer.closed) void this.derive(peer, attempt + 1);
+        }, CERTIFICATE_RETRY_MS);
+      }
       const code = await safetyNumber(used.local, used.remote);
-      if (generation !== this.generation || peer.closed || code === this.code) return;
+      if (generation !== this.generation || peer.closed || (code === this.code && used.source === this.source)) return;
+      if (code === this.code) {
+        this.source = used.source;
+        this.render();
+        return;
+      }
       this.log(`safety number ${code} (remote fingerprint from the ${used.source === 'certificate' ? 'DTLS certificate' : 'remote description'})`);
       if (this.lastCode !== null && this.lastCode !== code) {
         // A new connection with new keys: earlier comparisons say nothing about it.

@@ -30,7 +30,7 @@ describe.skipIf(!haveChromium)('call page: safety number', () => {
   });
 
   it('both pages show the same number, from the certificate of the DTLS handshake', async () => {
-    const [sa, sb] = await Promise.all([a, b].map((p) => pollUntil(() => safetyState(p.page), (s) => s.state === 'ready', 10_000, 'safety number', p)));
+    const [sa, sb] = await Promise.all([a, b].map((p) => pollUntil(() => safetyState(p.page), (s) => s.state === 'ready' && s.source === 'certificate', 10_000, 'safety number from the certificate', p)));
     expect(sa!.text).toMatch(/^\d{4} \d{4} \d{4} \d{4}$/);
     expect(sb!.text).toBe(sa!.text);
     expect(sa!.source).toBe('certificate');

@@ -265,8 +265,9 @@ describe.skipIf(!haveChromium)('trickle-ICE page', () => {
   });
 
   it('reports unreachable turn: URLs (closed loopback ports) as not reachable', async () => {
-    // Nothing listens on these ports. Chromium retransmits the UDP Allocate for ≈ 40 s, then
-    // reports 701 (for stun:host:port); a refused TCP connection ends gathering with no error.
+    // Nothing listens on these ports. Chromium retransmits the UDP Allocate for ≈ 40 s before it
+    // reports 701, so the page's own timeout (8 s here) ends gathering first and names the URL
+    // unanswered; a refused TCP connection ends its part with no error.
     const udpPort = await freeUdpTcpPort();
     const tcpPort = await freeTcpPort();
     const udpUrl = `turn:127.0.0.1:${udpPort}?transport=udp`;
@@ -275,13 +276,12 @@ describe.skipIf(!haveChromium)('trickle-ICE page', () => {
       { urls: udpUrl, username: 'user', password: 'secret' },
       { urls: tcpUrl, username: 'user', password: 'secret' },
     ]);
-    await setOption('#timeout', '70');
-    const r = await gather(80_000);
+    await setOption('#timeout', '8');
+    const r = await gather(20_000);
     const msg = describeResult(r);
     expect(r.rows.filter((x) => x.type === 'relay'), msg).toEqual([]);
-    expect(r.errors.some((e) => e.cells[3] === '701' && e.cells[2]!.includes(`127.0.0.1:${udpPort}`)), msg).toBe(true);
     const byUrl = new Map(r.verdicts.map((v) => [v.url, v]));
-    expect(byUrl.get(udpUrl), msg).toMatchObject({ status: 'fail', text: 'not reachable (timeout)' });
+    expect(byUrl.get(udpUrl), msg).toMatchObject({ status: 'fail', text: 'not reachable (no answer within 8 s)' });
     expect(byUrl.get(tcpUrl), msg).toMatchObject({ status: 'fail', text: expect.stringMatching(/^not reachable/) });
   });
 

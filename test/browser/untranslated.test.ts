@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveChromium, launchPeer, type Peer } from '../helpers/browser.js';
-import { removeServerDirs, startServer, type RunningServer } from '../helpers/server.js';
+import { TEST_ICE_TOKEN, removeServerDirs, startServer, type RunningServer } from '../helpers/server.js';
 import { joinCall, newRoom, pollUntil, waitForStatus, waitForText } from './call-helpers.js';
 import { untranslatedWords, visibleTexts } from './visible-text.js';
 
@@ -120,7 +120,7 @@ describe.skipIf(!haveChromium)('no English left on the zh-CN pages', () => {
 
   it('the trickle-ICE page, before and after gathering and a relay test', async () => {
     const page = a.page;
-    await page.goto(`${server!.url}/trickle-ice.html`);
+    await page.goto(`${server!.url}/trickle-ice.html#token=${TEST_ICE_TOKEN}`);
     await pollUntil(() => page.getAttribute('#defaultsStatus', 'data-state'), (s) => s === 'loaded', 10_000, 'defaults', a);
     await expectAllChinese(a, 'trickle-ICE page');
     await page.click('#gather');

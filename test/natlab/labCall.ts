@@ -16,23 +16,27 @@ const S = LAB_ADDR.server;
  * Start the real server inside `lab`'s public namespace at {@link LAB_ADDR}.server (web server and
  * relay on that address; readiness probed from inside the namespace, since the test process has no
  * route into the lab). `url` of the result is `https://203.0.113.10:PORT`.
- * @param env extra/overriding environment (e.g. `{ TURN_ENABLED: 'false' }`).
+ * @param env extra/overriding environment (e.g. `{ TURN_ENABLED: 'false' }`; undefined removes a key).
  * @throws Error with the server's output when it does not become ready.
  */
-export function startLabServer(lab: NatLab, env: Record<string, string> = {}): Promise<RunningServer> {
+export function startLabServer(lab: NatLab, env: Record<string, string | undefined> = {}): Promise<RunningServer> {
+  const base: Record<string, string | undefined> = {
+    HTTPS_HOST: S,
+    TURN_LISTEN: S,
+    TURN_PUBLIC_HOST: S,
+    // The peers' public addresses (203.0.113.2/.3, TEST-NET-3) pass the relay's default peer
+    // policy; the relay's own address does not, and relay<->relay candidate pairs need it.
+    TURN_ALLOWED_PEERS: `${S}/32`,
+    ...env,
+  };
+  // A key given as undefined is left out (e.g. no TURN_PUBLIC_HOST: with TURN_ENABLED=false it
+  // would name a relay host of our own and hand out its turn: URLs).
+  const merged = Object.fromEntries(Object.entries(base).filter((e): e is [string, string] => e[1] !== undefined));
   return startServer({
     prefix: lab.prefix('pub'),
     probeHost: S,
     probe: async (url, timeoutMs) => (await lab.httpsGet('pub', url, timeoutMs)).status,
-    env: {
-      HTTPS_HOST: S,
-      TURN_LISTEN: S,
-      TURN_PUBLIC_HOST: S,
-      // The peers' public addresses (203.0.113.2/.3, TEST-NET-3) pass the relay's default peer
-      // policy; the relay's own address does not, and relay<->relay candidate pairs need it.
-      TURN_ALLOWED_PEERS: `${S}/32`,
-      ...env,
-    },
+    env: merged,
   });
 }
 

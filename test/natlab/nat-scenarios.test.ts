@@ -167,7 +167,7 @@ describe.skipIf(!!skipReason)(`NAT lab call scenarios${skipReason ? ` — SKIPPE
     '5. no relay (TURN_ENABLED=false) and symmetric NATs: both pages say the connection failed at the first ICE failure, keep saying it, and stop retrying',
     async () => {
       setNats('symmetric', 'symmetric');
-      noRelay = await startLabServer(lab, { TURN_ENABLED: 'false' });
+      noRelay = await startLabServer(lab, { TURN_ENABLED: 'false', TURN_PUBLIC_HOST: undefined });
       const call = await startCall(lab, noRelay, peers, { waitConnected: false });
       const sides = [
         ['A', call.a],

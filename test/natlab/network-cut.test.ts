@@ -8,7 +8,9 @@
  * (`disconnected`) and the page waits DISCONNECTED_GRACE_MS (1.5 s) before the impolite side (A,
  * the first joiner) restarts ICE, so even in the 8 s cut the restart starts before the network is
  * back; its offer goes out through the (still open) Socket.IO connection and arrives once the cut
- * ends. Asserted for both: both pages showed "Reconnecting", A restarted ICE, the restart was
+ * ends. (When Chromium notices the 8 s cut late, ICE resumes by itself at the restore, before a
+ * restart is due: then the 8 s case asserts recovery on the same connections.) Asserted for the
+ * 12 s cut: both pages showed "Reconnecting", A restarted ICE, the restart was
  * answered (new ICE ufrags on both sides: A's in B's remote description and B's in A's), on the
  * same peer connections (no rebuild), frames are decoded again and both pages say "Connected".
  *
@@ -222,8 +224,17 @@ describe.skipIf(!!skipReason)(`NAT lab: network cut and ICE restart${skipReason 
     console.log(`[natlab] ICE restart completed: A ufrag ${r.iceBefore.a.local} -> ${ia.local}, B ufrag ${r.iceBefore.b.local} -> ${ib.local}`);
   }
 
-  it('A\'s network is cut for 8 s: "Reconnecting", A restarts ICE, the restart completes, the call recovers', async () => {
-    await expectIceRestartCompleted(await cutAndRecover(8000));
+  it('A\'s network is cut for 8 s: "Reconnecting", then the call recovers on the same connection (by ICE restart when A started one)', async () => {
+    const r = await cutAndRecover(8000);
+    if (r.after.iceRestarts > (r.before.iceRestarts ?? 0)) return expectIceRestartCompleted(r);
+    // Chromium noticed the cut late (its consent checks found it `disconnected` less than
+    // DISCONNECTED_GRACE_MS before the end of the cut): ICE resumed by itself when the network came
+    // back, before a restart was due. Then the same connections carry the call again.
+    const [ia, ib] = [await iceInfo(r.a), await iceInfo(r.b)];
+    expect(r.after.rebuilds, 'the peer connection was rebuilt').toBe(r.before.rebuilds ?? 0);
+    expect([ia.pcNumber, ib.pcNumber], 'a peer connection was replaced').toEqual([r.iceBefore.a.pcNumber, r.iceBefore.b.pcNumber]);
+    await Promise.all([expectMediaFlowingSoon(r.a), expectMediaFlowingSoon(r.b)]);
+    console.log('[natlab] 8 s cut: ICE resumed without a restart (the cut was noticed late)');
   }, 120_000);
 
   it('A\'s network is cut for 12 s: A restarts ICE during the cut, the restart completes, the call recovers', async () => {

@@ -15,6 +15,7 @@ import { connectCluster, type Cluster } from './cluster.js';
 import { createApp, type ReadinessChecks } from './app.js';
 import { AcmeManager } from './acme.js';
 import { createHttpApp } from './acmeHttp.js';
+import { attachSocketIo, createProxyServer } from './proxyListener.js';
 import { TlsService } from './tlsService.js';
 import { tlsMetrics } from './tlsMetrics.js';
 import { ConfigError, type Env } from '../contracts/config.js';
@@ -60,6 +61,10 @@ export interface RunningServer {
   http: HttpServer | undefined;
   /** Bound HTTP port, if any. */
   httpPort: number | undefined;
+  /** The plain-HTTP listener for a TLS-terminating reverse proxy (PROXY_HTTP_PORT), if any. */
+  proxyHttp: HttpServer | undefined;
+  /** Its bound port, if any. */
+  proxyHttpPort: number | undefined;
   signaling: SignalingServer;
   relay: RelaySupervisor | undefined;
   metrics: Metrics;
@@ -237,6 +242,24 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     http = plain;
   }
   const httpPort = http ? (http.address() as AddressInfo).port : undefined;
+
+  // Plain HTTP for a reverse proxy that terminates TLS (PROXY_HTTP_PORT): the same app and Socket.IO.
+  let proxyHttp: HttpServer | undefined;
+  if (config.PROXY_HTTP_PORT !== undefined) {
+    const server = createProxyServer(app);
+    await listenDualStack(server, config.PROXY_HTTP_PORT, config.PROXY_HTTP_HOST, log).catch(async (err: Error) => {
+      https.close();
+      http?.close();
+      secrets?.stop();
+      await signaling?.close('start failed');
+      await cluster?.close();
+      throw new Error(`PROXY_HTTP_PORT ${config.PROXY_HTTP_PORT}: ${err.message}`);
+    });
+    attachSocketIo(signaling.io, server);
+    server.on('error', (err) => log.error(`proxy http: ${err.message}`));
+    proxyHttp = server;
+  }
+  const proxyHttpPort = proxyHttp ? (proxyHttp.address() as AddressInfo).port : undefined;
   tls.start();
   acme?.start();
 
@@ -245,7 +268,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   https.on('tlsClientError', (err) => getLogger('http').debug(`TLS handshake failed: ${err.message}`));
   const host = ['0.0.0.0', '::', ''].includes(listenHost) ? '127.0.0.1' : listenHost;
   const url = `https://${formatHostPort(host, port)}`;
-  log.info(`listening on ${formatHostPort(listenHost, port)}${listenHost === '::' ? ' (IPv6 and IPv4)' : ''} (${url})${httpPort !== undefined ? `; plain HTTP on ${httpPort}${acme ? ' (ACME challenges, redirect)' : ' (redirect)'}` : ''}`);
+  log.info(`listening on ${formatHostPort(listenHost, port)}${listenHost === '::' ? ' (IPv6 and IPv4)' : ''} (${url})${httpPort !== undefined ? `; plain HTTP on ${httpPort}${acme ? ' (ACME challenges, redirect)' : ' (redirect)'}` : ''}${proxyHttp ? `; plain HTTP for a reverse proxy on ${formatHostPort(config.PROXY_HTTP_HOST, proxyHttpPort!)}` : ''}`);
 
   if (relay) {
     relay.start();
@@ -268,7 +291,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       https.closeAllConnections();
       const httpClosed = new Promise<void>((resolve) => (http ? http.close(() => resolve()) : resolve()));
       http?.closeAllConnections();
-      await Promise.all([httpsClosed, httpClosed, relay?.stop()]);
+      const proxyClosed = new Promise<void>((resolve) => (proxyHttp ? proxyHttp.close(() => resolve()) : resolve()));
+      proxyHttp?.closeAllConnections();
+      await Promise.all([httpsClosed, httpClosed, proxyClosed, relay?.stop()]);
       await cluster?.close();
       log.info('stopped');
     })().catch((err) => {
@@ -277,7 +302,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     return closing;
   };
 
-  return { url, port, https, http, httpPort, signaling, relay, metrics, tls, acme, readiness, close };
+  return { url, port, https, http, httpPort, proxyHttp, proxyHttpPort, signaling, relay, metrics, tls, acme, readiness, close };
 }
 
 /**

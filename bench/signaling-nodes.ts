@@ -131,6 +131,9 @@ export async function startNode(options: NodeOptions): Promise<Node> {
     DATA_DIR: path.join(dir, 'data'),
     LOG_DIR: path.join(dir, 'logs'),
     LOG_LEVEL: 'warn',
+    // Every load-generator socket comes from 127.0.0.1: the per-address join limit would refuse
+    // all but the first JOIN_RATE_BURST joins of a run.
+    JOIN_RATE_BURST: '0',
     ...(plainPort !== undefined ? { PROXY_HTTP_PORT: String(plainPort), PROXY_HTTP_HOST: '127.0.0.1' } : {}),
     ...options.env,
   };

@@ -7,11 +7,10 @@
  * `_auth_total{result,reason}`, `_relayed_packets_total{direction}`, `_relayed_bytes_total{direction}`,
  * `_dropped_total{reason}`, `_internal_errors_total`.
  */
-import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { pullCounter, pullGauge, type Sample } from './pullMetrics.js';
 import type { TurnStats } from '../contracts/relay.js';
 
-type Labels = Record<string, string>;
-type Sample = [Labels, number];
 
 const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0);
 const entries = (o: unknown): Array<[string, number]> =>
@@ -22,28 +21,8 @@ const entries = (o: unknown): Array<[string, number]> =>
  * @param rs  the stats of the current scrape (undefined: the relay did not answer; counters read 0).
  */
 export function registerRelayMetrics(registry: Registry, rs: () => TurnStats | undefined): void {
-  const gauge = (name: string, help: string, labelNames: string[], read: () => Sample[]) =>
-    new Gauge({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const [labels, v] of read()) this.set(labels, v);
-      },
-    });
-  const counter = (name: string, help: string, labelNames: string[], read: () => Sample[]) =>
-    new Counter({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const [labels, v] of read()) this.inc(labels, v);
-      },
-    });
+  const gauge = (name: string, help: string, labelNames: string[], read: () => Sample[]) => pullGauge(registry, name, help, labelNames, read);
+  const counter = (name: string, help: string, labelNames: string[], read: () => Sample[]) => pullCounter(registry, name, help, labelNames, read);
   gauge('webrtc_turn_allocations', 'Current allocations', [], () => [[{}, num(rs()?.allocations?.current)]]);
   counter('webrtc_turn_allocations_total', 'Allocation events', ['event'], () => {
     const a = rs()?.allocations;

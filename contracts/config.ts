@@ -47,6 +47,27 @@ const cidr = z.string().refine(
   { message: 'must be a CIDR like 127.0.0.0/8 or an address' },
 );
 
+/**
+ * An entry of ALLOWED_ORIGINS: `self`, `*`, or an origin as browsers send it (`scheme://host[:port]`,
+ * nothing after), normalized (lower case, no default port).
+ */
+const originEntry = z
+  .string()
+  .transform((v, ctx) => {
+    if (v === 'self' || v === '*') return v;
+    let u: URL | undefined;
+    try {
+      u = new URL(v);
+    } catch {
+      u = undefined;
+    }
+    if (!u || !['http:', 'https:'].includes(u.protocol) || u.pathname !== '/' || u.search || u.hash || u.username || u.password) {
+      ctx.addIssue({ code: 'custom', message: `must be self, * or origins like https://call.example.com (scheme, host, optional port; no path): ${JSON.stringify(v.slice(0, 80))}` });
+      return z.NEVER;
+    }
+    return u.origin;
+  });
+
 /** A DNS name a public CA can issue for over HTTP-01: no wildcard, no IP literal, at least two labels. */
 const acmeName = z
   .string()
@@ -79,6 +100,35 @@ export const EnvSchema = z
     LOG_CONFIG: z.string().optional(),
     /** Seat grace period for a disconnected member that uses a session token, ms. */
     SEAT_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(15_000),
+    /**
+     * Join attempts per client address (a token bucket): size, and refill per minute. The defaults
+     * let people behind one address mistype passcodes and rejoin freely, and stop a script trying
+     * room numbers one after another. JOIN_RATE_BURST=0 turns the limit off.
+     */
+    JOIN_RATE_BURST: z.coerce.number().int().min(0).max(1_000_000).default(60),
+    JOIN_RATE_PER_MIN: z.coerce.number().positive().max(1_000_000).default(30),
+    /**
+     * Which peers are trusted reverse proxies whose X-Forwarded-For names the client address:
+     * `loopback` (default: a proxy on the same host), `off` (never read X-Forwarded-For), or
+     * addresses/CIDRs, comma-separated (`loopback` may be one of them).
+     */
+    TRUST_PROXY: csv
+      .pipe(
+        z
+          .array(z.string().refine((v) => v === 'off' || v === 'loopback' || cidr.safeParse(v).success, { message: 'must be off, loopback, or addresses/CIDRs like 10.0.0.0/8' }))
+          .min(1, 'names nothing (use off)'),
+      )
+      .refine((v) => !v.includes('off') || v.length === 1, { message: 'off cannot be combined with other entries' })
+      .default(['loopback']),
+    /**
+     * Origins allowed to open Socket.IO connections and call /api/* from a browser: `self` (the
+     * page's own origin: the Origin's host equals the request's Host header, plus the ACME_DOMAIN
+     * names), `*` (any), or origins like https://app.example.com, comma-separated. Requests
+     * without an Origin header (non-browser clients, same-origin GETs) are not refused.
+     */
+    ALLOWED_ORIGINS: csv
+      .pipe(z.array(originEntry).min(1, 'names nothing (use self or *)'))
+      .default(['self']),
     /** Bearer token required by GET /metrics (unset: /metrics is open). */
     METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').max(256).optional(),
     /** Bearer token of the admin API under /api/admin (unset: the admin API is disabled, 404). */
@@ -105,6 +155,20 @@ export const EnvSchema = z
     PROXY_HTTP_HOST: ipAddress.default('127.0.0.1'),
     /** Allow a non-loopback PROXY_HTTP_HOST (a proxy on another host of a private network you trust). */
     PROXY_HTTP_ALLOW_REMOTE: bool.default(false),
+
+    // Webhooks: signed JSON events POSTed to the operator (README "Webhooks")
+    /** Receiver of the events (http:// or https://); unset: no webhooks. */
+    WEBHOOK_URL: z.url({ protocol: /^https?$/, message: 'must be an http:// or https:// URL' }).optional(),
+    /** Key of the HMAC-SHA256 signature of every body (required with WEBHOOK_URL). */
+    WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').max(256).optional(),
+    /** PEM file of CA certificates trusted for an https:// WEBHOOK_URL besides the system's (e.g. a self-signed receiver). */
+    WEBHOOK_CA: z.string().optional(),
+    /** Events waiting for delivery (and retry) at most; a new event beyond it is dropped and counted. */
+    WEBHOOK_QUEUE_SIZE: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+    /** Tries per event (first attempt included) before it is dropped and counted. */
+    WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(8),
+    /** Time one request may take (connect, send, response headers), ms. */
+    WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5000),
 
     // Scale-out of signaling (several server nodes sharing one Redis)
     /** Redis URL (`redis://[user:pass@]host:port[/db]`, `rediss://` for TLS). Unset: rooms stay in-process. */
@@ -172,7 +236,18 @@ export const EnvSchema = z
     /** Native data path worker threads (coturn's --relay-threads); 0 = one per CPU, at most 8. */
     TURN_RELAY_THREADS: z.coerce.number().int().min(0).max(64).default(0),
     TURN_PUBLIC_HOST: z.string().optional(),
-    TURN_CREDENTIAL_TTL: positiveInt.default(86_400),
+    /**
+     * Lifetime of the TURN REST credentials handed to a seated member (with `joined` and on renewal
+     * over signaling) and to testers (`/api/ice-servers`), s. Short: credentials are renewed while a
+     * call lasts, and an allocation keeps working past its credentials' expiry.
+     */
+    TURN_CREDENTIAL_TTL: z.coerce.number().int().min(1).max(7 * 86_400).default(600),
+    /**
+     * Tester token of `GET /api/ice-servers` (`Authorization: Bearer`; the trickle-ICE page takes
+     * it from `#token=` or its token field). Never in a query string: URLs are logged. Unset: the
+     * endpoint refuses (403) — credentials go only to seated members, over signaling.
+     */
+    ICE_TOKEN: z.string().min(16, 'must be at least 16 characters').max(256).optional(),
     /** Comma-separated ICE server URLs to hand out instead of the embedded relay's (e.g. an external coturn). */
     TURN_URLS: csv.optional(),
   })
@@ -186,6 +261,7 @@ export const EnvSchema = z
     if (env.ACME_DOMAIN && env.TLS_CERT) {
       ctx.addIssue({ code: 'custom', path: ['ACME_DOMAIN'], message: 'ACME_DOMAIN and TLS_CERT/TLS_KEY are alternatives: set one of them' });
     }
+    if (env.WEBHOOK_URL && !env.WEBHOOK_SECRET) ctx.addIssue({ code: 'custom', path: ['WEBHOOK_SECRET'], message: 'must be set with WEBHOOK_URL (every event is signed)' });
     if (env.ACME_DOMAIN?.length === 0) ctx.addIssue({ code: 'custom', path: ['ACME_DOMAIN'], message: 'names no domain' });
     if (!env.PROXY_HTTP_ALLOW_REMOTE && !isLoopbackAddress(env.PROXY_HTTP_HOST)) {
       ctx.addIssue({
@@ -244,6 +320,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Env {
     TLS_KEY: c.TLS_KEY && abs(c.TLS_KEY),
     TURN_TLS_CERT: c.TURN_TLS_CERT && abs(c.TURN_TLS_CERT),
     TURN_TLS_KEY: c.TURN_TLS_KEY && abs(c.TURN_TLS_KEY),
+    WEBHOOK_CA: c.WEBHOOK_CA && abs(c.WEBHOOK_CA),
     TURN_USERS_FILE: abs(c.TURN_USERS_FILE ?? path.join(c.DATA_DIR, 'turn-users.json')),
   };
 }

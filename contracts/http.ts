@@ -21,6 +21,20 @@ export interface IceServersResponse {
 /** Body of every `/api/*` error response. */
 export interface ApiError {
   error: string;
+  /** Stable machine-readable code, where a client acts on it (e.g. {@link IceServersRefusal}). */
+  code?: string;
+}
+
+/**
+ * Why `GET /api/ice-servers` gave no credentials: `ice-token-unset` (403: no `ICE_TOKEN` is
+ * configured, the endpoint serves nobody), `token-required` (401: no `Authorization: Bearer`),
+ * `wrong-token` (401).
+ */
+export type IceServersRefusal = 'ice-token-unset' | 'token-required' | 'wrong-token';
+
+/** Body of a refused `GET /api/ice-servers`. */
+export interface IceServersRefusedResponse extends ApiError {
+  code: IceServersRefusal;
 }
 
 /** Body of `GET /healthz`. */
@@ -61,6 +75,11 @@ export interface AdminRelayResponse {
 /** Body of `GET /api/admin/relay/allocations`. */
 export interface AdminAllocationsResponse {
   allocations: AllocationInfo[];
+}
+
+/** Body of `DELETE /api/admin/relay/rest-users/:userId` (the allocations of one seat's TURN REST user id). */
+export interface AdminEndRestUserResponse {
+  endedAllocations: number;
 }
 
 /** Body of `DELETE /api/admin/relay/users/:name`. */

@@ -78,3 +78,37 @@ export interface AllocationInfo {
   channels: Array<{ number: number; peer: string }>;
   counters: AllocationCounters;
 }
+
+/** The client side of an allocation (its five-tuple with the relay) and where it is relayed. */
+export interface RelayAllocationData {
+  /** Allocation id (as in `GET /api/admin/relay/allocations`). */
+  allocationId: string;
+  /** TURN username (TURN REST: `<expiry>:<id>`). */
+  username: string;
+  /** Five-tuple: client transport address, the relay's listening address it reached, transport. */
+  client: TransportAddress;
+  server: TransportAddress;
+  transport: TurnTransport;
+  /** Relayed transport address (where the relay socket is bound). */
+  relayed: TransportAddress;
+  /** XOR-RELAYED-ADDRESS told to the client (differs from `relayed` with TURN_EXTERNAL_IP). */
+  advertised: TransportAddress;
+}
+
+/** An allocation was created (RFC 8656 §7.2): IPC `allocation-start`, webhook `relay.allocation.start`. */
+export interface RelayAllocationStartData extends RelayAllocationData {
+  /** Granted lifetime, s (refreshed by the client while it is used). */
+  lifetimeS: number;
+}
+
+/** Why an allocation ended: lifetime over, Refresh with lifetime 0, TCP/TLS connection closed, admin, revoked user, relay stopping. */
+export type AllocationEndReason = 'expired' | 'deleted' | 'connection_closed' | 'admin' | 'revoked' | 'stopped';
+
+/** An allocation ended: IPC `allocation-end`, webhook `relay.allocation.end`. */
+export interface RelayAllocationEndData extends RelayAllocationData {
+  reason: AllocationEndReason;
+  /** How long it lived, ms. */
+  durationMs: number;
+  /** Relayed payload: packets and bytes client → peer (`ToPeer`) and peer → client (`FromPeer`). */
+  counters: AllocationCounters;
+}

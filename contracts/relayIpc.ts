@@ -6,17 +6,20 @@
  * Parent → child:
  * - requests, each with a numeric `id` the reply repeats ({@link RelayRequest}):
  *   `{id, type:'stats'}`, `{id, type:'allocations'}`, `{id, type:'end-allocation', allocationId}`,
- *   `{id, type:'revoke-user', name}`;
+ *   `{id, type:'revoke-user', name}`, `{id, type:'end-rest-user', userId}`;
  * - `{type:'stop'}`: stop the relay and exit 0 (as do SIGTERM, SIGINT and the IPC channel closing).
  *
  * Child → parent:
  * - `{type:'ready', udp:[{family, address, port}...], tcpPort, tlsPort}` once every socket is bound;
  * - `{type:'start-failed', message}` when start fails (the child then exits with code 1);
  * - `{type:'log', level, category, message}`: one log record, for the parent's logger;
+ * - `{type:'allocation-start', at, allocation}` / `{type:'allocation-end', at, allocation}`: an
+ *   allocation was created / ended (`at`: Unix ms), for the parent's webhooks; sent only when the
+ *   relay's environment sets WEBHOOK_URL;
  * - replies ({@link RelayReply}): `{id, type, ...result}` with the request's `id` and `type`, e.g.
  *   `{id, type:'stats', stats}`; or `{id, type:'failed', request, message}` when it could not be done.
  */
-import type { AllocationInfo, TransportAddress, TurnStats } from './relay.js';
+import type { AllocationInfo, RelayAllocationEndData, RelayAllocationStartData, TransportAddress, TurnStats } from './relay.js';
 
 export type { TransportAddress };
 
@@ -33,6 +36,8 @@ export interface RelayRequestMap {
    * in one step inside the relay. `removed`: it was in the file.
    */
   'revoke-user': { params: { name: string }; result: { removed: boolean; endedAllocations: number } };
+  /** End every allocation whose TURN REST username is `<expiry>:<userId>` (one seat's, whatever the expiry). */
+  'end-rest-user': { params: { userId: string }; result: { endedAllocations: number } };
 }
 
 /** A request type. */
@@ -85,13 +90,36 @@ export interface RelayLogMessage {
   message: string;
 }
 
+/** An allocation was created (RFC 8656 §7.2). */
+export interface RelayAllocationStartMessage {
+  type: 'allocation-start';
+  /** Unix ms. */
+  at: number;
+  allocation: RelayAllocationStartData;
+}
+
+/** An allocation ended, with its final counters. */
+export interface RelayAllocationEndMessage {
+  type: 'allocation-end';
+  /** Unix ms. */
+  at: number;
+  allocation: RelayAllocationEndData;
+}
+
 /** Any message from the relay child. */
-export type RelayChildMessage = RelayReadyMessage | RelayStartFailedMessage | RelayLogMessage | RelayReply | RelayRequestFailed;
+export type RelayChildMessage =
+  | RelayReadyMessage
+  | RelayStartFailedMessage
+  | RelayLogMessage
+  | RelayAllocationStartMessage
+  | RelayAllocationEndMessage
+  | RelayReply
+  | RelayRequestFailed;
 
 /** Any message to the relay child. */
 export type RelayParentMessage = RelayRequest | { type: 'stop' };
 
-const REQUEST_TYPES: ReadonlySet<string> = new Set<RelayRequestType>(['stats', 'allocations', 'end-allocation', 'revoke-user']);
+const REQUEST_TYPES: ReadonlySet<string> = new Set<RelayRequestType>(['stats', 'allocations', 'end-allocation', 'revoke-user', 'end-rest-user']);
 
 /** Whether `t` names a request type. */
 export function isRelayRequestType(t: unknown): t is RelayRequestType {
@@ -109,6 +137,7 @@ export function isRelayParentMessage(m: unknown): m is RelayParentMessage {
   if (!isRelayRequestType(o.type) || !Number.isSafeInteger(o.id)) return false;
   if (o.type === 'end-allocation') return typeof o.allocationId === 'string';
   if (o.type === 'revoke-user') return typeof o.name === 'string';
+  if (o.type === 'end-rest-user') return typeof o.userId === 'string';
   return true;
 }
 
@@ -128,6 +157,9 @@ export function isRelayChildMessage(m: unknown): m is RelayChildMessage {
       return (LOG_LEVELS as readonly unknown[]).includes(o.level) && typeof o.category === 'string' && typeof o.message === 'string';
     case 'failed':
       return Number.isSafeInteger(o.id) && isRelayRequestType(o.request) && typeof o.message === 'string';
+    case 'allocation-start':
+    case 'allocation-end':
+      return Number.isFinite(o.at) && isAllocationData(o.allocation, o.type === 'allocation-end');
     default:
       return isRelayRequestType(o.type) && Number.isSafeInteger(o.id);
   }
@@ -137,4 +169,25 @@ function isTransportAddress(a: unknown): a is TransportAddress {
   if (typeof a !== 'object' || a === null) return false;
   const o = a as Record<string, unknown>;
   return (o.family === 4 || o.family === 6) && typeof o.address === 'string' && Number.isInteger(o.port) && (o.port as number) >= 0 && (o.port as number) <= 65535;
+}
+
+const TRANSPORTS: readonly unknown[] = ['udp', 'tcp', 'tls'];
+const COUNTERS = ['packetsToPeer', 'bytesToPeer', 'packetsFromPeer', 'bytesFromPeer'] as const;
+
+/** The shape of {@link RelayAllocationStartData} (`end` false) or {@link RelayAllocationEndData}. */
+function isAllocationData(a: unknown, end: boolean): boolean {
+  if (typeof a !== 'object' || a === null) return false;
+  const o = a as Record<string, unknown>;
+  const common =
+    typeof o.allocationId === 'string' &&
+    typeof o.username === 'string' &&
+    TRANSPORTS.includes(o.transport) &&
+    isTransportAddress(o.client) &&
+    isTransportAddress(o.server) &&
+    isTransportAddress(o.relayed) &&
+    isTransportAddress(o.advertised);
+  if (!common) return false;
+  if (!end) return Number.isFinite(o.lifetimeS);
+  const c = o.counters as Record<string, unknown> | null;
+  return typeof o.reason === 'string' && Number.isFinite(o.durationMs) && typeof c === 'object' && c !== null && COUNTERS.every((k) => Number.isFinite(c[k]));
 }

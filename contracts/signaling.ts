@@ -13,7 +13,11 @@
  *   A (already there) makes the offer:  A: message(R, offer) → B: message(R, offer)
  *   B: message(R, answer) → A;  both trickle message(R, candidate) to each other
  *   C: join(R)            → C: full(R, C.id)
+ *   With a passcode: A: join(R, {passcode:'xyz'}) opens R with it; a joiner with another
+ *   passcode or none → error({event:'join', code:'wrong-passcode'}) (never `full`), nothing changes.
  *   B: leave(R) or B disconnects → B: leaved(R, B.id) (on leave only), A: bye(R, B.id)
+ *   TURN credentials: `joined` carries them (`info.ice`); a member renews them with
+ *   `ice-servers(R, ack)` (acknowledged; refused with `not-a-member` to anyone not seated in R)
  *
  * Every payload is validated with the schemas below; invalid input is refused with an
  * `error` event (and the acknowledgement, when the client passed one) and changes nothing.
@@ -150,6 +154,20 @@ export type NetQualityMessage = z.infer<typeof NetQualitySchema>;
 export type NetQualityLevel = (typeof NET_QUALITY_LEVELS)[number];
 export type MessageData = z.infer<typeof MessageDataSchema>;
 
+/** Longest room passcode accepted, in characters (after Unicode NFC normalization). */
+export const MAX_PASSCODE_LENGTH = 64;
+
+/**
+ * A room passcode as typed (any characters, at most {@link MAX_PASSCODE_LENGTH}); normalized to
+ * Unicode NFC so the same text typed on different keyboards matches. The empty string means "no
+ * passcode".
+ */
+export const PasscodeSchema = z
+  .string()
+  .max(MAX_PASSCODE_LENGTH * 4, `passcode longer than ${MAX_PASSCODE_LENGTH} characters`)
+  .transform((v) => v.normalize('NFC'))
+  .refine((v) => v.length <= MAX_PASSCODE_LENGTH, { message: `passcode longer than ${MAX_PASSCODE_LENGTH} characters` });
+
 /** Optional second argument of `join` (extension). */
 export const JoinOptionsSchema = z
   .object({
@@ -159,27 +177,64 @@ export const JoinOptionsSchema = z
      * it back without "room full".
      */
     session: z.string().regex(/^[A-Za-z0-9_-]{16,64}$/, 'session must be 16-64 URL-safe characters').optional(),
+    /**
+     * Room passcode. The person who opens the room (the first joiner) sets it for the room's
+     * lifetime (until its last seat is freed); every later joiner must give the same one, or is
+     * refused with `wrong-passcode`. Ignored when the room is already open without one. A resume
+     * with the session token of a seat needs no passcode. Never stored or logged in clear.
+     */
+    passcode: PasscodeSchema.optional(),
   })
   .strict();
 
 export type JoinOptions = z.infer<typeof JoinOptionsSchema>;
 
+/** One `RTCIceServer` as handed to a seated member (TURN entries carry REST credentials). */
+export const IceServerSchema = z.object({
+  urls: z.union([z.string().max(512), z.array(z.string().max(512)).max(16)]),
+  username: z.string().max(512).optional(),
+  credential: z.string().max(512).optional(),
+});
+
+/**
+ * ICE servers with TURN REST credentials for a seated member: in `joined` (`JoinedInfo.ice`) and in
+ * the acknowledgement of `ice-servers`. `ttl`: seconds the credentials stay valid (renew before).
+ */
+export const IceServersInfoSchema = z.object({
+  iceServers: z.array(IceServerSchema).max(16),
+  ttl: z.number().int().nonnegative(),
+});
+
+export type IceServersInfo = z.infer<typeof IceServersInfoSchema>;
+
 /** Optional third argument of `joined` (extension). */
 export interface JoinedInfo {
+  /**
+   * ICE servers with fresh TURN REST credentials for this seat (extension; absent when the server
+   * hands out none). The REST username names the seat, so the admin API can end its allocations.
+   */
+  ice?: IceServersInfo;
   /** Perfect-negotiation role: the second joiner is polite, the first impolite. */
   polite: boolean;
   /** Number of members now seated, 1 or 2. */
   members: number;
   /** True when the seat was taken back within the grace period with the same session token. */
   resumed?: boolean;
+  /** True when the room is protected by a passcode (absent: no passcode). */
+  passcode?: boolean;
 }
 
 /** Why a request was refused; sent in `error` events and negative acknowledgements. */
 export interface SignalingError {
   /** The event that was refused, e.g. `'join'`, `'message'`. */
   event: string;
-  /** Stable machine-readable code. */
-  code: 'invalid-room' | 'invalid-payload' | 'not-a-member' | 'already-joined' | 'rate-limited' | 'server-shutdown';
+  /**
+   * Stable machine-readable code. `wrong-passcode`: the room has a passcode and the join gave
+   * another one or none (never answered with `full`, and nothing changed). `rate-limited`: too
+   * many events from this connection, or (for `join`) too many join attempts from this client
+   * address.
+   */
+  code: 'invalid-room' | 'invalid-payload' | 'not-a-member' | 'already-joined' | 'rate-limited' | 'wrong-passcode' | 'server-shutdown';
   /** Human-readable reason, e.g. `room must be a number of 1 to 12 digits`. */
   reason: string;
   room?: string;
@@ -188,11 +243,20 @@ export interface SignalingError {
 /** Acknowledgement passed to the optional callback of a client event. */
 export type Ack = { ok: true } | { ok: false; error: SignalingError };
 
+/** Acknowledgement of `ice-servers`: fresh credentials, or a refusal (`not-a-member` when not seated in the room). */
+export type IceServersAck = ({ ok: true } & IceServersInfo) | { ok: false; error: SignalingError };
+
 /** Events the client emits. A trailing acknowledgement callback is optional on each. */
 export interface ClientToServerEvents {
   join: (room: Room, options?: JoinOptions, ack?: (res: Ack) => void) => void;
   leave: (room: Room, ack?: (res: Ack) => void) => void;
   message: (room: Room, data: MessageData, ack?: (res: Ack) => void) => void;
+  /**
+   * Extension: fresh ICE servers (TURN REST credentials) for the sender's seat in `room`, in the
+   * acknowledgement (required). Only a member seated in `room` gets them; others get `not-a-member`.
+   * Clients renew with it before the credentials expire and before an ICE restart.
+   */
+  'ice-servers': (room: Room, ack: (res: IceServersAck) => void) => void;
 }
 
 /** Events the server emits. */

@@ -7,6 +7,9 @@
  * - `GET    /api/admin/relay`                      → `{enabled, status, stats}` (stats from the child, null if unavailable)
  * - `GET    /api/admin/relay/allocations`          → `{allocations: AllocationInfo[]}` (relay sessions)
  * - `DELETE /api/admin/relay/allocations/:id`      → `{ended: true}` or 404 (ends the allocation; its relay socket closes)
+ * - `DELETE /api/admin/relay/rest-users/:userId`   → `{endedAllocations}` or 404: end one seat's
+ *   allocations — every allocation whose TURN REST username is `<expiry>:<userId>` (seats are named
+ *   `<room>-<16 chars>`, see server/turnCredentials.ts; the usernames show in `relay/allocations`).
  * - `DELETE /api/admin/relay/users/:name`          → `{removed, endedAllocations}`: revoke a static
  *   long-term-credential user (realm TURN_REALM). With the relay running, one `revoke-user` request
  *   makes the relay remove `name` from TURN_USERS_FILE (under the file's lock, atomic rewrite) and
@@ -18,7 +21,8 @@
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'log4js';
-import type { AdminAllocationsResponse, AdminRelayResponse, AdminRevokeUserResponse } from '../contracts/http.js';
+import type { AdminAllocationsResponse, AdminEndRestUserResponse, AdminRelayResponse, AdminRevokeUserResponse } from '../contracts/http.js';
+import { REST_USER_ID_PATTERN } from './turnCredentials.js';
 import { removeUser } from '../turn/index.js';
 import { hasBearer } from './auth.js';
 import { RelayAdminError, type RelaySupervisor } from './relaySupervisor.js';
@@ -114,6 +118,25 @@ export function createAdminRouter(options: AdminOptions): express.Router {
         logger.info(`admin: end allocation ${id}: ${ended ? 'ended' : 'not found'}`);
         if (ended) res.json({ ended: true });
         else res.status(404).json({ error: 'no such allocation' });
+      } catch (err) {
+        relayError(res, err);
+      }
+    }),
+  );
+
+  router.delete(
+    '/relay/rest-users/:userId',
+    wrap(async (req, res) => {
+      const userId = String(req.params.userId);
+      if (!REST_USER_ID_PATTERN.test(userId)) {
+        res.status(400).json({ error: 'invalid user id (1-64 characters of A-Z a-z 0-9 _ -)' });
+        return;
+      }
+      try {
+        const { endedAllocations } = await enabled(relay).request('end-rest-user', { userId });
+        logger.info(`admin: end the allocations of REST user id ${userId}: ${endedAllocations}`);
+        if (endedAllocations === 0) res.status(404).json({ error: 'no allocations of this user id', endedAllocations });
+        else res.json({ endedAllocations } satisfies AdminEndRestUserResponse);
       } catch (err) {
         relayError(res, err);
       }

@@ -6,10 +6,13 @@
  * - `GET /healthz` → 200 `{status:'ok'}` while the process serves requests (liveness).
  * - `GET /readyz`  → 200 `{status:'ready', checks}` when HTTPS, signaling and (if enabled) the
  *   relay are up, else 503 `{status:'not-ready', checks}`.
- * - `GET /api/ice-servers` → ICE servers with fresh TURN REST credentials (`Cache-Control: no-store`).
+ * - `GET /api/ice-servers` → ICE servers with fresh TURN REST credentials (`Cache-Control: no-store`),
+ *   for testers holding `ICE_TOKEN` (`Authorization: Bearer`); otherwise 401/403
+ *   `{error, code}` (`IceServersRefusal`). People in a call get theirs over signaling.
  * - `GET /.well-known/acme-challenge/:token` → HTTP-01 key authorization while an ACME order runs
  *   (when `acmeChallenge` is given; for a reverse proxy that forwards the path to HTTPS).
- * - any other `/api/*` → JSON 404.
+ * - any other `/api/*` → JSON 404. Every `/api/*` request first passes `apiGuard` (the Origin
+ *   check: 403 for a foreign origin).
  * - static files of the built client (`dist/client`), `index.html` for `/`, `.html` optional
  *   (`/trickle-ice` serves `trickle-ice.html`); never a directory listing.
  *
@@ -20,7 +23,9 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
 import { accessLogger, getLogger } from './logger.js';
-import { hostFromHeader, type IceServersResponse } from './iceServers.js';
+import { hostFromHeader } from './iceServers.js';
+import type { TurnCredentials } from './turnCredentials.js';
+import type { IceServersRefusedResponse } from '../contracts/http.js';
 import { ACME_CHALLENGE_PATH, acmeChallengeHandler } from './acmeHttp.js';
 
 /** Readiness of each part; `relay: 'disabled'` when TURN_ENABLED is off (not required). */
@@ -36,15 +41,14 @@ export interface AppDeps {
   clientDir: string;
   /** Current readiness (called per `/readyz` request). */
   readiness: () => ReadinessChecks;
-  /**
-   * ICE servers for a page loaded from `requestHost` (validated bare host name or IP).
-   * @throws anything → 500 JSON.
-   */
-  iceServers: (requestHost: string) => IceServersResponse;
+  /** Tester credentials of `GET /api/ice-servers` (token check, minting; a throw → 500 JSON). */
+  iceServers: Pick<TurnCredentials, 'checkTester' | 'forTester'>;
   /** ACME HTTP-01 key authorization by token (when ACME_DOMAIN is set). */
   acmeChallenge?: (token: string) => string | undefined;
   /** Extra routes (metrics, admin) mounted before the static files. */
   extraRoutes?: (app: express.Express) => void;
+  /** Runs before every `/api/*` route (the Origin check, originPolicy.ts). */
+  apiGuard?: express.RequestHandler;
 }
 
 /** Content-Security-Policy directives (helmet format). */
@@ -90,14 +94,26 @@ export function createApp(deps: AppDeps): express.Express {
       .json({ status: ready ? 'ready' : 'not-ready', checks });
   });
 
+  if (deps.apiGuard) app.use('/api', deps.apiGuard);
+
   app.get('/api/ice-servers', (req, res) => {
     res.set('Cache-Control', 'no-store');
+    const refusal = deps.iceServers.checkTester(req.headers.authorization);
+    if (refusal) {
+      const body: IceServersRefusedResponse =
+        refusal === 'ice-token-unset'
+          ? { error: 'no ICE_TOKEN is configured: TURN credentials go only to people in a call', code: refusal }
+          : { error: refusal === 'wrong-token' ? 'wrong ICE token' : 'an ICE token is required (Authorization: Bearer ICE_TOKEN)', code: refusal };
+      if (refusal !== 'ice-token-unset') res.set('WWW-Authenticate', 'Bearer realm="ice-servers"');
+      res.status(refusal === 'ice-token-unset' ? 403 : 401).json(body);
+      return;
+    }
     const host = hostFromHeader(req.headers.host);
     if (host === undefined) {
       res.status(400).json({ error: 'invalid Host header' });
       return;
     }
-    res.json(deps.iceServers(host));
+    res.json(deps.iceServers.forTester(host));
   });
 
   if (deps.acmeChallenge) app.get(`${ACME_CHALLENGE_PATH}:token`, acmeChallengeHandler(deps.acmeChallenge));

@@ -16,7 +16,7 @@ import path from 'node:path';
 import log4js from 'log4js';
 import type { Env } from '../contracts/config.js';
 
-export type LogCategory = 'http' | 'signaling' | 'turn' | 'server' | 'admin';
+export type LogCategory = 'http' | 'signaling' | 'turn' | 'server' | 'admin' | 'webhooks';
 
 /** Size at which `server.log` is rotated, bytes. */
 export const LOG_MAX_SIZE_BYTES = 10 * 1024 * 1024;

@@ -11,19 +11,24 @@
  * `_reclaimed_nodes_total`, `_reclaimed_seats_total` (counters); the signaling room/seat gauges
  * then count this node's seats.
  * TLS certificate and ACME: see tlsMetrics.ts (`webrtc_tls_certificate_expiry_seconds`, …).
+ * Origin check: `webrtc_origin_refused_total{surface="socketio|api"}` (originPolicy.ts). Join
+ * refusals: `_refused_total{reason="wrong-passcode"}` and `{reason="join-rate-limited"}` (the
+ * per-address join limit; sent to the client as `rate-limited`).
+ * TURN credentials ({@link credentialMetrics}): `webrtc_ice_credentials_issued_total{via="joined|renewal|http"}`,
+ * `webrtc_ice_credentials_refused_total{reason="not-a-member|ice-token-unset|token-required|wrong-token"}`.
  * Process: prom-client default metrics with prefix `webrtc_` (CPU, memory, event loop lag, fds...).
  */
 import type express from 'express';
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { pullCounter, pullGauge, type Sample } from '../common/pullMetrics.js';
 import type { TurnStats } from '../contracts/relay.js';
 import { registerRelayMetrics } from '../common/relayMetrics.js';
 import { hasBearer } from './auth.js';
 import type { RelaySupervisor } from './relaySupervisor.js';
 import { RedisSeatStore } from './signaling/redisSeatStore.js';
 import type { SignalingServer } from './signaling/signalingServer.js';
+import type { CredentialCounters } from './turnCredentials.js';
 
-type Labels = Record<string, string>;
-type Sample = [Labels, number];
 
 /** Options of {@link createMetrics}. */
 export interface MetricsOptions {
@@ -56,28 +61,8 @@ export function createMetrics(options: MetricsOptions): Metrics {
   // Relay stats of the current scrape (fetched by the handler before collecting).
   let relayStats: TurnStats | undefined;
 
-  const gauge = (name: string, help: string, labelNames: string[], read: () => Sample[]) =>
-    new Gauge({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const [labels, v] of read()) this.set(labels, v);
-      },
-    });
-  const counter = (name: string, help: string, labelNames: string[], read: () => Sample[]) =>
-    new Counter({
-      name,
-      help,
-      labelNames,
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const [labels, v] of read()) this.inc(labels, v);
-      },
-    });
+  const gauge = (name: string, help: string, labelNames: string[], read: () => Sample[]) => pullGauge(registry, name, help, labelNames, read);
+  const counter = (name: string, help: string, labelNames: string[], read: () => Sample[]) => pullCounter(registry, name, help, labelNames, read);
 
   const s = signaling.counters;
   // With REDIS_URL these count the seats of this node's sockets (sum over nodes for the total).
@@ -149,4 +134,33 @@ export function createMetrics(options: MetricsOptions): Metrics {
     }
   };
   return { registry, handler };
+}
+
+/**
+ * Collector of the TURN credential counters: handed out by channel (`joined`, `renewal` over
+ * signaling, `http` to testers with ICE_TOKEN) and refused by reason.
+ */
+export function credentialMetrics(c: CredentialCounters): (registry: Registry) => void {
+  return (registry) => {
+    new Counter({
+      name: 'webrtc_ice_credentials_issued_total',
+      help: 'ICE servers with TURN REST credentials handed out, by channel (joined, renewal over signaling, http to testers)',
+      labelNames: ['via'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [via, v] of Object.entries(c.issued)) this.inc({ via }, v);
+      },
+    });
+    new Counter({
+      name: 'webrtc_ice_credentials_refused_total',
+      help: 'TURN credential requests refused, by reason',
+      labelNames: ['reason'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [reason, v] of Object.entries(c.refused)) this.inc({ reason }, v);
+      },
+    });
+  };
 }

@@ -5,7 +5,7 @@
  *
  * IPC (`contracts/relayIpc.ts`; child side `turn/main.ts`): the child reports `ready` (structured
  * addresses) or `start-failed`, and sends its log records, which are written with our logger at
- * their level. {@link RelaySupervisor.request} sends a typed request with a fresh id and resolves
+ * their level; allocation start/end reports go to `onAllocationEvent` (webhooks). {@link RelaySupervisor.request} sends a typed request with a fresh id and resolves
  * with the reply carrying that id. Lines the child prints itself (a crash trace) are logged too:
  * stdout at info, stderr at warn.
  *
@@ -20,6 +20,8 @@ import { formatHostPort } from '../common/hostPort.js';
 import { relayNodeFlags } from '../turn/index.js';
 import {
   isRelayChildMessage,
+  type RelayAllocationEndMessage,
+  type RelayAllocationStartMessage,
   type RelayChildMessage,
   type RelayParentMessage,
   type RelayReadyMessage,
@@ -83,6 +85,11 @@ export interface RelaySupervisorOptions {
   stopTimeoutMs?: number;
   /** Override {@link RESTART_MIN_MS} (tests). */
   restartMinMs?: number;
+  /**
+   * Told when the relay created or ended an allocation (the child reports them when its environment
+   * sets WEBHOOK_URL). Called synchronously; an exception is logged and ignored.
+   */
+  onAllocationEvent?: (m: RelayAllocationStartMessage | RelayAllocationEndMessage) => void;
 }
 
 interface Pending {
@@ -301,6 +308,14 @@ export class RelaySupervisor {
       }
       case 'start-failed':
         logger.error(`relay could not start: ${m.message.slice(0, 500)}`);
+        return;
+      case 'allocation-start':
+      case 'allocation-end':
+        try {
+          this.options.onAllocationEvent?.(m);
+        } catch (err) {
+          logger.error(`allocation event listener failed: ${(err as Error)?.message ?? String(err)}`);
+        }
         return;
       case 'failed': {
         const p = this.take(m.id, m.request);

@@ -4,6 +4,7 @@
  * configuration from `loadConfig()`; tests call it in-process with their own configuration.
  */
 import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -21,11 +22,17 @@ import { tlsMetrics } from './tlsMetrics.js';
 import { ConfigError, type Env } from '../contracts/config.js';
 import { buildIceServers, iceServerWarnings, normalizeHost, validateTurnUrls } from './iceServers.js';
 import { configureLogging, getLogger, isLoggingConfigured } from './logger.js';
-import { createMetrics, type Metrics } from './metrics.js';
+import { createMetrics, credentialMetrics, type Metrics } from './metrics.js';
+import { TurnCredentials } from './turnCredentials.js';
 import { RelaySupervisor, relayPort } from './relaySupervisor.js';
 import { MIN_SECRET_LENGTH, SecretStore, weakSecrets } from '../turn/index.js';
 import { createSignalingServer, type SignalingServer } from './signaling/signalingServer.js';
+import { ProxyTrust } from './clientAddress.js';
+import { OriginPolicy } from './originPolicy.js';
 import { formatHostPort } from '../common/hostPort.js';
+import { emitRelayEvent, emitRoomEvent } from './webhooks/eventSources.js';
+import { webhookMetrics } from './webhooks/webhookMetrics.js';
+import { webhooksFromConfig, type Webhooks } from './webhooks/webhooks.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** True when running compiled from `dist/server/`, false when running the TypeScript source (tests). */
@@ -72,6 +79,8 @@ export interface RunningServer {
   tls: TlsService;
   /** The ACME client, when ACME_DOMAIN is set. */
   acme: AcmeManager | undefined;
+  /** The webhook sender, when WEBHOOK_URL is set. */
+  webhooks: Webhooks | undefined;
   readiness(): ReadinessChecks;
   /**
    * Graceful stop: `restarting(reason)` to every client, close Socket.IO and HTTPS (open
@@ -131,11 +140,20 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     ? new SecretStore({ configured: config.TURN_SECRET, dataDir: config.DATA_DIR, usersFile: config.TURN_USERS_FILE }, getLogger('turn')).start()
     : undefined;
 
+  // Created once the node id is known (after the cluster connected); the relay reports only later.
+  let webhooks: Webhooks | undefined;
   let relay: RelaySupervisor | undefined;
   if (config.TURN_ENABLED) {
     const relayModule = options.relayModule ?? DEFAULT_RELAY_MODULE;
     if (!existsSync(relayModule)) log.warn(`relay module ${relayModule} not found (run npm run build:server); it will be retried`);
-    relay = new RelaySupervisor({ modulePath: relayModule, env: options.env ?? process.env, logger: getLogger('turn') });
+    relay = new RelaySupervisor({
+      modulePath: relayModule,
+      env: options.env ?? process.env,
+      logger: getLogger('turn'),
+      onAllocationEvent: (m) => {
+        if (webhooks) emitRelayEvent(m, (type, data, at) => webhooks!.emit(type, data, at));
+      },
+    });
   }
 
   let listening = false;
@@ -149,26 +167,34 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     relay: relay ? relay.isReady() : 'disabled',
   });
 
+  // Browsers may use Socket.IO and /api/* only from the allowed origins (ALLOWED_ORIGINS).
+  const origins = new OriginPolicy(config.ALLOWED_ORIGINS, config.ACME_DOMAIN ?? [], getLogger('http'));
+  const proxies = new ProxyTrust(config.TRUST_PROXY);
+  const credentials = new TurnCredentials((requestHost, userId) => {
+    // While the relay (re)starts, hand out its last known ports (or the configured port, without
+    // turns:) so pages loaded meanwhile can use it as soon as it is back.
+    const st = relay?.status();
+    const ready = st?.ready ?? st?.lastReady;
+    return buildIceServers({
+      config,
+      requestHost,
+      relay: relay
+        ? ready
+          ? { port: relayPort(ready) ?? config.TURN_PORT, tcp: ready.tcpPort !== null, tlsPort: ready.tlsPort ?? undefined }
+          : { port: config.TURN_PORT }
+        : undefined,
+      secret: secrets?.newest() ?? '',
+      userId,
+    });
+  }, config.ICE_TOKEN);
+  if (!config.ICE_TOKEN) log.info('ICE_TOKEN unset: GET /api/ice-servers refuses everyone (403); members get TURN credentials over signaling');
+
   const app = createApp({
+    apiGuard: origins.middleware(),
     clientDir: options.clientDir ?? DEFAULT_CLIENT_DIR,
     readiness,
     acmeChallenge: keyAuthorization,
-    iceServers: (requestHost) => {
-      // While the relay (re)starts, hand out its last known ports (or the configured port, without
-      // turns:) so pages loaded meanwhile can use it as soon as it is back.
-      const st = relay?.status();
-      const ready = st?.ready ?? st?.lastReady;
-      return buildIceServers({
-        config,
-        requestHost,
-        relay: relay
-          ? ready
-            ? { port: relayPort(ready) ?? config.TURN_PORT, tcp: ready.tcpPort !== null, tlsPort: ready.tlsPort ?? undefined }
-            : { port: config.TURN_PORT }
-          : undefined,
-        secret: secrets?.newest() ?? '',
-      });
-    },
+    iceServers: credentials,
     extraRoutes: (app) => {
       app.get('/metrics', (req, res, next) => metrics!.handler(req, res, next));
       if (config.ADMIN_TOKEN) app.use('/api/admin', (req, res, next) => admin!(req, res, next));
@@ -191,10 +217,19 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       logger: getLogger('signaling'),
     });
   }
+  // With REDIS_URL each node sends the events it sees, under its cluster node id.
+  webhooks = webhooksFromConfig(config, cluster?.nodeId ?? hostname(), getLogger('webhooks'));
+  if (webhooks) log.info(`webhooks: signed events to ${new URL(config.WEBHOOK_URL!).origin}`);
+  const hooks = webhooks;
   signaling = createSignalingServer(https, {
     graceMs: config.SEAT_GRACE_MS,
     logger: getLogger('signaling'),
+    turnCredentials: credentials,
     ...(cluster ? { seats: cluster.seats, adapter: cluster.adapter } : {}),
+    ...(hooks ? { onRoomEvent: (e) => emitRoomEvent(e, (type, data, at) => hooks.emit(type, data, at)) } : {}),
+    allowRequest: origins.allowRequest(),
+    clientAddress: (remote, headers) => proxies.clientAddress(remote, headers['x-forwarded-for']),
+    joinLimit: { burst: config.JOIN_RATE_BURST, perSecond: config.JOIN_RATE_PER_MIN / 60 },
   });
   try {
     await signaling.ready;
@@ -204,7 +239,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     await cluster?.close();
     throw new Error(`cannot start the cluster seat store: ${(err as Error).message}`);
   }
-  metrics = createMetrics({ signaling, relay, token: config.METRICS_TOKEN, collectors: [tlsMetrics(tls, acme)] });
+  metrics = createMetrics({ signaling, relay, token: config.METRICS_TOKEN, collectors: [tlsMetrics(tls, acme), origins.collector(), credentialMetrics(credentials.counters), ...(webhooks ? [webhookMetrics(webhooks)] : [])] });
   if (config.ADMIN_TOKEN) {
     admin = createAdminRouter({
       token: config.ADMIN_TOKEN,
@@ -294,6 +329,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       const proxyClosed = new Promise<void>((resolve) => (proxyHttp ? proxyHttp.close(() => resolve()) : resolve()));
       proxyHttp?.closeAllConnections();
       await Promise.all([httpsClosed, httpClosed, proxyClosed, relay?.stop()]);
+      // After signaling and the relay: their last events (leaves, allocations ended) get a chance.
+      await webhooks?.close();
       await cluster?.close();
       log.info('stopped');
     })().catch((err) => {
@@ -302,7 +339,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     return closing;
   };
 
-  return { url, port, https, http, httpPort, proxyHttp, proxyHttpPort, signaling, relay, metrics, tls, acme, readiness, close };
+  return { url, port, https, http, httpPort, proxyHttp, proxyHttpPort, signaling, relay, metrics, tls, acme, webhooks, readiness, close };
 }
 
 /**

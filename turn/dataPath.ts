@@ -114,7 +114,10 @@ export interface DataPath extends AllocationObserver, RelaySocketBinder {
   sweep(nowMs: number): void;
   /** Counter snapshot. */
   counters(): DataPathCounters;
-  /** Packet and byte counters of one allocation (admin view). */
+  /**
+   * Packet and byte counters of one allocation (admin view), also readable once it ended: the
+   * final values (the end report uses them).
+   */
   allocationCounters(allocation: Allocation): AllocationCounters;
   /** Close the listening sockets (after every allocation ended). Idempotent. */
   close(): Promise<void>;

@@ -12,7 +12,7 @@
  * (one module for the relay, `turnadmin` and the admin API) and the TURN client library.
  */
 export { createTurnServer, type TurnServer, type TurnAddresses, type RevokeResult } from './turnServer.js';
-export type { TurnServerOptions, TurnTlsOptions } from './options.js';
+export type { AllocationEventListener, TurnServerOptions, TurnTlsOptions } from './options.js';
 export type { DataPathChoice } from './chooseDataPath.js';
 export { relayNodeFlags } from './nodeFlags.js';
 export type { TurnLogger } from './logger.js';

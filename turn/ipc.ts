@@ -37,6 +37,8 @@ export function answerRequest(relay: TurnServer, req: RelayRequest): RelayReply 
         return { id: req.id, type: 'end-allocation', ended: relay.endAllocation(req.allocationId) };
       case 'revoke-user':
         return { id: req.id, type: 'revoke-user', ...relay.revokeUser(req.name) };
+      case 'end-rest-user':
+        return { id: req.id, type: 'end-rest-user', endedAllocations: relay.endRestUser(req.userId) };
     }
   } catch (err) {
     return { id: req.id, type: 'failed', request: req.type, message: (err as Error).message };

@@ -26,7 +26,7 @@ import { isRelayParentMessage } from '../contracts/relayIpc.js';
 import { SecretStore, secretId, weakSecrets, MIN_SECRET_LENGTH } from './auth/secretStore.js';
 import { answerRequest, ipcAppender, sendToParent } from './ipc.js';
 import { startMetricsListener, type MetricsListener } from './metricsListener.js';
-import type { TurnServerOptions } from './options.js';
+import type { AllocationEventListener, TurnServerOptions } from './options.js';
 import { createTurnServer, type TurnServer } from './turnServer.js';
 import type { TurnLogger } from './logger.js';
 import { candidateTlsFiles, chooseTlsFiles, type TlsPair } from '../common/tlsFiles.js';
@@ -151,7 +151,15 @@ export async function runRelay(cfg: Env, extras: RelayExtras = {}): Promise<void
     }
     if (extras.tls !== false) tls = await tlsMaterial(cfg, logger, forked);
     const store = secrets;
-    relay = createTurnServer(relayOptions(cfg, extras, () => store?.base() ?? [], tls, logger));
+    // The web server sends webhooks; it learns about allocations over IPC (only when it will use them).
+    const allocationEvents: AllocationEventListener | undefined =
+      forked && cfg.WEBHOOK_URL
+        ? {
+            started: (allocation, at) => void sendToParent({ type: 'allocation-start', at, allocation }),
+            ended: (allocation, at) => void sendToParent({ type: 'allocation-end', at, allocation }),
+          }
+        : undefined;
+    relay = createTurnServer({ ...relayOptions(cfg, extras, () => store?.base() ?? [], tls, logger), allocationEvents });
     await relay.start();
     if (cfg.TURN_METRICS_PORT !== undefined && !forked) {
       metrics = await startMetricsListener({ port: cfg.TURN_METRICS_PORT, token: cfg.METRICS_TOKEN, stats: () => relay.stats() });

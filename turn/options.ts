@@ -1,6 +1,7 @@
 /**
  * Options of {@link createTurnServer}, with defaults. All lifetimes are in SECONDS.
  */
+import type { RelayAllocationEndData, RelayAllocationStartData } from '../contracts/relay.js';
 import type { DataPathChoice } from './chooseDataPath.js';
 import type { TurnLogger } from './logger.js';
 
@@ -8,6 +9,18 @@ import type { TurnLogger } from './logger.js';
 export interface TurnTlsOptions {
   cert: string;
   key: string;
+}
+
+/**
+ * Told when an allocation is created and when it ends (then with its final counters, read from the
+ * data path before it forgets them). Called synchronously on the relay's event loop: keep it cheap
+ * (e.g. queue a message); an exception is caught and counted as an internal error.
+ */
+export interface AllocationEventListener {
+  /** @param atMs  Unix ms. */
+  started?(allocation: RelayAllocationStartData, atMs: number): void;
+  /** @param atMs  Unix ms. */
+  ended?(allocation: RelayAllocationEndData, atMs: number): void;
 }
 
 /** Options of the relay. Only `realm` and one credential source are needed in practice. */
@@ -105,6 +118,8 @@ export interface TurnServerOptions {
   software?: string;
   /** Logger (log4js logger works). Default: no output. */
   logger?: TurnLogger;
+  /** Allocation start/end notifications (e.g. for webhooks). Default none. */
+  allocationEvents?: AllocationEventListener;
 }
 
 /** Options with defaults applied. */

@@ -9,7 +9,7 @@
  * cost no memory beyond a bounded per-IP token bucket.
  */
 import { readFileSync } from 'node:fs';
-import type { AllocationInfo, TransportAddress } from '../contracts/relay.js';
+import type { AllocationInfo, RelayAllocationData, TransportAddress } from '../contracts/relay.js';
 import { KeyedRateLimiter } from '../common/tokenBucket.js';
 import type { Allocation } from './allocation/allocation.js';
 import { AllocationManager, type EndReason } from './allocation/manager.js';
@@ -17,13 +17,14 @@ import type { CredentialSources } from './auth/longTermCredentials.js';
 import { NonceManager } from './auth/nonce.js';
 import { UserStore } from './auth/userStore.js';
 import { removeUser } from './auth/usersFile.js';
+import { restUsernameExpiry } from './auth/restCredentials.js';
 import { RelayCounters, type TurnStats } from './counters.js';
 import { chooseDataPath } from './chooseDataPath.js';
 import type { DataPath } from './dataPath.js';
 import type { RelayServices } from './handlers/context.js';
 import { dispatchStun } from './handlers/registry.js';
 import { noopLogger, type TurnLogger } from './logger.js';
-import { resolveOptions, type ResolvedTurnOptions, type TurnServerOptions, type TurnTlsOptions } from './options.js';
+import { resolveOptions, type AllocationEventListener, type ResolvedTurnOptions, type TurnServerOptions, type TurnTlsOptions } from './options.js';
 import { ownAddressRules, expandListenAddresses } from './ownAddresses.js';
 import { PeerAddressPolicy } from './policy/peerAddress.js';
 import { StreamListener, type StreamConnection, type StreamHandlers } from './transport/stream.js';
@@ -66,6 +67,12 @@ export interface TurnServer {
    * @throws UsersFileError when the users file is malformed or locked for more than 1 s (then nothing changed).
    */
   revokeUser(name: string): RevokeResult;
+  /**
+   * End every allocation whose TURN REST username is `<expiry>:<userId>`, whatever its expiry (one
+   * seat's allocations: the web server names seats by user id).
+   * @returns how many allocations were ended.
+   */
+  endRestUser(userId: string): number;
   /** Listening addresses (valid after `start()`). */
   addresses(): TurnAddresses;
   /**
@@ -101,6 +108,7 @@ class TurnServerImpl implements TurnServer {
   private readonly manager: AllocationManager;
   private readonly dataPath: DataPath;
   private readonly services: RelayServices;
+  private readonly events: AllocationEventListener | undefined;
   /** Bound UDP listening addresses (the data path owns the sockets). */
   private udp: TransportAddress[] = [];
   private streams: StreamListener[] = [];
@@ -111,6 +119,7 @@ class TurnServerImpl implements TurnServer {
   constructor(options: TurnServerOptions) {
     this.log = options.logger ?? noopLogger;
     this.o = resolveOptions(options, this.log);
+    this.events = options.allocationEvents;
     this.users = new UserStore(this.o.usersFile, this.o.realm, this.log, this.o.usersFilePollMs, { users: this.o.staticUsers, fileSecrets: this.o.restCredentials });
     this.limiter = new KeyedRateLimiter(this.o.unauthBurst, this.o.unauthPerSecond);
     const configured = this.o.secrets;
@@ -138,6 +147,7 @@ class TurnServerImpl implements TurnServer {
       pendingAllocate: new Map(),
       isRunning: () => this.state === 'running',
       track: (work) => this.track(work),
+      allocationStarted: (a, lifetimeS) => this.onAllocationStart(a, lifetimeS),
     };
   }
 
@@ -264,6 +274,16 @@ class TurnServerImpl implements TurnServer {
     return { removed, endedAllocations };
   }
 
+  endRestUser(userId: string): number {
+    const mine = [...this.manager.allocations.values()].filter((a) => {
+      const colon = a.username.indexOf(':');
+      return colon > 0 && a.username.slice(colon + 1) === userId && restUsernameExpiry(a.username) !== undefined;
+    });
+    for (const a of mine) this.manager.end(a, 'admin');
+    this.log.info(`ended the allocations of REST user id ${userId}: ${mine.length}`);
+    return mine.length;
+  }
+
   private sweep(): void {
     try {
       const now = Date.now();
@@ -275,12 +295,30 @@ class TurnServerImpl implements TurnServer {
     }
   }
 
+  private onAllocationStart(a: Allocation, lifetimeS: number): void {
+    if (!this.events?.started) return;
+    try {
+      this.events.started({ ...allocationData(a), lifetimeS }, a.createdAt);
+    } catch (err) {
+      this.internal(err);
+    }
+  }
+
   private onAllocationEnd(a: Allocation, reason: EndReason): void {
     this.counters.allocationsEnded++;
     if (reason === 'expired') this.counters.allocationsExpired++;
     else if (reason === 'deleted') this.counters.allocationsDeleted++;
     else if (reason === 'connection_closed') this.counters.allocationsClosedWithConnection++;
     this.log.debug(`allocation ${a.id} (${a.username}, ${a.client.label}, relay ${a.relayed.address}:${a.relayed.port}) ended: ${reason}`);
+    // An allocation refused after its socket was bound (client gone meanwhile) was never announced.
+    if (!this.events?.ended || a.allocateResponse === undefined) return;
+    try {
+      const now = Date.now();
+      // Both data paths keep the final counters readable after the end (see DataPath.allocationCounters).
+      this.events.ended({ ...allocationData(a), reason, durationMs: now - a.createdAt, counters: this.dataPath.allocationCounters(a) }, now);
+    } catch (err) {
+      this.internal(err);
+    }
   }
 
   private internal(err: unknown): void {
@@ -342,4 +380,18 @@ class TurnServerImpl implements TurnServer {
       onBackpressureDrop: () => this.counters.drop('stream_backpressure'),
     };
   }
+}
+
+/** The five-tuple and addresses of an allocation, as plain JSON. */
+function allocationData(a: Allocation): RelayAllocationData {
+  const copy = (t: TransportAddress): TransportAddress => ({ family: t.family, address: t.address, port: t.port });
+  return {
+    allocationId: a.id,
+    username: a.username,
+    client: copy(a.client.remote),
+    server: copy(a.client.local),
+    transport: a.client.transport,
+    relayed: copy(a.relayed),
+    advertised: copy(a.advertised),
+  };
 }

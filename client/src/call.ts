@@ -21,9 +21,9 @@
  * after the re-join (signalingClient.ts); when the other person re-joins, an offer of ours still
  * waiting for its answer is sent again (it may have been relayed to nobody).
  */
-import { ROOM_PATTERN, type JoinedInfo, type MessageData, type SignalingError } from '../../contracts/signaling.js';
+import { IceServersInfoSchema, ROOM_PATTERN, type JoinedInfo, type MessageData, type SignalingError } from '../../contracts/signaling.js';
 import type { CallExtension, CallRoom, ExtensionMessage } from './callExtension.js';
-import { httpIceServersSource, IceServers, type IceServersSource } from './iceServers.js';
+import { IceServers, REFETCH_TIMEOUT_MS, type IceServersSource } from './iceServers.js';
 import { LocalMedia, type LocalMediaState } from './localMedia.js';
 import { MediaError } from './mediaDevices.js';
 import type { PeerSession } from './peerSession.js';
@@ -42,10 +42,15 @@ export interface JoinRequest {
   shareDesktop: boolean;
   /** `iceTransportPolicy: 'relay'` (URL `?relay=1`). */
   relayOnly: boolean;
+  /** The room's passcode ('' or absent: none): sets it when this page opens the room. */
+  passcode?: string;
 }
 
 /** How long the joiner waits for the offer before offering itself, ms. */
 export const JOINER_OFFER_FALLBACK_MS = 3000;
+
+/** How long an ICE restart waits for fresh TURN credentials over signaling, ms (then it goes ahead with the current ones). */
+export const RESTART_CREDENTIALS_WAIT_MS = 1000;
 
 /** Negotiation counters of a whole page, with the peer connections made and rebuilt. */
 export type CallCounters = PageCounters & { rebuilds: number };
@@ -71,12 +76,8 @@ export class Call implements CallRoom {
   private readonly extensions: CallExtension[] = [];
   private offerFallbackTimer: ReturnType<typeof setTimeout> | undefined;
   private joinGeneration = 0;
-  /** ICE servers being fetched before Join ({@link Call.prepare}): undefined when they came, else why not. */
-  private iceReady: Promise<string | undefined> | null = null;
   /** True once {@link Call.prepare} was called: the call gets ready again after each Leave. */
   private keepPrepared = false;
-  /** True when the ICE servers fetched by {@link Call.prepare} arrived. */
-  private iceLoaded = false;
   /**
    * The DTLS certificate of our connections, made by {@link Call.prepare}: a connection given one
    * does not make its own before it can create an offer or answer (and making it in advance sets up
@@ -87,14 +88,20 @@ export class Call implements CallRoom {
   /**
    * @param view   the page.
    * @param media  this person's media; may already be open (then Join uses its tracks as they are).
-   * @param iceSource where the ICE servers come from (default `GET /api/ice-servers`).
+   * @param iceSource where renewed ICE servers come from (default: the signaling connection,
+   *   `ice-servers`; the first ones come with `joined`).
    */
   constructor(
     private readonly view: CallView,
     readonly media: LocalMedia = new LocalMedia(),
-    iceSource: IceServersSource = httpIceServersSource(),
+    iceSource?: IceServersSource,
   ) {
-    this.ice = new IceServers(iceSource);
+    // TURN credentials go only to seated members: with `joined`, and renewed over signaling.
+    this.ice = new IceServers(
+      iceSource ?? {
+        get: () => (this.signaling ? this.signaling.iceServers(REFETCH_TIMEOUT_MS) : Promise.reject(new Error('not connected'))),
+      },
+    );
     this.ice.onRenewed((servers) => this.peer?.setIceServers(servers));
     this.status = new CallStatus(view, () => this.ice.hasTurn());
     this.peers = new PeerSlot({
@@ -138,7 +145,7 @@ export class Call implements CallRoom {
     this.recovery = new OutageRecovery({
       currentPeer: () => this.peer,
       createPeer: () => this.peers.create(true),
-      freshIceServers: () => this.ice.ensureFresh(),
+      freshIceServers: () => this.freshIceServers(),
       otherPresent: () => this.otherPresent,
       status: (s) => {
         if (s.kind === 'connected') this.otherReconnecting = false;
@@ -202,18 +209,14 @@ export class Call implements CallRoom {
     this.relayOnly = req.relayOnly;
     // Everything ready before Join (pre-join check, prepare()): take the seat first, then update
     // the page; the other person's offer is on its way meanwhile.
-    const seatNow = this.signaling !== null && this.iceLoaded && this.media.acquired && !(req.shareDesktop && !this.media.screenTrack);
+    const seatNow = this.signaling !== null && this.media.acquired && !(req.shareDesktop && !this.media.screenTrack);
     if (seatNow) {
-      rememberRoom({ room: req.room, relayOnly: req.relayOnly });
-      this.signaling!.join(req.room);
+      rememberRoom({ room: req.room, relayOnly: req.relayOnly, passcode: req.passcode });
+      this.signaling!.join(req.room, req.passcode);
     }
     this.showInRoom(true);
     this.status.setStandingWarning([]);
-    // ICE servers fetched before Join are used as they are; a failed early fetch is tried again.
-    const early = this.iceReady;
-    this.iceReady = null;
-    this.iceLoaded = false;
-    const iceProblem = early ? early.then((problem) => (problem ? this.ice.load() : undefined)) : this.ice.load();
+    // The ICE servers (TURN credentials) come with `joined`: only seated members get them.
     const warnings: Msg[] = [];
     if (req.relayOnly) warnings.push(msg('call.relayOnly'));
     const openedBefore = this.media.acquired;
@@ -235,23 +238,19 @@ export class Call implements CallRoom {
       return;
     }
 
-    this.status.starting('network');
-    const problem = await iceProblem;
-    if (generation !== this.joinGeneration) return;
     this.recovery.reset();
-    if (problem) warnings.push(msg('status.noTurn', { detail: problem }));
     this.status.setStandingWarning(warnings);
 
     if (seatNow) return;
     this.status.starting('server');
-    rememberRoom({ room: req.room, relayOnly: req.relayOnly });
-    (this.signaling ?? this.openSignaling()).join(req.room);
+    rememberRoom({ room: req.room, relayOnly: req.relayOnly, passcode: req.passcode });
+    (this.signaling ?? this.openSignaling()).join(req.room, req.passcode);
   }
 
   /**
    * Get ready to join before the person presses Join (during the pre-join check): connect to the
-   * signaling server and fetch the ICE servers now, so Join sends `join` at once over an open
-   * connection. From then on the call gets ready again after every Leave. Does nothing in a room.
+   * signaling server now, so Join sends `join` at once over an open connection (the ICE servers
+   * come with `joined`). From then on the call gets ready again after every Leave. Does nothing in a room.
    */
   prepare(): void {
     this.keepPrepared = true;
@@ -263,13 +262,18 @@ export class Call implements CallRoom {
     }
     if (this.inRoom) return;
     if (!this.signaling) this.openSignaling();
-    if (!this.iceReady) {
-      const ready = this.ice.load();
-      this.iceReady = ready;
-      void ready.then((problem) => {
-        if (this.iceReady === ready) this.iceLoaded = !problem;
-      });
-    }
+  }
+
+  /**
+   * Before an ICE restart or a rebuild: ask for fresh credentials over signaling and give them to
+   * the peer connection (`setConfiguration`, through the renewal listener) before it gathers. Waits
+   * at most {@link RESTART_CREDENTIALS_WAIT_MS}: during a network cut the old credentials (valid
+   * for the allocation's life, see turn/README.md) serve; a late answer is still applied.
+   */
+  private freshIceServers(): Promise<void> {
+    if (!this.signaling?.seated || !this.signaling.connected) return this.ice.ensureFresh();
+    const renewed = this.ice.refresh();
+    return Promise.race([renewed.then(() => undefined), new Promise<void>((r) => setTimeout(r, RESTART_CREDENTIALS_WAIT_MS))]);
   }
 
   private openSignaling(): Signaling {
@@ -297,8 +301,6 @@ export class Call implements CallRoom {
     this.view.remoteMediaState(null);
     this.showInRoom(false);
     this.status.ended(statusText, kind);
-    this.iceReady = null;
-    this.iceLoaded = false;
     if (this.keepPrepared) this.prepare();
   }
 
@@ -390,7 +392,12 @@ export class Call implements CallRoom {
   }
 
   private onJoined(room: string, id: string, info: JoinedInfo | undefined): void {
-    this.log(`joined room ${room} as ${id} ${JSON.stringify(info ?? {})}`);
+    const { ice: _credentials, ...shown } = info ?? {};
+    this.log(`joined room ${room} as ${id} ${JSON.stringify(shown)}`);
+    // Our seat's ICE servers, before any peer connection is made below.
+    const ice = IceServersInfoSchema.safeParse(info?.ice);
+    if (ice.success) this.ice.accept({ iceServers: ice.data.iceServers as RTCIceServer[], ttl: ice.data.ttl });
+    else if (info?.ice !== undefined) this.log('joined: unusable ICE servers ignored');
     if (this.signaling?.connected) this.status.seated();
     this.polite = info?.polite ?? true;
     if (this.peer) this.peer.polite = this.polite;
@@ -459,9 +466,10 @@ export class Call implements CallRoom {
   private onSignalingError(err: SignalingError): void {
     // The person reads the code's sentence in their language; the server's own words go to the log.
     this.log(`server refused ${err.event}: ${err.code} ${err.reason}`);
-    if (err.event === 'join' && err.code !== 'already-joined' && err.code !== 'rate-limited') {
-      this.leave(refusalText(err.code), 'error');
-    }
+    if (err.event !== 'join' || err.code === 'already-joined') return;
+    // A refused join ends the attempt; `rate-limited` on a join means too many join attempts from
+    // this network (the per-connection event limit is far above what this page sends).
+    this.leave(err.code === 'rate-limited' ? msg('signaling.joinRateLimited') : refusalText(err.code), 'error');
   }
 
   private onMessage(data: MessageData): void {
@@ -574,6 +582,7 @@ export function refusalText(code: SignalingError['code']): Msg {
     'not-a-member': msg('signaling.not-a-member'),
     'already-joined': msg('signaling.already-joined'),
     'rate-limited': msg('signaling.rate-limited'),
+    'wrong-passcode': msg('signaling.wrong-passcode'),
     'server-shutdown': msg('signaling.server-shutdown'),
   };
   return sentences[code] ?? msg('signaling.invalid-payload');

@@ -28,7 +28,7 @@ export class CallControls {
     el.chatToggle.addEventListener('click', () => this.toggleChat());
     el.devicesToggle.addEventListener('click', () => this.toggleDevices());
     el.devices.addEventListener('toggle', () => {
-      if (call.inRoom) setToggle(el.devicesToggle, el.devices.open, 'devices.summary', 'devices.summary');
+      if (call.inRoom) setToggle(el.devicesToggle, el.devices.open, 'call.more', 'call.more');
     });
     el.hangup.addEventListener('click', () => call.leave(msg('status.hungUp')));
     if (!canShareScreen()) el.screen.hidden = true;
@@ -59,11 +59,16 @@ export class CallControls {
     if (show && !this.el.chatInput.disabled) this.el.chatInput.focus();
   }
 
-  /** Open or close the device pickers (default: the opposite of now). */
+  /**
+   * Open or close the device pickers (default: the opposite of now). On a phone they open as one
+   * sheet with the call's features (#extras: safety number, files, recording, quality).
+   */
   toggleDevices(show: boolean = !this.el.devices.open): void {
     if (show) this.closeOthers('devices');
     this.el.devices.open = show;
-    setToggle(this.el.devicesToggle, show, 'devices.summary', 'devices.summary');
+    if (show) this.el.extras.dataset.open = '';
+    else delete this.el.extras.dataset.open;
+    setToggle(this.el.devicesToggle, show, 'call.more', 'call.more');
   }
 
   private closeOthers(keep: Panel): void {

@@ -30,6 +30,7 @@ export interface Elements {
   joinCameraOff: HTMLInputElement;
   joinForm: HTMLFormElement;
   room: HTMLInputElement;
+  passcode: HTMLInputElement;
   newRoom: HTMLButtonElement;
   roomError: HTMLElement;
   shareDesktop: HTMLInputElement;
@@ -59,6 +60,8 @@ export interface Elements {
   devicesToggle: HTMLButtonElement;
   hangup: HTMLButtonElement;
   devices: HTMLDetailsElement;
+  /** In a call: the device pickers and the call's features (a sheet on a phone). */
+  extras: HTMLElement;
   micSelect: HTMLSelectElement;
   cameraSelect: HTMLSelectElement;
   speakerSelect: HTMLSelectElement;
@@ -76,10 +79,10 @@ export interface Elements {
 /** The id of each of {@link Elements} (the same as its key). */
 const ELEMENT_IDS: (keyof Elements)[] = [
   'app', 'lang', 'preview', 'previewVideo', 'previewState', 'micLevel', 'mediaProblem', 'retryMedia', 'joinMuted',
-  'joinCameraOff', 'joinForm', 'room', 'newRoom', 'roomError', 'shareDesktop', 'shareDesktopLabel', 'join', 'leave',
+  'joinCameraOff', 'joinForm', 'room', 'passcode', 'newRoom', 'roomError', 'shareDesktop', 'shareDesktopLabel', 'join', 'leave',
   'share', 'shareLink', 'copyLink', 'shareStatus', 'shareClose', 'qr', 'status', 'warning', 'localVideo', 'remoteVideo',
   'localState', 'remoteState', 'pip', 'fullscreen', 'controls', 'mute', 'camera', 'screen', 'stats', 'chatToggle',
-  'devicesToggle', 'hangup', 'devices', 'micSelect', 'cameraSelect', 'speakerSelect', 'speakerLabel', 'statsPanel',
+  'devicesToggle', 'hangup', 'devices', 'extras', 'micSelect', 'cameraSelect', 'speakerSelect', 'speakerLabel', 'statsPanel',
   'statsTable', 'bitrateGraph', 'chat', 'chatLog', 'chatForm', 'chatInput', 'chatSend',
 ];
 
@@ -169,14 +172,17 @@ export class CallPage implements CallView {
     e.join.disabled = inRoom;
     e.leave.disabled = !inRoom;
     e.room.disabled = inRoom;
+    e.passcode.disabled = inRoom;
     e.shareDesktop.disabled = inRoom;
     e.controls.hidden = !inRoom;
-    // The device pickers belong to the pre-join check before Join, and under the controls in a call.
-    if (inRoom) e.controls.after(e.devices);
+    // The device pickers belong to the pre-join check before Join, and head the call's settings
+    // (#extras: on a phone the sheet the bar's "More" button opens) in a call.
+    if (inRoom) e.extras.prepend(e.devices);
     else e.preview.append(e.devices);
+    delete e.extras.dataset.open;
     // Before Join on a phone the pickers start folded, so Join stays near the preview.
     e.devices.open = !inRoom && !matchMedia(PHONE_QUERY).matches;
-    setToggle(e.devicesToggle, false, 'devices.summary', 'devices.summary');
+    setToggle(e.devicesToggle, false, 'call.more', 'call.more');
     if (!inRoom) {
       e.statsPanel.hidden = true;
       setToggle(e.stats, false, 'call.hideStats', 'call.stats');

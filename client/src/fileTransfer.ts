@@ -347,7 +347,9 @@ export class FileTransfers implements CallExtension {
 
   private sentProgress(s: Slot, queued: number): void {
     if (s.t.state !== 'sending') return;
-    s.t.bytes = Math.max(0, queued - (s.dc.readyState === 'open' ? s.dc.bufferedAmount : 0));
+    // bufferedAmount also holds the small control messages (the final {t:'end'}), which `queued`
+    // does not count: never let the shown progress go back.
+    s.t.bytes = Math.max(s.t.bytes, queued - (s.dc.readyState === 'open' ? s.dc.bufferedAmount : 0));
     this.emit(s);
   }
 

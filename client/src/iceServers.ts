@@ -1,9 +1,10 @@
 /**
  * ICE servers (STUN/TURN) for the pages, and the freshness of their TURN REST credentials.
  *
- * - {@link IceServersSource}: where the servers come from. Today {@link httpIceServersSource}
- *   (`GET /api/ice-servers`, body checked by `contracts/http.ts`); another transport (e.g. a
- *   request over the signaling connection) plugs in without touching the call logic.
+ * - {@link IceServersSource}: where the servers come from. The call page: the signaling
+ *   connection (credentials come with `joined`, renewals with `ice-servers`, see call.ts); the
+ *   trickle-ICE page: {@link httpIceServersSource} (`GET /api/ice-servers` with the tester token,
+ *   body checked by `contracts/http.ts`).
  * - {@link IceServers}: the servers a call uses. TURN REST credentials expire (`ttl`), so they are
  *   fetched again before they get old ({@link RENEW_AT_FRACTION} of their lifetime) and before an
  *   ICE restart or a rebuild when they are past half of it ({@link IceServers.ensureFresh}).
@@ -31,11 +32,24 @@ export interface IceServersSource {
   get(signal?: AbortSignal): Promise<IceServersResult>;
 }
 
+/** `GET /api/ice-servers` refused: HTTP status and the server's stable code (`IceServersRefusal`), if any. */
+export class IceServersHttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string | undefined,
+  ) {
+    super(code ? `HTTP ${status} ${code}` : `HTTP ${status}`);
+    this.name = 'IceServersHttpError';
+  }
+}
+
 /**
  * `GET url` (default `/api/ice-servers`, body `{ iceServers, ttl }`), uncached.
  * @param timeoutMs abort after this long (ms, default 5 000) even when the caller passes no signal.
+ * @param token     tester token (`ICE_TOKEN`), sent as `Authorization: Bearer`.
+ * @throws IceServersHttpError for a non-2xx answer (with the server's code when it sent one).
  */
-export function httpIceServersSource(url = '/api/ice-servers', timeoutMs = 5000): IceServersSource {
+export function httpIceServersSource(url = '/api/ice-servers', timeoutMs = 5000, token?: string): IceServersSource {
   return {
     async get(signal?: AbortSignal): Promise<IceServersResult> {
       const ctrl = new AbortController();
@@ -43,8 +57,13 @@ export function httpIceServersSource(url = '/api/ice-servers', timeoutMs = 5000)
       const abort = () => ctrl.abort();
       signal?.addEventListener('abort', abort, { once: true });
       try {
-        const res = await fetch(url, { cache: 'no-store', signal: ctrl.signal, headers: { accept: 'application/json' } });
-        if (!res.ok) throw new Error(`HTTP ${res.status}`);
+        const headers: Record<string, string> = { accept: 'application/json' };
+        if (token) headers.authorization = `Bearer ${token}`;
+        const res = await fetch(url, { cache: 'no-store', signal: ctrl.signal, headers });
+        if (!res.ok) {
+          const body = (await res.json().catch(() => ({}))) as { code?: unknown };
+          throw new IceServersHttpError(res.status, typeof body.code === 'string' ? body.code.slice(0, 40) : undefined);
+        }
         return parseIceServersResponse(await res.json());
       } finally {
         clearTimeout(timer);
@@ -112,6 +131,17 @@ export class IceServers {
     this.servers = [];
     this.ttl = 0;
     this.fetchedAt = undefined;
+  }
+
+  /**
+   * Use servers handed over by the server itself (e.g. with `joined`), as if just fetched: renewal
+   * is scheduled from now. Ignores an empty answer. Listeners are not called: the servers serve
+   * connections made from now on, and an existing connection gets them with the next renewal or
+   * before its next ICE restart.
+   */
+  accept(result: IceServersResult): void {
+    if (result.iceServers.length === 0) return;
+    this.take(result);
   }
 
   /** Call `fn` with every new set of servers after the first; returns a function that removes it. */

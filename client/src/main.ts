@@ -1,5 +1,6 @@
 /**
- * Entry point of the call page: picks the language, reads the URL (`?room=`, `?relay=1`), opens
+ * Entry point of the call page: picks the language, reads the URL (`?room=`, `?relay=1`, the
+ * passcode in the fragment `#pass=`), opens
  * the camera and microphone for the pre-join check, and wires the join form, the invitation
  * (link, QR code), the in-call controls, device pickers, stats panel, chat, picture-in-picture and
  * full screen to the {@link Call}.
@@ -21,6 +22,7 @@ import { canShareScreen } from './mediaDevices.js';
 import { PreJoin } from './prejoin.js';
 import { rememberedRoom, roomProblem } from './room.js';
 import { SharePanel } from './sharePanel.js';
+import { passcodeFromHash, withPasscode } from './shareLink.js';
 import { StatsPanel } from './statsPanel.js';
 import { VideoTools } from './videoTools.js';
 
@@ -42,6 +44,7 @@ const videoTools = new VideoTools(el.remoteVideo, el.pip, el.fullscreen, (text) 
 
 if (!canShareScreen()) el.shareDesktopLabel.hidden = true;
 el.room.value = params.get('room') ?? '';
+el.passcode.value = passcodeFromHash(location.hash);
 if (relayOnly) page.warning(msg('call.relayOnly'));
 
 function showRoomProblem(problem: Msg | undefined): void {
@@ -50,10 +53,14 @@ function showRoomProblem(problem: Msg | undefined): void {
   el.room.setAttribute('aria-invalid', String(!!problem));
 }
 
-/** Put `room` into the address bar (so a reload or a copied address keeps it). */
-function showRoomInUrl(room: string): void {
+/**
+ * Put `room` into the address bar (so a reload or a copied address keeps it); a passcode the page
+ * was opened with (`#pass=`) follows the field, a typed one is not added to the address bar.
+ */
+function showRoomInUrl(room: string, passcode?: string): void {
   const url = new URL(location.href);
   url.searchParams.set('room', room);
+  if (passcode !== undefined && passcodeFromHash(url.hash) !== '') url.hash = withPasscode(url.hash, passcode);
   history.replaceState(null, '', url);
 }
 
@@ -67,9 +74,9 @@ el.room.addEventListener('input', () => {
   showRoomProblem(v === '' ? undefined : roomProblem(v));
 });
 
-function join(room: string, shareDesktop: boolean): void {
-  showRoomInUrl(room);
-  void call.join({ room, shareDesktop, relayOnly });
+function join(room: string, shareDesktop: boolean, passcode = el.passcode.value.trim()): void {
+  showRoomInUrl(room, passcode);
+  void call.join({ room, shareDesktop, relayOnly, passcode });
 }
 
 el.joinForm.addEventListener('submit', (ev) => {
@@ -101,6 +108,13 @@ page.onInRoom = (inCall) => {
 };
 page.onPhase = (phase) => share.update({ inCall: call.inRoom, waiting: phase === 'waiting' });
 
+// On a phone the call's features are a closed sheet: a file the other person offers opens it, so
+// the offer is seen and can be accepted.
+new MutationObserver((records) => {
+  const offered = records.some((r) => [...r.addedNodes].some((n) => n instanceof HTMLElement && n.dataset.direction === 'receive'));
+  if (offered && call.inRoom && matchMedia(PHONE_QUERY).matches && !el.devices.open) controls.toggleDevices(true);
+}).observe(byId('transfers'), { childList: true });
+
 // Texts drawn by scripts outside data-i18n follow a language switch.
 onLanguageChange(() => {
   if (!el.statsPanel.hidden) void stats.refresh();
@@ -122,7 +136,11 @@ const navigation = performance.getEntriesByType?.('navigation')[0] as Performanc
 const reloaded = navigation?.type === 'reload' || navigation?.type === 'back_forward';
 if (previous && reloaded && previous.room === params.get('room') && previous.relayOnly === relayOnly) {
   el.room.value = previous.room;
-  join(previous.room, false);
+  // The seat comes back with the session token; the passcode is sent too in case the room must
+  // be opened again (after a server restart).
+  const passcode = el.passcode.value.trim() || (previous.passcode ?? '');
+  el.passcode.value = passcode;
+  join(previous.room, false, passcode);
 } else {
   // The pre-join check: camera preview and microphone level before Join, with the same tracks the call sends.
   void prejoin.open();

@@ -14,10 +14,11 @@ export function roomProblem(value: string): Msg | undefined {
   return undefined;
 }
 
-/** A room this tab is in, and whether it was joined relay-only (`?relay=1`). */
+/** A room this tab is in, whether it was joined relay-only (`?relay=1`), and its passcode (this tab only). */
 export interface ActiveRoom {
   room: string;
   relayOnly: boolean;
+  passcode?: string;
 }
 
 /** sessionStorage key remembering the room of this tab, so a reload takes the seat back. */
@@ -28,8 +29,9 @@ export function rememberedRoom(): ActiveRoom | undefined {
   try {
     const raw = sessionStorage.getItem(ACTIVE_KEY);
     if (!raw) return undefined;
-    const v = JSON.parse(raw) as { room?: unknown; relayOnly?: unknown };
-    return typeof v.room === 'string' && ROOM_PATTERN.test(v.room) ? { room: v.room, relayOnly: v.relayOnly === true } : undefined;
+    const v = JSON.parse(raw) as { room?: unknown; relayOnly?: unknown; passcode?: unknown };
+    if (typeof v.room !== 'string' || !ROOM_PATTERN.test(v.room)) return undefined;
+    return { room: v.room, relayOnly: v.relayOnly === true, passcode: typeof v.passcode === 'string' ? v.passcode : '' };
   } catch {
     return undefined;
   }

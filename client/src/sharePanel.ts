@@ -1,6 +1,7 @@
 /**
- * The invitation panel: the link to the room (`https://HOST/?room=N`), "Copy link", a QR code of
- * the link for a phone, and "New room" (a random room number). Shown before Join while the room
+ * The invitation panel: the link to the room (`https://HOST/?room=N`, with `#pass=XYZ` when the
+ * passcode field is filled), "Copy link", a QR code of the same link for a phone, and "New room"
+ * (a random room number). Shown before Join while the room
  * field holds a room number, and during a call while waiting for the other person (until closed).
  */
 import { setText } from './i18n/dom.js';
@@ -18,6 +19,7 @@ export interface ShareElements {
   qr: HTMLCanvasElement;
   newRoom: HTMLButtonElement;
   room: HTMLInputElement;
+  passcode: HTMLInputElement;
 }
 
 /** Where the call stands, as far as the panel cares. */
@@ -55,6 +57,7 @@ export class SharePanel {
       this.render();
     });
     el.room.addEventListener('input', () => this.render());
+    el.passcode.addEventListener('input', () => this.render());
     el.shareLink.addEventListener('focus', () => el.shareLink.select());
   }
 
@@ -68,7 +71,7 @@ export class SharePanel {
   /** Show or hide the panel and bring the link and QR code up to date. */
   render(): void {
     const room = this.el.room.value.trim();
-    this.link = roomProblem(room) ? '' : roomLink(location.origin, room);
+    this.link = roomProblem(room) ? '' : roomLink(location.origin, room, this.el.passcode.value.trim());
     const { inCall, waiting } = this.situation;
     const visible = this.link !== '' && (inCall ? waiting && !this.closedInCall : true);
     this.el.share.hidden = !visible;

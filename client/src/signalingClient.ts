@@ -19,11 +19,15 @@
  */
 import { io, type Socket } from 'socket.io-client';
 import {
+  IceServersInfoSchema,
   MessageDataSchema,
   RoomSchema,
   type Ack,
+  type IceServersAck,
+  type IceServersInfo,
   type ClientToServerEvents,
   type JoinedInfo,
+  type JoinOptions,
   type MessageData,
   type ServerToClientEvents,
   type SignalingError,
@@ -96,6 +100,8 @@ export class Signaling {
   /** Outgoing messages put back in the queue (to be sent again) because the connection dropped before the server acknowledged them. */
   resentOutgoing = 0;
   private readonly session: string | undefined;
+  /** The passcode given with `join`, sent with every (re-)join ('' for none). */
+  private passcode = '';
   private readonly maxQueued: number;
   private queue: Queued[] = [];
   /** Messages written to the socket and not yet acknowledged by the server, by sequence number. */
@@ -193,12 +199,15 @@ export class Signaling {
 
   /**
    * Join `room` (and re-join it after every reconnect until {@link leave}).
+   * @param passcode the room's passcode ('' or undefined: none). Sent with every re-join too, so a
+   *   room re-opened after a server restart gets it again.
    * @throws Error when `room` is not 1–12 digits (see `ROOM_PATTERN`).
    */
-  join(room: string): void {
+  join(room: string, passcode = ''): void {
     const parsed = RoomSchema.safeParse(room);
     if (!parsed.success) throw new Error(parsed.error.issues[0]?.message ?? 'invalid room');
     this.room = parsed.data;
+    this.passcode = passcode;
     this.seated = false;
     if (this.socket.connected) this.emitJoin(parsed.data);
   }
@@ -236,6 +245,22 @@ export class Signaling {
     if (!hold && this.seated && this.socket.connected) this.flush();
   }
 
+  /**
+   * Fresh ICE servers (TURN REST credentials) for our seat: `ice-servers(room)`, acknowledged.
+   * @param timeoutMs give up after this long, ms.
+   * @throws Error "not seated" when not seated on an open connection, the server's refusal code
+   *   (e.g. `not-a-member`), "invalid answer", or Socket.IO's timeout error.
+   */
+  async iceServers(timeoutMs: number): Promise<IceServersInfo> {
+    if (!this.seated || this.room === undefined || !this.socket.connected) throw new Error('not seated');
+    const emit = this.socket.timeout(timeoutMs) as unknown as { emitWithAck(ev: 'ice-servers', room: string): Promise<IceServersAck> };
+    const res = await emit.emitWithAck('ice-servers', this.room);
+    if (!res || res.ok !== true) throw new Error(res?.error?.code ?? 'invalid answer');
+    const parsed = IceServersInfoSchema.safeParse(res);
+    if (!parsed.success) throw new Error('invalid answer');
+    return parsed.data;
+  }
+
   /** Close the socket for good. */
   close(): void {
     this.manualDisconnect = true;
@@ -245,7 +270,8 @@ export class Signaling {
   }
 
   private emitJoin(room: string): void {
-    const options = this.session ? { session: this.session } : {};
+    const options: JoinOptions = this.session ? { session: this.session } : {};
+    if (this.passcode) options.passcode = this.passcode;
     this.socket.emit('join', room, options, (res: Ack) => {
       if (!res.ok) this.events.error?.(res.error);
     });

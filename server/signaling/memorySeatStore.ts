@@ -4,6 +4,7 @@
  * at a time on the event loop, and of N sockets that join the same room "at once" exactly
  * {@link ROOM_CAPACITY} are seated. The rules are those of `seatStore.ts`.
  */
+import { verifiersMatch } from './passcode.js';
 import {
   ROOM_CAPACITY,
   type DisconnectResult,
@@ -29,6 +30,8 @@ export class MemorySeatStore implements SeatStore {
   readonly kind = 'memory' as const;
   private events: SeatEvents | undefined;
   private readonly rooms = new Map<string, MemorySeat[]>();
+  /** Passcode verifier of each protected room (forgotten with the room). */
+  private readonly passcodes = new Map<string, string>();
   /** Sockets with a connected seat → room. */
   private readonly roomOfSocket = new Map<string, string>();
 
@@ -38,16 +41,19 @@ export class MemorySeatStore implements SeatStore {
 
   /**
    * Take a seat (rules in `seatStore.ts`).
+   * @param passcode passcode verifier (see `passcode.ts`), if the joiner gave a passcode.
    * @param now  unix ms, the seat's `joinedAt`.
    */
-  join(room: string, socketId: string, session?: string, now = Date.now()): JoinResult {
+  join(room: string, socketId: string, session?: string, passcode?: string, now = Date.now()): JoinResult {
     const current = this.roomOfSocket.get(socketId);
     if (current !== undefined && current !== room) return { kind: 'other-room', room: current };
     const seats = this.rooms.get(room) ?? [];
+    const required = this.passcodes.get(room);
+    const protectedRoom = required !== undefined;
     if (current === room) {
       const seat = seats.find((s) => s.socketId === socketId)!;
       const other = seats.find((s) => s !== seat);
-      return { kind: 'joined', seat, members: seats.length, resumed: false, rejoin: true, other };
+      return { kind: 'joined', seat, members: seats.length, resumed: false, rejoin: true, other, passcode: protectedRoom };
     }
     if (session !== undefined) {
       const mine = seats.find((s) => s.session === session);
@@ -62,10 +68,13 @@ export class MemorySeatStore implements SeatStore {
         // The resumed member is the joiner: polite when someone is there, who becomes impolite.
         mine.polite = other !== undefined;
         if (other) other.polite = false;
-        return { kind: 'joined', seat: mine, members: seats.length, resumed: true, rejoin: false, other, evictedSocketId: evicted };
+        return { kind: 'joined', seat: mine, members: seats.length, resumed: true, rejoin: false, other, evictedSocketId: evicted, passcode: protectedRoom };
       }
     }
+    if (required !== undefined && (passcode === undefined || !verifiersMatch(passcode, required))) return { kind: 'wrong-passcode' };
     if (seats.length >= ROOM_CAPACITY) return { kind: 'full', members: seats.length };
+    // The joiner who opens the room sets its passcode (or none) for the room's lifetime.
+    if (seats.length === 0 && passcode !== undefined) this.passcodes.set(room, passcode);
     const other = seats[0];
     const seat: MemorySeat = { socketId, polite: other !== undefined, joinedAt: now, connected: true };
     if (session !== undefined) seat.session = session;
@@ -73,7 +82,7 @@ export class MemorySeatStore implements SeatStore {
     seats.push(seat);
     this.rooms.set(room, seats);
     this.roomOfSocket.set(socketId, room);
-    return { kind: 'joined', seat, members: seats.length, resumed: false, rejoin: false, other };
+    return { kind: 'joined', seat, members: seats.length, resumed: false, rejoin: false, other, passcode: this.passcodes.has(room) };
   }
 
   leave(socketId: string): FreedSeat | undefined {
@@ -135,6 +144,7 @@ export class MemorySeatStore implements SeatStore {
   close(): void {
     for (const seats of this.rooms.values()) for (const s of seats) clearGrace(s);
     this.rooms.clear();
+    this.passcodes.clear();
     this.roomOfSocket.clear();
   }
 
@@ -145,7 +155,10 @@ export class MemorySeatStore implements SeatStore {
     if (i < 0) return undefined;
     const seat = seats.splice(i, 1)[0]!;
     clearGrace(seat);
-    if (seats.length === 0) this.rooms.delete(room);
+    if (seats.length === 0) {
+      this.rooms.delete(room);
+      this.passcodes.delete(room);
+    }
     return { room, seat, other: seats[0] };
   }
 }

@@ -3,7 +3,12 @@
  * across server nodes (Redis runs a script without interleaving any other command). Data layout
  * and failure handling are described in `redisSeatStore.ts`; the rules are those of
  * `seatStore.ts`. Seats are stored as JSON `{s: socketId, k?: sha256(session), p: polite,
- * j: joinedAt, n: node id, c: connected, h?: heldUntil}`.
+ * j: joinedAt, n: node id, c: connected, h?: heldUntil}`; a protected room's passcode verifier in
+ * `P:pass:<room>`, which lives and dies with the room key (`save` below).
+ *
+ * Verifiers are compared with Lua's `~=`, not in constant time: the time could at most tell how
+ * many leading characters of a guess's scrypt output match the stored one, which does not help to
+ * find a passcode (each guess still costs an scrypt, and outputs cannot be steered).
  */
 import { createHash } from 'node:crypto';
 
@@ -13,8 +18,13 @@ local function load(key)
   if not raw then return {} end
   return cjson.decode(raw)
 end
-local function save(key, seats, ttl)
-  if #seats == 0 then redis.call('DEL', key) else redis.call('SET', key, cjson.encode(seats), 'PX', ttl) end
+local function save(key, seats, ttl, passKey)
+  if #seats == 0 then
+    redis.call('DEL', key, passKey)
+  else
+    redis.call('SET', key, cjson.encode(seats), 'PX', ttl)
+    redis.call('PEXPIRE', passKey, ttl)
+  end
 end
 local function otherOf(seats, seat)
   for _, s in ipairs(seats) do if s ~= seat then return s end end
@@ -22,13 +32,16 @@ local function otherOf(seats, seat)
 end
 `;
 
-/** KEYS: room, held, nodeseats(self). ARGV: room, socketId, sessionHash|'', now, node, ttl. */
+/** KEYS: room, held, nodeseats(self), pass. ARGV: room, socketId, sessionHash|'', now, node, ttl, passcodeVerifier|''. */
 const JOIN = `${LUA_PRELUDE}
 local seats = load(KEYS[1])
 local sid = ARGV[2]
+local required = false
+if #seats > 0 then required = redis.call('GET', KEYS[4]) end
+local protected = (required ~= false)
 for _, s in ipairs(seats) do
   if s.s == sid and s.c then
-    return cjson.encode({kind='joined', seat=s, members=#seats, rejoin=true, other=otherOf(seats, s)})
+    return cjson.encode({kind='joined', seat=s, members=#seats, rejoin=true, other=otherOf(seats, s), pw=protected})
   end
 end
 if ARGV[3] ~= '' then
@@ -41,30 +54,39 @@ if ARGV[3] ~= '' then
       local o = otherOf(seats, s)
       s.p = (o ~= nil)
       if o then o.p = false end
-      save(KEYS[1], seats, ARGV[6])
+      save(KEYS[1], seats, ARGV[6], KEYS[4])
       redis.call('SADD', KEYS[3], ARGV[1])
-      return cjson.encode({kind='joined', seat=s, members=#seats, resumed=true, other=o, evicted=evicted, prev=prev})
+      return cjson.encode({kind='joined', seat=s, members=#seats, resumed=true, other=o, evicted=evicted, prev=prev, pw=protected})
     end
   end
 end
+if protected and required ~= ARGV[7] then return cjson.encode({kind='wrong-passcode'}) end
 if #seats >= 2 then return cjson.encode({kind='full', members=#seats}) end
+if #seats == 0 then
+  if ARGV[7] ~= '' then
+    redis.call('SET', KEYS[4], ARGV[7])
+    protected = true
+  else
+    redis.call('DEL', KEYS[4])
+  end
+end
 local o = seats[1]
 local seat = {s=sid, p=(o ~= nil), j=tonumber(ARGV[4]), n=ARGV[5], c=true}
 if ARGV[3] ~= '' then seat.k = ARGV[3] end
 if o then o.p = false end
 table.insert(seats, seat)
-save(KEYS[1], seats, ARGV[6])
+save(KEYS[1], seats, ARGV[6], KEYS[4])
 redis.call('SADD', KEYS[3], ARGV[1])
-return cjson.encode({kind='joined', seat=seat, members=#seats, other=o})
+return cjson.encode({kind='joined', seat=seat, members=#seats, other=o, pw=protected})
 `;
 
-/** KEYS: room, held, nodeseats(self). ARGV: room, socketId, ttl. */
+/** KEYS: room, held, nodeseats(self), pass. ARGV: room, socketId, ttl. */
 const LEAVE = `${LUA_PRELUDE}
 local seats = load(KEYS[1])
 for i, s in ipairs(seats) do
   if s.s == ARGV[2] and s.c then
     table.remove(seats, i)
-    save(KEYS[1], seats, ARGV[3])
+    save(KEYS[1], seats, ARGV[3], KEYS[4])
     local o = seats[1]
     if not (o and o.n == s.n) then redis.call('SREM', KEYS[3], ARGV[1]) end
     return cjson.encode({seat=s, other=o})
@@ -73,7 +95,7 @@ end
 return false
 `;
 
-/** KEYS: room, held, nodeseats(self). ARGV: room, socketId, now, graceMs, ttl. */
+/** KEYS: room, held, nodeseats(self), pass. ARGV: room, socketId, now, graceMs, ttl. */
 const DISCONNECT = `${LUA_PRELUDE}
 local seats = load(KEYS[1])
 local grace = tonumber(ARGV[4])
@@ -81,7 +103,7 @@ for i, s in ipairs(seats) do
   if s.s == ARGV[2] and s.c then
     if s.k == nil or grace <= 0 then
       table.remove(seats, i)
-      save(KEYS[1], seats, ARGV[5])
+      save(KEYS[1], seats, ARGV[5], KEYS[4])
       local o = seats[1]
       if not (o and o.n == s.n) then redis.call('SREM', KEYS[3], ARGV[1]) end
       return cjson.encode({held=false, seat=s, other=o})
@@ -89,7 +111,7 @@ for i, s in ipairs(seats) do
     s.c = false
     s.h = tonumber(ARGV[3]) + grace
     redis.call('ZADD', KEYS[2], s.h, ARGV[1] .. '|' .. s.s)
-    save(KEYS[1], seats, ARGV[5])
+    save(KEYS[1], seats, ARGV[5], KEYS[4])
     return cjson.encode({held=true, seat=s, other=otherOf(seats, s)})
   end
 end
@@ -111,7 +133,7 @@ for _, m in ipairs(due) do
     for i, s in ipairs(seats) do
       if s.s == sid and not s.c then
         table.remove(seats, i)
-        save(key, seats, ARGV[3])
+        save(key, seats, ARGV[3], ARGV[2] .. 'pass:' .. room)
         table.insert(out, {room=room, seat=s, other=seats[1]})
         break
       end
@@ -156,7 +178,7 @@ for _, room in ipairs(rooms) do
       i = i + 1
     end
   end
-  save(key, seats, ARGV[5])
+  save(key, seats, ARGV[5], ARGV[4] .. 'pass:' .. room)
 end
 redis.call('DEL', setKey)
 if #out == 0 then return '[]' end

@@ -9,6 +9,8 @@
  * - `P:room:<room>`        JSON array of at most 2 seats `{s: socketId, k?: sha256(session token),
  *                          p: polite, j: joinedAt ms, n: node id, c: connected, h?: heldUntil ms}`
  *                          (expires 7 days after its last change, as a safety net).
+ * - `P:pass:<room>`        passcode verifier of a protected room (`passcode.ts`), deleted with the
+ *                          room key and expiring with it.
  * - `P:held`               sorted set `room|socketId` scored by heldUntil (unix ms): held seats.
  * - `P:nodes`              set of node ids that may own seats.
  * - `P:node:<id>`          heartbeat, refreshed every TTL/3, expires after `CLUSTER_NODE_TTL_MS`.
@@ -111,7 +113,7 @@ export class RedisSeatStore implements SeatStore {
     this.nodeId = options.nodeId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   }
 
-  private key(kind: 'room' | 'nodeseats' | 'node', id: string): string {
+  private key(kind: 'room' | 'nodeseats' | 'node' | 'pass', id: string): string {
     return `${this.p}${kind}:${id}`;
   }
 
@@ -222,20 +224,22 @@ export class RedisSeatStore implements SeatStore {
     this.holdTimers.set(k, t);
   }
 
-  async join(room: string, socketId: string, session?: string): Promise<JoinResult> {
+  async join(room: string, socketId: string, session?: string, passcode?: string): Promise<JoinResult> {
     // One seat per socket: answered from the local map, no round trip.
     const current = this.local.get(socketId);
     if (current !== undefined && current !== room) return { kind: 'other-room', room: current };
     type R =
-      | { kind: 'joined'; seat: StoredSeat; members: number; rejoin?: boolean; resumed?: boolean; other?: StoredSeat; evicted?: string; prev?: string }
-      | { kind: 'full'; members: number };
+      | { kind: 'joined'; seat: StoredSeat; members: number; rejoin?: boolean; resumed?: boolean; other?: StoredSeat; evicted?: string; prev?: string; pw?: boolean }
+      | { kind: 'full'; members: number }
+      | { kind: 'wrong-passcode' };
     const r = await this.evalJson<R>(
       SCRIPTS.join,
-      [this.key('room', room), `${this.p}held`, this.key('nodeseats', this.nodeId)],
-      [room, socketId, session ? hashSession(session) : '', Date.now(), this.nodeId, ROOM_TTL_MS],
+      [this.key('room', room), `${this.p}held`, this.key('nodeseats', this.nodeId), this.key('pass', room)],
+      [room, socketId, session ? hashSession(session) : '', Date.now(), this.nodeId, ROOM_TTL_MS, passcode ?? ''],
     );
     if (!r) throw new Error('join script returned nothing');
     if (r.kind === 'full') return r;
+    if (r.kind === 'wrong-passcode') return { kind: 'wrong-passcode' };
     if (r.evicted !== undefined) this.local.delete(r.evicted);
     if (r.resumed && r.prev !== undefined) {
       // The hold (if any) ended: forget its timer (the script removed it from P:held).
@@ -253,6 +257,7 @@ export class RedisSeatStore implements SeatStore {
       rejoin: r.rejoin === true,
       other: r.other ? toSeat(r.other) : undefined,
       evictedSocketId: r.evicted,
+      passcode: r.pw === true,
     };
   }
 
@@ -262,7 +267,7 @@ export class RedisSeatStore implements SeatStore {
     this.local.delete(socketId);
     const r = await this.evalJson<{ seat: StoredSeat; other?: StoredSeat }>(
       SCRIPTS.leave,
-      [this.key('room', room), `${this.p}held`, this.key('nodeseats', this.nodeId)],
+      [this.key('room', room), `${this.p}held`, this.key('nodeseats', this.nodeId), this.key('pass', room)],
       [room, socketId, ROOM_TTL_MS],
     );
     return r ? { room, seat: toSeat(r.seat), other: r.other ? toSeat(r.other) : undefined } : undefined;
@@ -274,7 +279,7 @@ export class RedisSeatStore implements SeatStore {
     this.local.delete(socketId);
     const r = await this.evalJson<{ held: boolean; seat: StoredSeat; other?: StoredSeat }>(
       SCRIPTS.disconnect,
-      [this.key('room', room), `${this.p}held`, this.key('nodeseats', this.nodeId)],
+      [this.key('room', room), `${this.p}held`, this.key('nodeseats', this.nodeId), this.key('pass', room)],
       [room, socketId, Date.now(), graceMs, ROOM_TTL_MS],
     );
     if (!r) return undefined;

@@ -22,6 +22,12 @@
  *   store raises {@link SeatEvents.graceExpired}. A join with the token of a seat whose socket
  *   still looks connected (the server has not noticed the drop yet) takes the seat over: the old
  *   socket is reported in `evictedSocketId`.
+ * - Passcode: the join that opens a room (no seat in it, held or connected) may give a passcode
+ *   verifier (`passcode.ts`; never the passcode itself); the room keeps it until it is forgotten.
+ *   Any later join of that room must give the same verifier, else it answers `wrong-passcode` and
+ *   changes nothing — checked before capacity, so a wrong passcode is never answered `full`. An
+ *   idempotent re-join and a resume with the seat's session token need no passcode (the token is
+ *   the stronger secret). A verifier given for a room already open without one is ignored.
  * - Rooms are forgotten when their last seat is freed.
  *
  * Methods may return a value or a promise; the signaling server awaits either. `roomOf`,
@@ -49,7 +55,9 @@ export interface Seat {
 /** Result of {@link SeatStore.join}. */
 export type JoinResult =
   /** Seated (new seat, resumed seat, or idempotent re-join). `other` is the other seat, if any. */
-  | { kind: 'joined'; seat: Seat; members: number; resumed: boolean; rejoin: boolean; other?: Seat; evictedSocketId?: string }
+  | { kind: 'joined'; seat: Seat; members: number; resumed: boolean; rejoin: boolean; other?: Seat; evictedSocketId?: string; passcode: boolean }
+  /** The room has a passcode and the join gave another one or none; nothing changed. */
+  | { kind: 'wrong-passcode' }
   /** The room already has two seats. */
   | { kind: 'full'; members: number }
   /** The socket already sits in another room. */
@@ -111,9 +119,10 @@ export interface SeatStore {
   /**
    * Take a seat in `room` for `socketId`.
    * @param session  optional per-tab session token (validated by the caller; never stored in clear by Redis).
+   * @param passcode optional passcode verifier (hex, from `passcodeVerifier`), never the passcode itself.
    * @throws (Redis) when Redis cannot be reached; nothing changed.
    */
-  join(room: string, socketId: string, session?: string): MaybePromise<JoinResult>;
+  join(room: string, socketId: string, session?: string, passcode?: string): MaybePromise<JoinResult>;
   /** Free the connected seat of `socketId` (explicit leave); undefined when it held none. */
   leave(socketId: string): MaybePromise<FreedSeat | undefined>;
   /** Hold (session token, `graceMs` > 0) or free the seat of a disconnected socket; undefined when it held none. */

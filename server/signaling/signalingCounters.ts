@@ -4,7 +4,11 @@
  */
 import type { SignalingError } from '../../contracts/signaling.js';
 
-export type RefusalCode = SignalingError['code'] | 'unknown-event' | 'internal';
+/**
+ * Why a request was refused, as counted: the wire codes, plus `unknown-event` and `internal` (sent
+ * as `invalid-payload`) and `join-rate-limited` (the per-address join limit, sent as `rate-limited`).
+ */
+export type RefusalCode = SignalingError['code'] | 'unknown-event' | 'internal' | 'join-rate-limited';
 
 /** Signaling counters (events since start). */
 export interface SignalingCounters {
@@ -54,6 +58,8 @@ export function createSignalingCounters(): SignalingCounters {
       'not-a-member': 0,
       'already-joined': 0,
       'rate-limited': 0,
+      'join-rate-limited': 0,
+      'wrong-passcode': 0,
       'server-shutdown': 0,
       'unknown-event': 0,
       internal: 0,

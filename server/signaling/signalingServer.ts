@@ -13,6 +13,13 @@
  * - Every refused request gets an `error` event `{event, code, reason, room?}` and, when the last
  *   argument is a function, the ack `{ok:false, error}`; it changes nothing and is counted.
  * - Per-socket token bucket over join/leave/message: {@link RATE_BURST} burst, {@link RATE_PER_S}/s.
+ * - Per-client-address token bucket over join attempts (`joinLimit`, JOIN_RATE_*; the address
+ *   from `clientAddress`, i.e. X-Forwarded-For only behind a trusted proxy): over it, `join` is
+ *   refused with `rate-limited` (counted as `join-rate-limited`), so room numbers cannot be tried
+ *   one after another.
+ * - Room passcode (`join(room, {passcode})`): the store keeps a scrypt verifier (`passcode.ts`,
+ *   computed off the event loop); a join with a wrong or missing passcode is refused with
+ *   `wrong-passcode` (never `full`) and changes nothing. The passcode is never logged.
  * - Seat grace period: a member who joined with `{session}` and disconnects keeps the seat for
  *   `graceMs`; the other member gets `otherreconnecting(room, id, graceMs)`; a join with the same
  *   token within the period gets `joined(room, newId, {resumed:true, polite, members})` and the
@@ -26,6 +33,11 @@
  *   is checked after the join completed); when no store call is pending (always, in-process) an
  *   event is handled synchronously.
  * - Every signaling log line names the room (when there is one) and the socket id.
+ * - Room events (seats taken/freed, `full`, refusals) go to the optional `onRoomEvent` listener
+ *   (`roomEvents.ts`), after the socket has been answered; a throwing listener is logged, never felt.
+ * - TURN credentials (with `turnCredentials`): `joined` carries `info.ice` for the seat, and
+ *   `ice-servers(room, ack)` renews them for a socket seated in `room` only (else `not-a-member`).
+ *   The seat is named by the session token (else the socket id) so renewals keep its REST user id.
  *
  * Memory per connection is kept small (tens of thousands of sockets per node): listeners are
  * shared functions that read their socket from `this` (no closures per socket), the per-socket
@@ -33,14 +45,26 @@
  * Socket.IO handshake has been built from it.
  */
 import type { Server as HttpsServer } from 'node:https';
+import { hostFromHeader } from '../iceServers.js';
+import type { TurnCredentials } from '../turnCredentials.js';
 import { Server, type DefaultEventsMap, type ServerOptions, type Socket } from 'socket.io';
 import type { Logger } from 'log4js';
-import { MAX_MESSAGE_BYTES, type ClientToServerEvents, type ServerToClientEvents, type SignalingError } from '../../contracts/signaling.js';
-import { TokenBucket } from '../../common/tokenBucket.js';
+import {
+  MAX_MESSAGE_BYTES,
+  type ClientToServerEvents,
+  type IceServersAck,
+  type IceServersInfo,
+  type JoinedInfo,
+  type ServerToClientEvents,
+  type SignalingError,
+} from '../../contracts/signaling.js';
+import { KeyedRateLimiter, TokenBucket } from '../../common/tokenBucket.js';
 import { MemorySeatStore } from './memorySeatStore.js';
+import { passcodeVerifier } from './passcode.js';
 import { checkJoinOptions, checkMessageData, checkRoom, roomRefusal } from './payloadChecks.js';
 import type { DisconnectResult, FreedSeat, JoinResult, SeatStore } from './seatStore.js';
 import { createSignalingCounters, type RefusalCode, type SignalingCounters } from './signalingCounters.js';
+import { seatView, type RoomEvent, type RoomEventListener } from './roomEvents.js';
 import { ackOf, EventRunner, param, safeAck, type AckFn, type EventHandler, type SocketState } from './socketEvents.js';
 
 /** Token bucket size per socket (events). */
@@ -48,7 +72,7 @@ export const RATE_BURST = 200;
 /** Token bucket refill per socket, events per second. */
 export const RATE_PER_S = 100;
 
-const KNOWN_EVENTS = new Set(['join', 'leave', 'message']);
+const KNOWN_EVENTS = new Set(['join', 'leave', 'message', 'ice-servers']);
 
 type TypedServer = Server<ClientToServerEvents, ServerToClientEvents, DefaultEventsMap, SocketState>;
 type TypedSocket = Socket<ClientToServerEvents, ServerToClientEvents, DefaultEventsMap, SocketState>;
@@ -67,6 +91,16 @@ export interface SignalingOptions {
   seats?: SeatStore;
   /** Socket.IO adapter (e.g. the Redis adapter for scale-out; default in-memory). */
   adapter?: ServerOptions['adapter'];
+  /** Told about seats taken and freed, `full` answers and refusals (e.g. for webhooks); see `roomEvents.ts`. */
+  onRoomEvent?: RoomEventListener;
+  /** Join attempts per client address: bucket size and refill per second (absent or burst 0: no limit). */
+  joinLimit?: { burst: number; perSecond: number };
+  /** The client address of a handshake (default: the TCP peer address). */
+  clientAddress?: (remote: string, headers: Record<string, string | string[] | undefined>) => string;
+  /** Engine.IO handshake check (e.g. the Origin check); refused handshakes never become sockets. */
+  allowRequest?: ServerOptions['allowRequest'];
+  /** TURN credentials for seated members (`joined` info, `ice-servers`); none handed out without. */
+  turnCredentials?: Pick<TurnCredentials, 'forSeat' | 'refused'>;
 }
 
 /** A running signaling server. */
@@ -109,21 +143,37 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
     serveClient: true,
     allowEIO3: true,
     ...(options.adapter ? { adapter: options.adapter } : {}),
+    ...(options.allowRequest ? { allowRequest: options.allowRequest } : {}),
   });
+  const joinLimiter = options.joinLimit && options.joinLimit.burst > 0 ? new KeyedRateLimiter(options.joinLimit.burst, options.joinLimit.perSecond) : undefined;
+  // Forget the buckets of addresses that have been quiet long enough to be full again.
+  const limiterSweep = joinLimiter ? setInterval(() => joinLimiter.sweep(), 60_000) : undefined;
+  limiterSweep?.unref();
   const seats: SeatStore = options.seats ?? new MemorySeatStore();
   const counters = createSignalingCounters();
+  const listener = options.onRoomEvent;
+  /** Report a room event; the listener can neither throw into nor slow down the handler beyond its own call. */
+  function notify(e: RoomEvent): void {
+    if (!listener) return;
+    try {
+      listener(e);
+    } catch (err) {
+      logger.error(`room event listener failed on ${e.kind}: ${(err as Error)?.message ?? String(err)}`);
+    }
+  }
 
   function refuse(socket: TypedSocket, event: string, code: RefusalCode, reason: string, room: string | undefined, ack: AckFn | undefined): void {
     counters.refused[code]++;
     // Bounded label set: unknown event names are counted as "other".
     const bucket = KNOWN_EVENTS.has(event) ? event : 'other';
     counters.refusedByEvent[bucket] = (counters.refusedByEvent[bucket] ?? 0) + 1;
-    const wireCode: SignalingError['code'] = code === 'unknown-event' || code === 'internal' ? 'invalid-payload' : code;
+    const wireCode: SignalingError['code'] = code === 'unknown-event' || code === 'internal' ? 'invalid-payload' : code === 'join-rate-limited' ? 'rate-limited' : code;
     const error: SignalingError = { event, code: wireCode, reason };
     if (room !== undefined) error.room = room;
     if (logger.isDebugEnabled()) logger.debug(`refused ${event} socket=${socket.id}${room !== undefined ? ` room=${room}` : ''}: ${code}: ${reason}`);
     socket.emit('error', error);
     if (ack) safeAck(ack, { ok: false, error });
+    if (listener) notify(room !== undefined ? { kind: 'refused', event, code: wireCode, room, socketId: socket.id } : { kind: 'refused', event, code: wireCode, socketId: socket.id });
   }
 
   function onJoin(socket: TypedSocket, args: unknown[]): void | Promise<void> {
@@ -133,20 +183,44 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
     if (room === undefined) return refuse(socket, 'join', 'invalid-room', roomRefusal(raw), undefined, ack);
     const opts = checkJoinOptions(param(args, 1));
     if (!opts.ok) return refuse(socket, 'join', 'invalid-payload', opts.reason, room, ack);
-    const result = seats.join(room, socket.id, opts.value?.session);
-    if (result instanceof Promise) return result.then((r) => joined(socket, room, r, ack));
-    joined(socket, room, result, ack);
+    if (joinLimiter && !joinLimiter.take(socket.data.address)) {
+      if (logger.isInfoEnabled()) logger.info(`join rate limit room=${room} socket=${socket.id} address=${socket.data.address}`);
+      return refuse(socket, 'join', 'join-rate-limited', 'too many join attempts from this address; wait a minute', room, ack);
+    }
+    const session = opts.value?.session;
+    const seatKey = session ?? socket.id;
+    const passcode = opts.value?.passcode || undefined;
+    if (passcode !== undefined) {
+      return passcodeVerifier(room, passcode)
+        .then((verifier) => seats.join(room, socket.id, session, verifier))
+        .then((r) => joined(socket, room, r, ack, true, seatKey));
+    }
+    const result = seats.join(room, socket.id, session);
+    if (result instanceof Promise) return result.then((r) => joined(socket, room, r, ack, false, seatKey));
+    joined(socket, room, result, ack, false, seatKey);
   }
 
-  function joined(socket: TypedSocket, room: string, result: JoinResult, ack: AckFn | undefined): void {
+  /** ICE servers with TURN credentials for the seat of `socket` in `room`, if the server hands any out. */
+  function iceFor(socket: TypedSocket, room: string, via: 'joined' | 'renewal'): IceServersInfo | undefined {
+    if (!options.turnCredentials || socket.data.seatKey === undefined) return undefined;
+    const host = hostFromHeader(socket.handshake.headers.host) ?? 'localhost';
+    return options.turnCredentials.forSeat(room, socket.data.seatKey, host, via);
+  }
+
+  function joined(socket: TypedSocket, room: string, result: JoinResult, ack: AckFn | undefined, gavePasscode: boolean, seatKey: string): void {
     if (result.kind === 'other-room') {
       return refuse(socket, 'join', 'already-joined', `already in room ${result.room}; leave it first`, room, ack);
+    }
+    if (result.kind === 'wrong-passcode') {
+      if (logger.isInfoEnabled()) logger.info(`wrong passcode room=${room} socket=${socket.id} address=${socket.data.address}${gavePasscode ? '' : ' (none given)'}`);
+      return refuse(socket, 'join', 'wrong-passcode', gavePasscode ? 'wrong passcode for this room' : 'this room needs a passcode', room, ack);
     }
     if (result.kind === 'full') {
       counters.full++;
       if (logger.isInfoEnabled()) logger.info(`full room=${room} socket=${socket.id}`);
       socket.emit('full', room, socket.id);
       if (ack) safeAck(ack, { ok: true });
+      notify({ kind: 'full', room, socketId: socket.id, members: result.members });
       return;
     }
     if (result.evictedSocketId !== undefined) {
@@ -164,6 +238,7 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
     // Disconnected while the store answered: the queued disconnect handler frees or holds the seat.
     if (!socket.connected) return;
     void socket.join(ioRoom(room));
+    if (!result.rejoin) socket.data.seatKey = seatKey;
     const polite = result.seat.polite;
     if (result.rejoin) counters.rejoins++;
     else if (result.resumed) counters.resumes++;
@@ -171,9 +246,18 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
     if (logger.isInfoEnabled()) {
       logger.info(`${result.rejoin ? 'rejoined' : result.resumed ? 'resumed' : 'joined'} room=${room} socket=${socket.id} members=${result.members} polite=${polite}`);
     }
-    socket.emit('joined', room, socket.id, result.resumed ? { polite, members: result.members, resumed: true } : { polite, members: result.members });
+    const info: JoinedInfo = { polite, members: result.members };
+    if (result.resumed) info.resumed = true;
+    if (result.passcode) info.passcode = true;
+    const ice = iceFor(socket, room, 'joined');
+    if (ice && ice.iceServers.length > 0) info.ice = ice;
+    socket.emit('joined', room, socket.id, info);
     if (!result.rejoin && result.other?.connected) socket.to(ioRoom(room)).emit('otherjoin', room, socket.id);
     if (ack) safeAck(ack, { ok: true });
+    if (listener && !result.rejoin) {
+      const other = result.other && seatView(result.other);
+      notify({ kind: 'join', room, socketId: socket.id, seat: seatView(result.seat), other, members: result.members, resumed: result.resumed });
+    }
   }
 
   function onLeave(socket: TypedSocket, args: unknown[]): void | Promise<void> {
@@ -183,17 +267,23 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
     if (room === undefined) return refuse(socket, 'leave', 'invalid-room', roomRefusal(raw), undefined, ack);
     if (!seats.isSeated(room, socket.id)) return refuse(socket, 'leave', 'not-a-member', `not a member of room ${room}`, room, ack);
     const freed = seats.leave(socket.id);
-    if (freed instanceof Promise) return freed.then(() => left(socket, room, ack));
-    left(socket, room, ack);
+    if (freed instanceof Promise) return freed.then((f) => left(socket, room, ack, f));
+    left(socket, room, ack, freed);
   }
 
-  function left(socket: TypedSocket, room: string, ack: AckFn | undefined): void {
+  function left(socket: TypedSocket, room: string, ack: AckFn | undefined, freed: FreedSeat | undefined): void {
     counters.leaves++;
     if (logger.isInfoEnabled()) logger.info(`left room=${room} socket=${socket.id}`);
     socket.to(ioRoom(room)).emit('bye', room, socket.id);
     void socket.leave(ioRoom(room));
     socket.emit('leaved', room, socket.id);
     if (ack) safeAck(ack, { ok: true });
+    if (listener) notify(freedEvent('leave', socket.id, freed, room));
+  }
+
+  /** The `leave` room event of a freed seat (`fallbackRoom` when the store reported nothing). */
+  function freedEvent(reason: 'leave' | 'disconnect' | 'grace-expired', socketId: string, freed: FreedSeat | undefined, fallbackRoom: string): RoomEvent {
+    return { kind: 'leave', room: freed?.room ?? fallbackRoom, socketId, reason, seat: freed && seatView(freed.seat), other: freed?.other && seatView(freed.other) };
   }
 
   /** The hot path: synchronous, no store round trip (membership is known locally). */
@@ -209,6 +299,25 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
     socket.to(ioRoom(room)).emit('message', room, d.value);
     const ack = ackOf(args);
     if (ack) safeAck(ack, { ok: true });
+  }
+
+  /** `ice-servers(room, ack)`: fresh TURN credentials, for a member seated in `room` only. */
+  function onIceServers(socket: TypedSocket, args: unknown[]): void {
+    const ack = ackOf(args);
+    const raw = param(args, 0);
+    const room = checkRoom(raw);
+    if (room === undefined) return refuse(socket, 'ice-servers', 'invalid-room', roomRefusal(raw), undefined, ack);
+    if (!seats.isSeated(room, socket.id)) {
+      options.turnCredentials?.refused('not-a-member');
+      return refuse(socket, 'ice-servers', 'not-a-member', `not a member of room ${room}`, room, ack);
+    }
+    if (!ack) return refuse(socket, 'ice-servers', 'invalid-payload', 'ice-servers needs an acknowledgement callback', room, undefined);
+    const ice = iceFor(socket, room, 'renewal') ?? { iceServers: [], ttl: 0 };
+    try {
+      (ack as unknown as (res: IceServersAck) => void)({ ok: true, ...ice });
+    } catch {
+      // An ack to a disconnected socket is dropped by Socket.IO.
+    }
   }
 
   function onDisconnect(socket: TypedSocket, args: unknown[]): void | Promise<void> {
@@ -232,6 +341,7 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
       counters.disconnectLeaves++;
       if (logger.isInfoEnabled()) logger.info(`disconnected room=${r.room} socket=${socket.id} (${reason}); seat freed`);
       io.to(ioRoom(r.room)).emit('bye', r.room, socket.id);
+      if (listener) notify(freedEvent('disconnect', socket.id, r, r.room));
     }
   }
 
@@ -258,6 +368,9 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
   function messageListener(this: TypedSocket, ...args: unknown[]): void {
     guarded(this, 'message', onMessage, args);
   }
+  function iceServersListener(this: TypedSocket, ...args: unknown[]): void {
+    guarded(this, 'ice-servers', onIceServers, args);
+  }
   function disconnectListener(this: TypedSocket, ...args: unknown[]): void {
     runner.run(this, 'disconnect', onDisconnect, args);
   }
@@ -273,6 +386,7 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
       counters.disconnectLeaves++;
       if (logger.isInfoEnabled()) logger.info(`grace period ended room=${freed.room} socket=${freed.seat.socketId}`);
       io.to(ioRoom(freed.room)).emit('bye', freed.room, freed.seat.socketId);
+      if (listener) notify(freedEvent('grace-expired', freed.seat.socketId, freed, freed.room));
     },
     seatLost(lost) {
       if (lost.held) {
@@ -283,6 +397,7 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
         counters.disconnectLeaves++;
         logger.info(`node of socket lost room=${lost.room} socket=${lost.socketId}; seat freed`);
         io.to(ioRoom(lost.room)).emit('bye', lost.room, lost.socketId);
+        notify({ kind: 'leave', room: lost.room, socketId: lost.socketId, reason: 'node-lost' });
       }
     },
   });
@@ -293,11 +408,13 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
     if (logger.isDebugEnabled()) logger.debug(`connected socket=${socket.id} from ${socket.handshake.address}`);
     // The handshake (headers, address, query) is built; the upgrade request would only hold memory.
     (socket.conn as { request: unknown }).request = null;
-    socket.data = { bucket: new TokenBucket(burst, refill), pending: undefined };
+    const address = options.clientAddress ? options.clientAddress(socket.handshake.address, socket.handshake.headers) : socket.handshake.address;
+    socket.data = { bucket: new TokenBucket(burst, refill), pending: undefined, address };
     const s = socket as unknown as { on(event: string, listener: (...args: unknown[]) => void): void };
     s.on('join', joinListener);
     s.on('leave', leaveListener);
     s.on('message', messageListener);
+    s.on('ice-servers', iceServersListener);
     s.on('disconnect', disconnectListener);
     socket.onAny(anyListener);
   });
@@ -311,6 +428,7 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
     socketCount: () => io.engine.clientsCount,
     close: (reason = 'server shutting down') =>
       (closing ??= (async () => {
+        if (limiterSweep) clearInterval(limiterSweep);
         // `local`: with the Redis adapter a plain io.emit/disconnectSockets would reach every node.
         io.local.emit('restarting', reason);
         // In-process: the seats go away with the process. Redis: the disconnects below hold the

@@ -16,6 +16,10 @@ export interface SocketState {
   bucket: TokenBucket;
   /** The store call this socket's next event must wait for, if any. */
   pending: Promise<void> | undefined;
+  /** The client's address (behind a trusted proxy: from X-Forwarded-For), key of the join rate limit. */
+  address: string;
+  /** What names this socket's seat in TURN REST usernames: its session token, else its socket id (set on join). */
+  seatKey?: string;
 }
 
 /** Handles one event; returns a promise only when it had to wait for the seat store. */

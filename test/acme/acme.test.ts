@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveChromium, launchPeer, type Peer, type PeerOptions } from '../helpers/browser.js';
 import { havePebble, startPebble, trustRootInNssDb, type Pebble } from '../helpers/pebble.js';
 import { freeTcpPort } from '../helpers/ports.js';
-import { httpsGet, removeServerDirs, startServer, type RunningServer } from '../helpers/server.js';
+import { TEST_ICE_TOKEN, httpsGet, removeServerDirs, startServer, type RunningServer } from '../helpers/server.js';
 import { callDebug, inboundRates, joinCall, newRoom, openCallPage, pollUntil, waitForStatus } from '../browser/call-helpers.js';
 
 const DOMAIN = 'call.acme.test';
@@ -172,8 +172,9 @@ describe.skipIf(!havePebble || !haveChromium)('trusted certificate from an ACME 
     peers.push(peer);
     const res = await peer.page.goto(`${origin}/`);
     expect(res?.status()).toBe(200);
-    const result = await peer.page.evaluate(async () => {
-      const { iceServers } = (await (await fetch('/api/ice-servers', { cache: 'no-store' })).json()) as { iceServers: RTCIceServer[] };
+    const result = await peer.page.evaluate(async (token) => {
+      // A tester's request: the ICE servers with the tester token (ICE_TOKEN).
+      const { iceServers } = (await (await fetch('/api/ice-servers', { cache: 'no-store', headers: { authorization: `Bearer ${token}` } })).json()) as { iceServers: RTCIceServer[] };
       const pc = new RTCPeerConnection({ iceServers, iceTransportPolicy: 'relay' });
       const candidates: { type: string | null; relayProtocol: string | null; url: string | null; address: string | null }[] = [];
       const errors: string[] = [];
@@ -192,7 +193,7 @@ describe.skipIf(!havePebble || !haveChromium)('trusted certificate from an ACME 
       await done;
       pc.close();
       return { urls: iceServers.flatMap((s) => (Array.isArray(s.urls) ? s.urls : [s.urls])), candidates, errors };
-    });
+    }, TEST_ICE_TOKEN);
     expect(result.urls.some((u) => u.startsWith(`turns:${DOMAIN}:`))).toBe(true);
     const relay = result.candidates.filter((c) => c.type === 'relay');
     expect(relay.length, JSON.stringify(result)).toBeGreaterThan(0);

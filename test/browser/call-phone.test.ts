@@ -1,7 +1,9 @@
 /**
  * The call screen on a phone (390x844, isMobile, hasTouch) in a call: the remote video covers at
  * least 80 % of the screen, hang-up and mute are on screen without scrolling and at least 44 px,
- * the page is no wider than the screen; the same after turning the phone (844x390). Before Join
+ * the page is no wider than the screen; the same after turning the phone (844x390). "More" opens
+ * the device pickers and the call's features (safety number, files, recording, quality) as one
+ * sheet above the bar. Before Join
  * the page does not scroll sideways either. A PC-sized browser is the other person.
  */
 import type { Page } from 'playwright-core';
@@ -114,10 +116,26 @@ describe.skipIf(!haveChromium)('call screen on a phone', () => {
     expectPhoneScreen(await measure(phone.page), 'landscape, chat open');
     await expectMediaFlowing(phone, 1000);
 
-    // Upright again, then hang up: back to the form.
+    // Upright again. "More" opens one sheet above the bar: the device pickers and the call's
+    // features, each reachable by scrolling the sheet; the bar stays in place.
     await phone.page.setViewportSize({ width: 390, height: 844 });
     await phone.page.tap('#chatToggle');
     expectPhoneScreen(await measure(phone.page), 'upright again');
+    expect(await phone.page.isVisible('#safetyNumber')).toBe(false);
+    await phone.page.tap('#devicesToggle');
+    expect(await phone.page.getAttribute('#devicesToggle', 'aria-pressed')).toBe('true');
+    for (const id of ['micSelect', 'safetyNumber', 'sendFile', 'record', 'quality']) {
+      await phone.page.locator(`#${id}`).scrollIntoViewIfNeeded();
+      const box = await phone.page.evaluate((i) => {
+        const r = document.getElementById(i)!.getBoundingClientRect();
+        const bar = document.getElementById('controls')!.getBoundingClientRect();
+        return { top: r.top, bottom: r.bottom, barTop: bar.top, visible: r.height > 0 };
+      }, id);
+      expect(box.visible && box.top >= 0 && box.bottom <= box.barTop, `${id}: ${JSON.stringify(box)}`).toBe(true);
+    }
+    expectPhoneScreen(await measure(phone.page), 'sheet open');
+    await phone.page.tap('#devicesToggle');
+    expect(await phone.page.isVisible('#safetyNumber')).toBe(false);
     await phone.page.tap('#hangup');
     await waitForStatus(phone, /hung up/i);
     expect(await phone.page.isVisible('#joinForm')).toBe(true);

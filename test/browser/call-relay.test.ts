@@ -3,7 +3,10 @@
  * talk through the embedded relay that `npm start` runs. The allocation lifetime is shortened to
  * 10 s (Chromium refreshes at half the lifetime when it is under 2 minutes), and the call runs for
  * 25 s: frames must keep being decoded in every 5 s window, so every Refresh along the way kept the
- * allocations alive. `TURN_ALLOWED_PEERS` is empty: the browsers' relay↔relay pair passes by the
+ * allocations alive. The TURN credentials live only 4 s (`TURN_CREDENTIAL_TTL=4`): the pages get
+ * them with `joined`, renew them over signaling, and the relay keeps refreshing the allocations
+ * made with credentials long expired — more than six credential lifetimes of decoded frames.
+ * `TURN_ALLOWED_PEERS` is empty: the browsers' relay↔relay pair passes by the
  * relay's own-address rule alone, as in production. The relay runs on the native data path
  * (TURN_DATA_PATH=native; the JavaScript one, loudly, only where the addon is not built), and the
  * admin API must report that path. Run `npm run build` first.
@@ -16,6 +19,7 @@ import { httpsGet, removeServerDirs, startServer, type RunningServer } from '../
 import { connectedPair } from './call-helpers.js';
 
 const LIFETIME_S = 10;
+const CREDENTIAL_TTL_S = 4;
 const CALL_MS = 25_000;
 const WINDOW_MS = 5_000;
 const ADMIN_TOKEN = 'call-relay-test-admin-token';
@@ -40,7 +44,7 @@ async function relayStats(): Promise<TurnStats> {
 describe.skipIf(!haveChromium)(`call page through the embedded relay, ${DATA_PATH} data path`, () => {
   beforeAll(async () => {
     server = await startServer({
-      env: { TURN_DEFAULT_LIFETIME: String(LIFETIME_S), TURN_ALLOWED_PEERS: '', ADMIN_TOKEN, TURN_DATA_PATH: DATA_PATH },
+      env: { TURN_DEFAULT_LIFETIME: String(LIFETIME_S), TURN_CREDENTIAL_TTL: String(CREDENTIAL_TTL_S), TURN_ALLOWED_PEERS: '', ADMIN_TOKEN, TURN_DATA_PATH: DATA_PATH },
     });
   });
   afterEach(async () => {
@@ -83,6 +87,16 @@ describe.skipIf(!haveChromium)(`call page through the embedded relay, ${DATA_PAT
       (x) => known.has(x.id) && Date.now() - Date.parse(x.createdAt) >= 2 * LIFETIME_S * 1000 && x.counters.packetsToPeer > 100,
     );
     expect(carrying.length).toBeGreaterThanOrEqual(2);
+    // Made with credentials of a seat (`<expiry>:<room>-<id>`) that expired long ago: the relay
+    // accepted their Refreshes past the expiry (a new Allocate with them would get 401).
+    for (const x of carrying) {
+      expect(x.username).toMatch(/^\d+:\d+-[A-Za-z0-9_-]{16}$/);
+      expect(Number(x.username.split(':')[0]) * 1000).toBeLessThan(Date.now() - 3 * CREDENTIAL_TTL_S * 1000);
+    }
+    // The pages renewed their credentials over signaling while the call lasted (at 40 % of 4 s).
+    const metrics = (await httpsGet(`${server!.url}/metrics`)).body;
+    const renewals = Number(/^webrtc_ice_credentials_issued_total\{via="renewal"\} (\d+)/m.exec(metrics)?.[1] ?? 0);
+    expect(renewals, metrics.split('\n').filter((l) => l.startsWith('webrtc_turn_credentials')).join('\n')).toBeGreaterThanOrEqual(10);
 
     // The media went through the data path the relay reports, which counted it.
     const stats = await relayStats();

@@ -82,7 +82,6 @@ describe.skipIf(!haveChromium)('call page: safety number with a man in the middl
 
   beforeAll(async () => {
     const app = express();
-    app.get('/api/ice-servers', (_req, res) => void res.json({ iceServers: [], ttl: 86_400 }));
     app.get('/bridge', (_req, res) => void res.type('html').send('<!doctype html><title>bridge</title>'));
     app.use(express.static(path.join(ROOT, 'dist/client')));
     http = createServer(app);

@@ -52,7 +52,7 @@ describe.skipIf(!haveChromium)('call page: safety number', () => {
     expect(fps[1]!.local).toBe(fps[0]!.remote);
   });
 
-  it('a "verified" mark shows on the other page; the number changes after a rebuild and the marks are cleared', async () => {
+  it('a "verified" mark shows on the other page; a rebuild keeps number and marks, a new certificate changes the number and clears them', async () => {
     const before = (await safetyState(a.page)).text;
     await a.page.click('#verify');
     expect(await a.page.getAttribute('#verify', 'aria-pressed')).toBe('true');
@@ -61,13 +61,31 @@ describe.skipIf(!haveChromium)('call page: safety number', () => {
     await pollUntil(() => safetyState(a.page), (s) => s.peer === 'verified', 5000, 'A sees B verified', a);
     expect(await a.page.isHidden('#safetyChanged')).toBe(true);
 
-    // A new peer connection: new certificates, so a new number.
+    // A new peer connection of the same pages: each page keeps its DTLS certificate for the visit,
+    // so the number and both marks stay.
+    const rebuildsBefore = await a.page.evaluate(() => (window as unknown as { __call: { call: { counters(): { rebuilds: number } } } }).__call.call.counters().rebuilds);
     await a.page.evaluate(() => (window as unknown as { __call: { call: { rebuild(): void } } }).__call.call.rebuild());
-    const [na, nb] = await Promise.all(
-      [a, b].map((p) => pollUntil(() => safetyState(p.page), (s) => s.state === 'ready' && s.text !== before && !s.changedHidden, 20_000, 'new safety number and the changed notice', p)),
+    await pollUntil(
+      () => a.page.evaluate(() => (window as unknown as { __call: { call: { counters(): { rebuilds: number } } } }).__call.call.counters().rebuilds),
+      (n) => n > rebuildsBefore,
+      20_000,
+      'a rebuild',
+      a,
     );
-    expect(na!.text).toBe(nb!.text);
-    for (const s of [na!, nb!]) {
+    await Promise.all([waitForStatus(a, /^connected$/i), waitForStatus(b, /^connected$/i)]);
+    for (const p of [a, b]) {
+      const s = await pollUntil(() => safetyState(p.page), (x) => x.state === 'ready', 10_000, 'number after the rebuild', p);
+      expect(s.text).toBe(before);
+      expect(s.verifyPressed).toBe('true');
+      expect(s.peer).toBe('verified');
+      expect(s.changedHidden).toBe(true);
+    }
+
+    // B reloads the page: a new certificate, so a new number; A says so and both marks are cleared.
+    await b.page.reload();
+    const na = await pollUntil(() => safetyState(a.page), (s) => s.state === 'ready' && s.text !== before && !s.changedHidden, 30_000, 'new safety number and the changed notice', a);
+    const nb = await pollUntil(() => safetyState(b.page), (s) => s.state === 'ready' && s.text === na.text, 30_000, 'the same new number on B', b);
+    for (const s of [na, nb]) {
       expect(s.verifyPressed).toBe('false');
       expect(s.peer).toBe('none');
     }

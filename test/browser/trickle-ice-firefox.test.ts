@@ -12,7 +12,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { haveFirefox } from '../helpers/firefox.js';
 import { launchPeerPage, settleAll, textOf, type PeerPage } from '../helpers/peerPage.js';
-import { httpsGet, removeServerDirs, startServer, type RunningServer } from '../helpers/server.js';
+import { ICE_AUTH, TEST_ICE_TOKEN, httpsGet, removeServerDirs, startServer, type RunningServer } from '../helpers/server.js';
 
 let server: RunningServer | undefined;
 let firefox: PeerPage;
@@ -27,7 +27,9 @@ interface Gathered {
 
 /** Load the page and wait until it has this deployment's servers from /api/ice-servers. */
 async function load(): Promise<void> {
-  await firefox.goto(`${server!.url}/trickle-ice.html`);
+  // From another document: a goto that differs only in the fragment would not load the page again.
+  await firefox.goto('about:blank');
+  await firefox.goto(`${server!.url}/trickle-ice.html#token=${TEST_ICE_TOKEN}`);
   await firefox.waitForFunction(() => document.querySelector('#defaultsStatus[data-state=loaded]'), null, 10_000);
 }
 
@@ -104,7 +106,7 @@ describe.skipIf(!haveFirefox)('trickle-ICE page in Firefox', () => {
   });
 
   it('reports a wrong password as authentication failed (401)', async () => {
-    const { iceServers } = JSON.parse((await httpsGet(`${server!.url}/api/ice-servers`)).body) as { iceServers: { urls: string[]; username?: string; credential?: string }[] };
+    const { iceServers } = JSON.parse((await httpsGet(`${server!.url}/api/ice-servers`, ICE_AUTH)).body) as { iceServers: { urls: string[]; username?: string; credential?: string }[] };
     const turn = iceServers.find((s) => s.urls.includes(turnUdp))!;
     // Replace the list by one entry with a wrong password, through the form.
     while (await firefox.evaluate(() => (document.getElementById('servers') as HTMLSelectElement).options.length > 0, null)) {

@@ -9,7 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveChromium, launchPeer, type Peer } from '../helpers/browser.js';
-import { removeServerDirs, startServer, type RunningServer } from '../helpers/server.js';
+import { TEST_ICE_TOKEN, removeServerDirs, startServer, type RunningServer } from '../helpers/server.js';
 import { LAB_ADDR, NatLab, labUnavailableReason, warnLabSkipped } from '../natlab/lab.js';
 
 const S = LAB_ADDR.server;
@@ -63,7 +63,7 @@ describe.skipIf(skipReason !== null)('trickle-ICE page behind a NAT', () => {
     const turnPort = server!.turnPort;
     const stunUrl = `stun:${S}:${turnPort}`;
     const turnUdpUrl = `turn:${S}:${turnPort}?transport=udp`;
-    await page.goto(`https://${S}:${server!.httpsPort}/trickle-ice.html`);
+    await page.goto(`https://${S}:${server!.httpsPort}/trickle-ice.html#token=${TEST_ICE_TOKEN}`);
     await page.waitForSelector('#defaultsStatus[data-state=loaded]', { timeout: 15_000 });
     const urls = await page.$$eval('#servers option', (os) => os.flatMap((o) => ((o as HTMLOptionElement).dataset.urls ?? '').split(' ')));
     expect(urls).toEqual(expect.arrayContaining([stunUrl, turnUdpUrl]));

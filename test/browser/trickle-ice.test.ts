@@ -17,7 +17,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { haveChromium, launchPeer, type Peer } from '../helpers/browser.js';
 import { freeTcpPort, freeUdpTcpPort } from '../helpers/ports.js';
-import { httpsGet, removeServerDirs, startServer, type RunningServer } from '../helpers/server.js';
+import { ICE_AUTH, TEST_ICE_TOKEN, httpsGet, removeServerDirs, startServer, type RunningServer } from '../helpers/server.js';
 
 let server: RunningServer;
 let peer: Peer;
@@ -46,8 +46,11 @@ function page(): Page {
   return peer.page;
 }
 
+/** Open the page the documented way for a tester: the token in the URL fragment. */
 async function openPage(): Promise<void> {
-  await page().goto(`${server.url}/trickle-ice.html`);
+  // From another document: a goto that differs only in the fragment would not load the page again.
+  await page().goto('about:blank');
+  await page().goto(`${server.url}/trickle-ice.html#token=${TEST_ICE_TOKEN}`);
   await page().waitForSelector('#defaultsStatus[data-state=loaded]', { timeout: 10_000 });
 }
 
@@ -117,7 +120,7 @@ function describeResult(r: { rows: Row[]; errors: Row[]; verdicts: VerdictRow[];
 
 /** Fresh `/api/ice-servers` answer from the server (the same endpoint the page uses). */
 async function apiIceServers(): Promise<{ iceServers: { urls: string[]; username?: string; credential?: string }[]; ttl: number }> {
-  const res = await httpsGet(`${server.url}/api/ice-servers`);
+  const res = await httpsGet(`${server.url}/api/ice-servers`, ICE_AUTH);
   expect(res.status).toBe(200);
   return JSON.parse(res.body);
 }
@@ -169,6 +172,30 @@ describe.skipIf(!haveChromium)('trickle-ICE page', () => {
     expect((await page().inputValue('#password')).length).toBeGreaterThan(10);
     // The label never shows the password.
     expect(opts[turnIndex]!.label).not.toContain(await page().inputValue('#password'));
+  });
+
+  it('takes the tester token out of the address bar; without one it says why and #iceToken + #useToken load the servers', async () => {
+    expect(page().url()).not.toContain('token');
+    expect(await page().inputValue('#iceToken')).toBe(TEST_ICE_TOKEN);
+    // No token in the URL and none stored in this tab: the deployment's servers are refused.
+    await page().evaluate(() => {
+      sessionStorage.clear();
+      localStorage.clear();
+    });
+    await page().goto(`${server.url}/trickle-ice.html`);
+    await page().waitForSelector('#defaultsStatus[data-state=error]', { timeout: 10_000 });
+    expect(await page().textContent('#defaultsStatus')).toMatch(/only with its token/);
+    expect(await serverOptions()).toEqual([]);
+    await page().fill('#iceToken', 'not-the-token-0123456789');
+    await page().click('#useToken');
+    await page().waitForSelector('#defaultsStatus[data-state=error]', { timeout: 10_000 });
+    expect(await page().textContent('#defaultsStatus')).toMatch(/token was refused/);
+    await page().fill('#iceToken', TEST_ICE_TOKEN);
+    await page().click('#useToken');
+    await page().waitForSelector('#defaultsStatus[data-state=loaded]', { timeout: 10_000 });
+    const urls = (await serverOptions()).filter((o) => o.origin === 'deployment').flatMap((o) => o.urls.split(' '));
+    expect(urls).toContain(turnUdpUrl);
+    expect(await page().textContent('#defaultsStatus')).toMatch(/valid for 10 minutes/);
   });
 
   it('refuses malformed URLs with a clear message', async () => {
@@ -329,7 +356,7 @@ describe.skipIf(!haveChromium)('trickle-ICE page', () => {
     const trusting = await launchPeer({ args: ['--ignore-certificate-errors'] });
     try {
       const p = trusting.page;
-      await p.goto(`${server.url}/trickle-ice.html`);
+      await p.goto(`${server.url}/trickle-ice.html#token=${TEST_ICE_TOKEN}`);
       await p.waitForSelector('#defaultsStatus[data-state=loaded]');
       await p.click('#gather');
       await p.waitForSelector('#gatherStatus[data-state=done]', { timeout: 30_000 });

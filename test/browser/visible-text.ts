@@ -65,7 +65,7 @@ export const ALLOWED_LATIN = new Set(
     'WebRTC', 'Trickle', 'ICE', 'STUN', 'TURN', 'TURNS', 'URL', 'URI', 'URLs', 'JSON', 'HTTPS', 'HTTP', 'localhost', 'localStorage',
     'API', 'RFC', 'DTLS', 'TLS', 'TCP', 'UDP', 'udp', 'tcp', 'tls', 'dtls', 'nonce', 'CreatePermission', 'REST', 'CA', 'NAT', 'IPv4', 'IPv6',
     'host', 'srflx', 'prflx', 'relay', 'all', 'active', 'passive', 'so',
-    'kbit', 'kbps', 'ms', 's', 'fps', 'Hz', 'x',
+    'kbit', 'kbps', 'Mbit', 'ms', 's', 'fps', 'Hz', 'x', 'WebM', 'SHA',
     'VP8', 'VP9', 'H264', 'AV1', 'opus', 'Opus', 'PCMU', 'PCMA', 'G722', 'rtx', 'red', 'ulpfec', 'flexfec',
     'stun', 'turn', 'turns', 'api', 'ice', 'servers', 'transport',
     'English', 'M', 'V', 'S', 'I', 'C', 'H', 'A', 'B',

@@ -14,6 +14,12 @@ import { freeTcpPort, freeUdpTcpPort, randomRelayRange } from './ports.js';
 export const ROOT = path.resolve(import.meta.dirname, path.basename(path.resolve(import.meta.dirname, '../..')) === 'dist' ? '../../..' : '../..');
 export const SERVER_MAIN = path.join(ROOT, 'dist/server/main.js');
 
+/** The tester token (`ICE_TOKEN`) servers started by {@link startServer} accept on `GET /api/ice-servers`. */
+export const TEST_ICE_TOKEN = 'test-ice-token-0123456789abcdef';
+
+/** `Authorization` header carrying {@link TEST_ICE_TOKEN}. */
+export const ICE_AUTH = { authorization: `Bearer ${TEST_ICE_TOKEN}` };
+
 /** A running server process. */
 export interface RunningServer {
   /** `https://127.0.0.1:PORT` (or `https://<probeHost>:PORT`; no trailing slash). */
@@ -100,6 +106,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
       TURN_MAX_PORT: String(range.max),
       TURN_ALLOWED_PEERS: '127.0.0.0/8',
       TURN_REALM: 'test.example.org',
+      ICE_TOKEN: TEST_ICE_TOKEN,
       CERTS_DIR: path.join(dir, 'certs'),
       DATA_DIR: path.join(dir, 'data'),
       LOG_DIR: path.join(dir, 'logs'),
@@ -121,7 +128,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
   const httpsPort = Number(env.HTTPS_PORT);
   const url = `https://${opts.probeHost ?? '127.0.0.1'}:${httpsPort}`;
   const probe = `https://${opts.probeHost ?? '127.0.0.1'}:${httpsPort}${opts.waitReady === false ? '/healthz' : '/readyz'}`;
-  const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+  const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
   for (;;) {
     if (hasExited) throw new Error(`server exited before it was ready:\n${out}`);
     try {
@@ -132,7 +139,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
     }
     if (Date.now() > deadline) {
       proc.kill('SIGKILL');
-      throw new Error(`server not ready within ${opts.timeoutMs ?? 30_000} ms:\n${out}`);
+      throw new Error(`server not ready within ${opts.timeoutMs ?? 60_000} ms:\n${out}`);
     }
     await new Promise((r) => setTimeout(r, 150));
   }

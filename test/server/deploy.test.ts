@@ -49,6 +49,19 @@ describe.skipIf(!NGINX)('deploy/nginx.conf', () => {
   });
 });
 
+describe('ACME HTTP-01 behind the deployment files', () => {
+  it('nginx forwards the challenge path on port 80 to the app; the web server unit says how HTTP_PORT fits', () => {
+    const nginx = readFileSync(path.join(ROOT, 'deploy/nginx.conf'), 'utf8');
+    const port80 = nginx.slice(nginx.indexOf('listen 80;'), nginx.indexOf('listen 443'));
+    expect(port80).toMatch(/location \/\.well-known\/acme-challenge\/ \{\s*proxy_pass https:\/\/webrtc_call;/);
+    expect(nginx).toMatch(/HTTP_PORT=off/);
+    const unit = readFileSync(path.join(ROOT, 'deploy/webrtc-call.service'), 'utf8');
+    expect(unit).toMatch(/HTTP_PORT=off/);
+    expect(unit).toMatch(/HTTP_PORT \(the/);
+    expect(unit).toMatch(/^AmbientCapabilities=CAP_NET_BIND_SERVICE$/m);
+  });
+});
+
 describe('systemd units and README agree', () => {
   const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
   for (const unit of ['webrtc-call.service', 'webrtc-turn.service']) {

@@ -64,7 +64,7 @@ describe('security headers', () => {
   });
 
   it('API responses carry the security headers too', async () => {
-    const r = await httpsGet(`${t.server.url}/api/ice-servers`);
+    const r = await httpsGet(`${t.server.url}/api/ice-servers`); // a refusal (no ICE_TOKEN) is an API response too
     expect(r.headers['content-security-policy']).toBeDefined();
   });
 });

@@ -14,6 +14,11 @@ import { httpsGet } from './httpGet.js';
 const fakeRelay = path.resolve('test/server/fixtures/fake-relay.mjs');
 const hmac = (secret: string, username: string) => createHmac('sha1', secret).update(username).digest('base64');
 
+
+/** The tester token every server of this file is started with (GET /api/ice-servers needs it). */
+const ICE_TOKEN = 'ice-servers-test-token-0123456789';
+const iceGet = (url: string, headers: Record<string, string> = {}) => httpsGet(url, { authorization: `Bearer ${ICE_TOKEN}`, ...headers });
+
 describe('hostFromHeader', () => {
   it.each([
     ['localhost:8443', 'localhost'],
@@ -105,7 +110,7 @@ describe('with the embedded relay (stand-in child)', () => {
   const secret = 'test-shared-secret';
   beforeAll(async () => {
     t = await startTestServer(
-      { TURN_ENABLED: 'true', TURN_SECRET: `${secret},older-secret`, TURN_PORT: '34780', TURN_TLS_PORT: '53490', TURN_CREDENTIAL_TTL: '3600' },
+      { ICE_TOKEN, TURN_ENABLED: 'true', TURN_SECRET: `${secret},older-secret`, TURN_PORT: '34780', TURN_TLS_PORT: '53490', TURN_CREDENTIAL_TTL: '3600' },
       { relayModule: fakeRelay, waitForRelayMs: 5000 },
     );
   });
@@ -115,7 +120,7 @@ describe('with the embedded relay (stand-in child)', () => {
 
   it('returns stun/turn/turns URLs for the page host with a fresh, valid REST credential and no-store', async () => {
     const before = Math.floor(Date.now() / 1000);
-    const r = await httpsGet(`${t.server.url}/api/ice-servers`, { host: 'call.example.com:8443' });
+    const r = await iceGet(`${t.server.url}/api/ice-servers`, { host: 'call.example.com:8443' });
     expect(r.status).toBe(200);
     expect(r.headers['cache-control']).toBe('no-store');
     const body = r.json<IceServersResponse>();
@@ -130,25 +135,25 @@ describe('with the embedded relay (stand-in child)', () => {
     const [expiry, user] = turn.username!.split(':');
     expect(Number(expiry)).toBeGreaterThanOrEqual(before + 3600);
     expect(Number(expiry)).toBeLessThanOrEqual(before + 3601 + 5);
-    expect(user).toMatch(/^[0-9a-f]{12}$/);
+    expect(user).toMatch(/^tester-[0-9a-f]{12}$/);
     expect(turn.credential).toBe(hmac(secret, turn.username!));
     expect(r.body).not.toContain(secret);
     expect(r.body).not.toContain('older-secret');
   });
 
   it('every request gets a different user id', async () => {
-    const a = (await httpsGet(`${t.server.url}/api/ice-servers`)).json<IceServersResponse>();
-    const b = (await httpsGet(`${t.server.url}/api/ice-servers`)).json<IceServersResponse>();
+    const a = (await iceGet(`${t.server.url}/api/ice-servers`)).json<IceServersResponse>();
+    const b = (await iceGet(`${t.server.url}/api/ice-servers`)).json<IceServersResponse>();
     expect(a.iceServers[1]!.username).not.toBe(b.iceServers[1]!.username);
   });
 
   it('IPv6 Host header is bracketed in URLs', async () => {
-    const body = (await httpsGet(`${t.server.url}/api/ice-servers`, { host: '[::1]:8443' })).json<IceServersResponse>();
+    const body = (await iceGet(`${t.server.url}/api/ice-servers`, { host: '[::1]:8443' })).json<IceServersResponse>();
     expect(body.iceServers[0]!.urls).toEqual(['stun:[::1]:34780']);
   });
 
   it.each(['evil"><script>', 'a b', 'x:y:z', 'host:abc'])('never reflects a garbage Host header (%j → 400)', async (host) => {
-    const r = await httpsGet(`${t.server.url}/api/ice-servers`, { host });
+    const r = await iceGet(`${t.server.url}/api/ice-servers`, { host });
     expect(r.status).toBe(400);
     expect(r.json()).toEqual({ error: 'invalid Host header' });
     expect(r.body).not.toContain(host);
@@ -164,11 +169,11 @@ describe('with the embedded relay (stand-in child)', () => {
 describe('TURN_PUBLIC_HOST, TURN_URLS, TURN disabled', () => {
   it('TURN_PUBLIC_HOST overrides the page host; no TLS → no turns: URL', async () => {
     const t = await startTestServer(
-      { TURN_ENABLED: 'true', TURN_SECRET: 'x', TURN_PORT: '34781', TURN_PUBLIC_HOST: 'turn.example.net', FAKE_RELAY_NO_TLS: '1' },
+      { ICE_TOKEN, TURN_ENABLED: 'true', TURN_SECRET: 'x', TURN_PORT: '34781', TURN_PUBLIC_HOST: 'turn.example.net', FAKE_RELAY_NO_TLS: '1' },
       { relayModule: fakeRelay, waitForRelayMs: 5000 },
     );
     try {
-      const body = (await httpsGet(`${t.server.url}/api/ice-servers`, { host: 'other.example.com' })).json<IceServersResponse>();
+      const body = (await iceGet(`${t.server.url}/api/ice-servers`, { host: 'other.example.com' })).json<IceServersResponse>();
       expect(body.iceServers[1]!.urls).toEqual(['turn:turn.example.net:34781?transport=udp', 'turn:turn.example.net:34781?transport=tcp']);
     } finally {
       await t.stop();
@@ -177,14 +182,14 @@ describe('TURN_PUBLIC_HOST, TURN_URLS, TURN disabled', () => {
 
   it('relay not ready yet: readyz 503, and the configured TURN port is handed out (no turns:)', async () => {
     const t = await startTestServer(
-      { TURN_ENABLED: 'true', TURN_SECRET: 'x', TURN_PORT: '34783', FAKE_RELAY_DELAY_MS: '60000' },
+      { ICE_TOKEN, TURN_ENABLED: 'true', TURN_SECRET: 'x', TURN_PORT: '34783', FAKE_RELAY_DELAY_MS: '60000' },
       { relayModule: fakeRelay },
     );
     try {
       const ready = await httpsGet(`${t.server.url}/readyz`);
       expect(ready.status).toBe(503);
       expect(ready.json()).toEqual({ status: 'not-ready', checks: { https: true, signaling: true, relay: false } });
-      const body = (await httpsGet(`${t.server.url}/api/ice-servers`, { host: 'h.example' })).json<IceServersResponse>();
+      const body = (await iceGet(`${t.server.url}/api/ice-servers`, { host: 'h.example' })).json<IceServersResponse>();
       expect(body.iceServers[1]!.urls).toEqual(['turn:h.example:34783?transport=udp', 'turn:h.example:34783?transport=tcp']);
     } finally {
       await t.stop();
@@ -192,13 +197,13 @@ describe('TURN_PUBLIC_HOST, TURN_URLS, TURN disabled', () => {
   });
 
   it('TURN_URLS replaces the list (stun: without credentials, turn:/turns: with)', async () => {
-    const t = await startTestServer({
+    const t = await startTestServer({ ICE_TOKEN,
       TURN_ENABLED: 'false',
       TURN_SECRET: 'coturn-secret',
       TURN_URLS: 'stun:stun.example.org:3478, turn:turn.example.org:3478?transport=udp,turns:turn.example.org:443?transport=tcp',
     });
     try {
-      const body = (await httpsGet(`${t.server.url}/api/ice-servers`)).json<IceServersResponse>();
+      const body = (await iceGet(`${t.server.url}/api/ice-servers`)).json<IceServersResponse>();
       expect(body.iceServers[0]).toEqual({ urls: ['stun:stun.example.org:3478'] });
       const turn = body.iceServers[1]!;
       expect(turn.urls).toEqual(['turn:turn.example.org:3478?transport=udp', 'turns:turn.example.org:443?transport=tcp']);
@@ -209,9 +214,9 @@ describe('TURN_PUBLIC_HOST, TURN_URLS, TURN disabled', () => {
   });
 
   it('TURN disabled, TURN_PUBLIC_HOST set (relay on a host of its own): that host\'s URLs with credentials of the secret set', async () => {
-    const t = await startTestServer({ TURN_ENABLED: 'false', TURN_PUBLIC_HOST: 'turn.example.com', TURN_PORT: '3478', TURN_TLS_PORT: '5349' });
+    const t = await startTestServer({ ICE_TOKEN, TURN_ENABLED: 'false', TURN_PUBLIC_HOST: 'turn.example.com', TURN_PORT: '3478', TURN_TLS_PORT: '5349' });
     try {
-      const body = (await httpsGet(`${t.server.url}/api/ice-servers`, { host: 'call.example.com' })).json<IceServersResponse>();
+      const body = (await iceGet(`${t.server.url}/api/ice-servers`, { host: 'call.example.com' })).json<IceServersResponse>();
       expect(body.iceServers[0]).toEqual({ urls: ['stun:turn.example.com:3478'] });
       const turn = body.iceServers[1]!;
       expect(turn.urls).toEqual(['turn:turn.example.com:3478?transport=udp', 'turn:turn.example.com:3478?transport=tcp', 'turns:turn.example.com:5349?transport=tcp']);
@@ -224,9 +229,9 @@ describe('TURN_PUBLIC_HOST, TURN_URLS, TURN disabled', () => {
 
   it('TURN disabled with TURN_URLS and TURN_PUBLIC_HOST: the documented TURN_URLS are handed out (TURN_PUBLIC_HOST ignored)', async () => {
     const urls = 'stun:turn.example.com:3478,turn:turn.example.com:3478?transport=udp,turn:turn.example.com:3478?transport=tcp,turns:turn.example.com:5349?transport=tcp';
-    const t = await startTestServer({ TURN_ENABLED: 'false', TURN_URLS: urls, TURN_PUBLIC_HOST: 'other.example.com', TURN_SECRET: 'shared-with-the-relay-0123456789' });
+    const t = await startTestServer({ ICE_TOKEN, TURN_ENABLED: 'false', TURN_URLS: urls, TURN_PUBLIC_HOST: 'other.example.com', TURN_SECRET: 'shared-with-the-relay-0123456789' });
     try {
-      const body = (await httpsGet(`${t.server.url}/api/ice-servers`)).json<IceServersResponse>();
+      const body = (await iceGet(`${t.server.url}/api/ice-servers`)).json<IceServersResponse>();
       expect(body.iceServers[0]).toEqual({ urls: ['stun:turn.example.com:3478'] });
       const turn = body.iceServers[1]!;
       expect(turn.urls).toEqual(urls.split(',').slice(1));
@@ -237,9 +242,9 @@ describe('TURN_PUBLIC_HOST, TURN_URLS, TURN disabled', () => {
   });
 
   it('TURN disabled and no TURN_URLS: empty list, no secret file created', async () => {
-    const t = await startTestServer({ TURN_ENABLED: 'false' });
+    const t = await startTestServer({ ICE_TOKEN, TURN_ENABLED: 'false' });
     try {
-      const r = await httpsGet(`${t.server.url}/api/ice-servers`);
+      const r = await iceGet(`${t.server.url}/api/ice-servers`);
       expect(r.status).toBe(200);
       expect(r.json<IceServersResponse>().iceServers).toEqual([]);
       expect(() => readFileSync(path.join(t.config.DATA_DIR, 'turn-secret'))).toThrow();
@@ -249,10 +254,10 @@ describe('TURN_PUBLIC_HOST, TURN_URLS, TURN disabled', () => {
   });
 
   it('without TURN_SECRET the persisted secret in DATA_DIR is used', async () => {
-    const t = await startTestServer({ TURN_ENABLED: 'true', TURN_PORT: '34782' }, { relayModule: fakeRelay, waitForRelayMs: 5000 });
+    const t = await startTestServer({ ICE_TOKEN, TURN_ENABLED: 'true', TURN_PORT: '34782' }, { relayModule: fakeRelay, waitForRelayMs: 5000 });
     try {
       const secret = readFileSync(path.join(t.config.DATA_DIR, 'turn-secret'), 'utf8').trim();
-      const turn = (await httpsGet(`${t.server.url}/api/ice-servers`)).json<IceServersResponse>().iceServers[1]!;
+      const turn = (await iceGet(`${t.server.url}/api/ice-servers`)).json<IceServersResponse>().iceServers[1]!;
       expect(turn.credential).toBe(hmac(secret, turn.username!));
     } finally {
       await t.stop();
@@ -260,7 +265,7 @@ describe('TURN_PUBLIC_HOST, TURN_URLS, TURN disabled', () => {
   });
 
   it('an invalid TURN_PUBLIC_HOST or TURN_URLS entry refuses to start, naming the variable', async () => {
-    await expect(startTestServer({ TURN_PUBLIC_HOST: 'bad host!' })).rejects.toThrow(/TURN_PUBLIC_HOST/);
-    await expect(startTestServer({ TURN_URLS: 'http://x' })).rejects.toThrow(/TURN_URLS/);
+    await expect(startTestServer({ ICE_TOKEN, TURN_PUBLIC_HOST: 'bad host!' })).rejects.toThrow(/TURN_PUBLIC_HOST/);
+    await expect(startTestServer({ ICE_TOKEN, TURN_URLS: 'http://x' })).rejects.toThrow(/TURN_URLS/);
   });
 });

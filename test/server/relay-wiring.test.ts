@@ -1,8 +1,9 @@
 /**
  * The web server wired to the REAL relay child (dist/turn/main.js, forked and supervised by the web
- * server): readiness, /api/ice-servers credentials accepted by the relay (STUN Binding and an
- * authenticated TURN Allocate over UDP on loopback), relay stats in /metrics, the admin API
- * listing and ending the allocation, revoking a static user (users file edited by the relay, its
+ * server): readiness, the TURN credentials a seated member gets with `joined` accepted by the relay
+ * (STUN Binding and an authenticated TURN Allocate over UDP on loopback), relay stats in /metrics,
+ * the admin API listing and ending the allocation, ending one seat's allocations by its REST user
+ * id, revoking a static user (users file edited by the relay, its
  * allocation ended, its next Allocate refused), restart after the child is killed.
  * Needs `npm run build:server` (npm test builds first); skipped loudly otherwise.
  */
@@ -17,7 +18,8 @@ import { hmacKey } from '../../turn/index.js';
 import { Attr, AttributeType, StunClass, StunMethod, decodeMessage, encodeMessage, longTermKey, type StunMessage } from '../../turn/stun/index.js';
 import { TestClient } from '../turn/helpers.js';
 import { freeTcpPort, freeUdpTcpPort, randomRelayRange } from '../helpers/ports.js';
-import { startTestServer, type TestServer } from '../signaling/harness.js';
+import { nextEvent, startTestServer, type TestServer } from '../signaling/harness.js';
+import type { IceServersInfo, JoinedInfo } from '../../contracts/signaling.js';
 import { httpsGet } from './httpGet.js';
 
 const relayJs = path.resolve('dist/turn/main.js');
@@ -25,6 +27,17 @@ const built = existsSync(relayJs);
 if (!built) console.warn(`SKIPPED: ${relayJs} missing — run "npm run build:server" (npm test does) to test the relay wiring`);
 
 const ADMIN = 'admin-token-wiring-0123456789';
+const ICE_TOKEN = 'ice-token-wiring-0123456789';
+
+/** Join `room` over signaling and return the TURN entry of the credentials that come with `joined`. */
+async function seatCredentials(room: string): Promise<{ username: string; credential: string; ice: IceServersInfo }> {
+  const s = await t.connect();
+  const joined = nextEvent<[string, string, JoinedInfo]>(s, 'joined');
+  s.emit('join', room);
+  const ice = (await joined)[2].ice!;
+  const turn = ice.iceServers.find((e) => (e.urls as string[]).some((u) => u.startsWith('turn:')))!;
+  return { username: turn.username!, credential: turn.credential!, ice };
+}
 let t: TestServer;
 let turnPort: number;
 let range: { min: number; max: number };
@@ -92,6 +105,7 @@ describe.skipIf(!built)('web server + real relay child', () => {
         TURN_REALM: 'wiring.test',
         TURN_USERS_FILE: usersFile,
         ADMIN_TOKEN: ADMIN,
+        ICE_TOKEN,
         LOG_LEVEL: 'error',
       },
       { relayModule: relayJs, waitForRelayMs: 15_000 },
@@ -112,7 +126,8 @@ describe.skipIf(!built)('web server + real relay child', () => {
   });
 
   it('hands out the relay URLs (TLS too: the relay uses the server certificate)', async () => {
-    const body = (await httpsGet(`${t.server.url}/api/ice-servers`)).json<IceServersResponse>();
+    const body = (await httpsGet(`${t.server.url}/api/ice-servers`, { authorization: `Bearer ${ICE_TOKEN}` })).json<IceServersResponse>();
+    expect((await seatCredentials('1001')).ice.iceServers.map((e) => e.urls)).toEqual(body.iceServers.map((e) => e.urls));
     expect(body.iceServers[0]!.urls).toEqual([`stun:127.0.0.1:${turnPort}`]);
     expect(body.iceServers[1]!.urls.slice(0, 2)).toEqual([`turn:127.0.0.1:${turnPort}?transport=udp`, `turn:127.0.0.1:${turnPort}?transport=tcp`]);
     expect(body.iceServers[1]!.urls[2]).toMatch(new RegExp(`^turns:127\\.0\\.0\\.1:\\d+\\?transport=tcp$`));
@@ -124,8 +139,8 @@ describe.skipIf(!built)('web server + real relay child', () => {
     expect(res.getXorAddress(AttributeType.XOR_MAPPED_ADDRESS)?.port).toBe((udp.address() as { port: number }).port);
   });
 
-  it('the REST credential from /api/ice-servers allocates on the relay; a forged one does not', async () => {
-    const turn = (await httpsGet(`${t.server.url}/api/ice-servers`)).json<IceServersResponse>().iceServers[1]!;
+  it("a seated member's REST credential (from joined) allocates on the relay; a forged one does not", async () => {
+    const turn = await seatCredentials('1002');
     const challenge = await allocate();
     expect(challenge.cls).toBe(StunClass.ErrorResponse);
     expect(challenge.getErrorCode()?.code).toBe(401);
@@ -152,9 +167,34 @@ describe.skipIf(!built)('web server + real relay child', () => {
     const auth = { authorization: `Bearer ${ADMIN}` };
     const list = (await httpsGet(`${t.server.url}/api/admin/relay/allocations`, auth)).json<{ allocations: Array<{ id: string; username: string }> }>();
     expect(list.allocations).toHaveLength(1);
-    expect(list.allocations[0]!.username).toMatch(/^\d+:[0-9a-f]{12}$/);
+    expect(list.allocations[0]!.username).toMatch(/^\d+:1002-[A-Za-z0-9_-]{16}$/);
     expect(await httpsDelete(`${t.server.url}/api/admin/relay/allocations/${encodeURIComponent(list.allocations[0]!.id)}`, auth)).toBe(200);
     expect(await metric('webrtc_turn_allocations')).toBe(0);
+  });
+
+  it("the admin API ends one seat's allocations by its REST user id (both made with different credentials of that seat)", async () => {
+    const auth = { authorization: `Bearer ${ADMIN}` };
+    const first = await seatCredentials('1003');
+    const userId = first.username.split(':')[1]!;
+    const other = await seatCredentials('1004');
+    const a = await TestClient.open(turnPort, { username: first.username, password: first.credential });
+    const b = await TestClient.open(turnPort, { username: other.username, password: other.credential });
+    try {
+      await a.allocateRelayed();
+      await b.allocateRelayed();
+      expect(await metric('webrtc_turn_allocations')).toBe(2);
+      const r = await httpsDeleteJson(`${t.server.url}/api/admin/relay/rest-users/${userId}`, auth);
+      expect(r).toEqual({ status: 200, body: { endedAllocations: 1 } });
+      const list = (await httpsGet(`${t.server.url}/api/admin/relay/allocations`, auth)).json<{ allocations: Array<{ username: string }> }>();
+      expect(list.allocations.map((x) => x.username)).toEqual([other.username]);
+      expect((await a.refresh()).getErrorCode()?.code).toBe(437); // its allocation is gone
+      expect((await httpsDeleteJson(`${t.server.url}/api/admin/relay/rest-users/${userId}`, auth)).status).toBe(404);
+      expect((await httpsDeleteJson(`${t.server.url}/api/admin/relay/rest-users/bad:id`, auth)).status).toBe(400);
+      await b.refresh(0);
+    } finally {
+      a.close();
+      b.close();
+    }
   });
 
   it('revoking a static user: the relay edits the users file and ends its allocation; it cannot allocate again', async () => {

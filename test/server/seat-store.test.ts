@@ -3,7 +3,7 @@
  * expectations, run against the in-process store and the Redis store (Lua scripts, on a real
  * throwaway redis-server on loopback). Seats, roles, one room per socket, the grace period with
  * session tokens, take-over of a stale connection, capacity under concurrent joins, counts and
- * snapshots.
+ * snapshots, room passcodes (set by the opener, checked before capacity, kept for the room's lifetime).
  */
 import { randomBytes } from 'node:crypto';
 import log4js from 'log4js';
@@ -225,6 +225,56 @@ for (const subject of subjects) {
       expect(JSON.stringify(snap)).not.toContain(secret);
     });
 
+    // Passcode verifiers are opaque to the stores (passcode.ts makes them); two distinct ones here.
+    const PASS = 'a1'.repeat(32);
+    const OTHER = 'b2'.repeat(32);
+
+    it('passcode: the opener sets it; the same verifier joins, another or none is wrong-passcode and changes nothing', async () => {
+      expect(await store.join('1', 'a', undefined, PASS)).toMatchObject({ kind: 'joined', members: 1, passcode: true });
+      const before = await room('1');
+      expect(await store.join('1', 'b', undefined, OTHER)).toEqual({ kind: 'wrong-passcode' });
+      expect(await store.join('1', 'b')).toEqual({ kind: 'wrong-passcode' });
+      expect(await store.join('1', 'b', token())).toEqual({ kind: 'wrong-passcode' });
+      expect(await room('1')).toEqual(before);
+      expect(store.isSeated('1', 'b')).toBe(false);
+      expect(store.roomOf('b')).toBeUndefined();
+      expect(store.counts()).toEqual({ rooms: 1, seats: 1, held: 0 });
+      expect(await store.join('1', 'b', undefined, PASS)).toMatchObject({ kind: 'joined', members: 2, passcode: true, seat: { socketId: 'b', polite: true } });
+      // Idempotent re-join needs no passcode.
+      expect(await store.join('1', 'a')).toMatchObject({ kind: 'joined', rejoin: true, passcode: true });
+    });
+
+    it('passcode: a full room answers wrong-passcode to a wrong passcode (never full), full to the right one', async () => {
+      await store.join('1', 'a', undefined, PASS);
+      await store.join('1', 'b', undefined, PASS);
+      expect(await store.join('1', 'c', undefined, OTHER)).toEqual({ kind: 'wrong-passcode' });
+      expect(await store.join('1', 'c')).toEqual({ kind: 'wrong-passcode' });
+      expect(await store.join('1', 'c', undefined, PASS)).toEqual({ kind: 'full', members: 2 });
+    });
+
+    it('passcode: a resume with the session token needs none; a held seat keeps the room protected', async () => {
+      const secret = token();
+      await store.join('1', 'a', secret, PASS);
+      await store.join('1', 'b', undefined, PASS);
+      await store.disconnect('a', GRACE_MS);
+      expect(await store.join('1', 'c', undefined, OTHER)).toEqual({ kind: 'wrong-passcode' });
+      expect(await store.join('1', 'a2', secret)).toMatchObject({ kind: 'joined', resumed: true, passcode: true, seat: { socketId: 'a2' } });
+    });
+
+    it('passcode: lives as long as the room; a room opened without one ignores a later one', async () => {
+      await store.join('1', 'a', undefined, PASS);
+      await store.leave('a');
+      expect(await store.join('1', 'b')).toMatchObject({ kind: 'joined', members: 1, passcode: false });
+      expect(await store.join('1', 'c', undefined, OTHER)).toMatchObject({ kind: 'joined', members: 2, passcode: false });
+      // A held seat that expires ends the room and its passcode too.
+      await store.join('2', 'd', token(), PASS);
+      await store.disconnect('d', GRACE_MS);
+      await sleep(GRACE_MS + 400);
+      expect(await room('2')).toBeUndefined();
+      expect(await store.join('2', 'e', undefined, OTHER)).toMatchObject({ kind: 'joined', members: 1, passcode: true });
+      expect(await store.join('2', 'f', undefined, PASS)).toEqual({ kind: 'wrong-passcode' });
+    });
+
     it('close cancels the grace timers: no expiry is reported afterwards', async () => {
       await store.join('1', 'a', token());
       await store.disconnect('a', GRACE_MS);
@@ -236,3 +286,31 @@ for (const subject of subjects) {
     });
   });
 }
+
+describe.skipIf(!haveRedis)('redis seat store: passcode key', () => {
+  it('keeps the verifier (not the passcode) in P:pass:<room>, with the room key lifetime, and deletes it with the room', async () => {
+    const prefix = `pass-${randomBytes(4).toString('hex')}`;
+    const store = new RedisSeatStore({
+      client: { sendCommand: (args) => redisClient!.sendCommand(args) },
+      prefix,
+      nodeTtlMs: 5000,
+      graceMs: GRACE_MS,
+      logger: log4js.getLogger('seat-store-test'),
+    });
+    await store.start({ graceExpired: () => {}, seatLost: () => {} });
+    try {
+      const verifier = 'c3'.repeat(32);
+      await store.join('5', 'a', undefined, verifier);
+      expect(await redisClient!.sendCommand(['GET', `${prefix}:pass:5`])).toBe(verifier);
+      expect(Number(await redisClient!.sendCommand(['PTTL', `${prefix}:pass:5`]))).toBeGreaterThan(0);
+      await store.join('5', 'b', undefined, verifier);
+      await store.leave('a');
+      expect(await redisClient!.sendCommand(['EXISTS', `${prefix}:pass:5`])).toBe(1);
+      await store.disconnect('b', 0);
+      expect(await redisClient!.sendCommand(['EXISTS', `${prefix}:pass:5`])).toBe(0);
+      expect(await redisClient!.sendCommand(['EXISTS', `${prefix}:room:5`])).toBe(0);
+    } finally {
+      await store.close();
+    }
+  });
+});

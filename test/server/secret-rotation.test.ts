@@ -57,8 +57,10 @@ async function within(ms: number, check: () => Promise<boolean>): Promise<number
   }
 }
 
+const ICE_TOKEN = 'rotation-ice-token-0123456789';
+
 async function browserCred(): Promise<Cred & { ttl: number }> {
-  const body = (await httpsGet(`${t.server.url}/api/ice-servers`)).json<IceServersResponse>();
+  const body = (await httpsGet(`${t.server.url}/api/ice-servers`, { authorization: `Bearer ${ICE_TOKEN}` })).json<IceServersResponse>();
   const turn = body.iceServers[1]!;
   return { username: turn.username!, password: turn.credential!, ttl: body.ttl };
 }
@@ -81,6 +83,7 @@ describe.skipIf(!built)('rotating the TURN REST secret with turnadmin while the 
         TURN_MAX_PORT: String(range.max),
         TURN_REALM: 'rotation.test',
         TURN_CREDENTIAL_TTL: '3600',
+        ICE_TOKEN,
       },
       { waitForRelayMs: 20_000 },
     );
@@ -117,7 +120,7 @@ describe.skipIf(!built)('rotating the TURN REST secret with turnadmin while the 
     const m = JSON.parse(minted.stdout) as Cred & { ttl: number };
     expect(m.ttl).toBe(after.ttl);
     expect(m.username).toMatch(/^\d+:[0-9a-f]{12}$/);
-    expect(after.username).toMatch(/^\d+:[0-9a-f]{12}$/);
+    expect(after.username).toMatch(/^\d+:tester-[0-9a-f]{12}$/);
     expect(Math.abs(Number(m.username.split(':')[0]) - Number(after.username.split(':')[0]))).toBeLessThan(30);
     expect(m.password).toBe(hmac(fresh, m.username));
     expect(await allocates(m)).toBe(true);

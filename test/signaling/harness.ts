@@ -20,7 +20,7 @@ export interface TestServer {
   config: Env;
   dir: string;
   /** Connect a new client (websocket transport, self-signed certificate accepted). */
-  connect(opts?: { transports?: string[] }): Promise<ClientSocket>;
+  connect(opts?: { transports?: string[]; extraHeaders?: Record<string, string> }): Promise<ClientSocket>;
   /** Close every client, the server, and remove the temp directory. */
   stop(): Promise<void>;
 }
@@ -63,6 +63,7 @@ export async function startTestServer(env: Record<string, string> = {}, extra: P
           forceNew: true,
           reconnection: false,
           timeout: 5000,
+          ...(opts.extraHeaders ? { extraHeaders: opts.extraHeaders } : {}),
         });
         clients.push(s);
         s.once('connect', () => resolve(s));

@@ -8,7 +8,7 @@ import { ROOM_PATTERN } from '../../contracts/signaling.js';
 import { refusalText } from '../../client/src/call.js';
 import { render } from '../../client/src/i18n/index.js';
 import { FLOOR_DB, levelOf } from '../../client/src/micLevel.js';
-import { RANDOM_ROOM_DIGITS, randomRoom, roomLink } from '../../client/src/shareLink.js';
+import { RANDOM_ROOM_DIGITS, passcodeFromHash, randomRoom, roomLink, withPasscode } from '../../client/src/shareLink.js';
 
 describe('microphone level', () => {
   const sine = (amplitude: number, n = 1024) => Array.from({ length: n }, (_, i) => amplitude * Math.sin((2 * Math.PI * i) / 32));
@@ -47,11 +47,25 @@ describe('room links', () => {
     expect(() => roomLink('https://call.example.com', '12a')).toThrow(/not a room number/);
     expect(() => roomLink('https://call.example.com', '')).toThrow();
   });
+
+  it('carries the passcode in the fragment (#pass=), percent-encoded, and reads it back', () => {
+    expect(roomLink('https://call.example.com', '1234', 'XYZ')).toBe('https://call.example.com/?room=1234#pass=XYZ');
+    expect(roomLink('https://call.example.com', '1234', '')).toBe('https://call.example.com/?room=1234');
+    const odd = 'a b&c=d#e+f/电';
+    const link = roomLink('https://call.example.com', '1234', odd);
+    expect(new URL(link).search).toBe('?room=1234');
+    expect(passcodeFromHash(new URL(link).hash)).toBe(odd);
+    expect(passcodeFromHash('')).toBe('');
+    expect(passcodeFromHash('#x=1&pass=abc')).toBe('abc');
+    expect(passcodeFromHash('#pass=%E0%A4%A')).toBe('');
+    expect(withPasscode('#x=1&pass=old', 'new')).toBe('pass=new&x=1');
+    expect(withPasscode('#pass=old', '')).toBe('');
+  });
 });
 
 describe('server refusals', () => {
   it('has a sentence for every code, by code, not by the server\'s words', () => {
-    const codes: SignalingError['code'][] = ['invalid-room', 'invalid-payload', 'not-a-member', 'already-joined', 'rate-limited', 'server-shutdown'];
+    const codes: SignalingError['code'][] = ['invalid-room', 'invalid-payload', 'not-a-member', 'already-joined', 'rate-limited', 'wrong-passcode', 'server-shutdown'];
     const texts = codes.map((c) => render(refusalText(c)));
     expect(new Set(texts).size).toBe(codes.length);
     expect(texts[0]).toMatch(/room number/);

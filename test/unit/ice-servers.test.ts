@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   FIRST_FETCH_TIMEOUT_MS,
   httpIceServersSource,
+  IceServersHttpError,
   IceServers,
   REFETCH_TIMEOUT_MS,
   RENEW_AT_FRACTION,
@@ -157,6 +158,25 @@ describe('IceServers', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  it('accept(): servers handed over with joined are used at once and renewed from the source at 40 % of their lifetime (listeners get the renewal)', async () => {
+    const { source, calls } = scriptedSource([{ iceServers: [turn(2)], ttl: 4 }]);
+    const ice = new IceServers(source);
+    const seen: RTCIceServer[][] = [];
+    ice.onRenewed((s) => seen.push(s));
+    ice.accept({ iceServers: [], ttl: 4 }); // an empty answer changes nothing
+    expect(ice.servers).toEqual([]);
+    ice.accept({ iceServers: [stun, turn(1)], ttl: 4 });
+    expect(ice.servers).toEqual([stun, turn(1)]);
+    expect(ice.fresh()).toBe(true);
+    expect(seen).toEqual([]);
+    expect(calls).toEqual([]);
+    await vi.advanceTimersByTimeAsync(RENEW_AT_FRACTION * 4000);
+    expect(calls).toEqual([RENEW_AT_FRACTION * 4000]);
+    expect(ice.servers).toEqual([turn(2)]);
+    expect(seen.at(-1)).toEqual([turn(2)]);
+    ice.stop();
+  });
+
   it('load() failure says why', async () => {
     const ice = new IceServers(scriptedSource([new Error('HTTP 503')]).source);
     expect(await ice.load()).toBe('HTTP 503');
@@ -175,6 +195,19 @@ describe('httpIceServersSource', () => {
     const [url, init] = fetchMock.mock.calls[0] as unknown as [string, RequestInit];
     expect(url).toBe('/api/ice-servers');
     expect(init.cache).toBe('no-store');
+  });
+
+  it('sends the tester token as a bearer token; a refusal carries the server code', async () => {
+    const fetchMock = vi.fn(async () => new Response(JSON.stringify({ error: 'x', code: 'wrong-token' }), { status: 401 }));
+    vi.stubGlobal('fetch', fetchMock);
+    const err = await httpIceServersSource(undefined, undefined, 'tok-0123456789abcdef').get().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(IceServersHttpError);
+    expect(err).toMatchObject({ status: 401, code: 'wrong-token', message: 'HTTP 401 wrong-token' });
+    const [, init] = fetchMock.mock.calls[0] as unknown as [string, RequestInit];
+    expect((init.headers as Record<string, string>).authorization).toBe('Bearer tok-0123456789abcdef');
+    await httpIceServersSource().get().catch(() => undefined);
+    const [, plain] = fetchMock.mock.calls[1] as unknown as [string, RequestInit];
+    expect((plain.headers as Record<string, string>).authorization).toBeUndefined();
   });
 
   it('throws short reasons: HTTP status, a body without servers', async () => {

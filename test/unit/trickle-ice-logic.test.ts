@@ -9,6 +9,7 @@ import { parseIceUrl, validateServerEntry, splitUrls } from '../../client/src/tr
 import { buildReport, REDACTED } from '../../client/src/trickle-ice/report.js';
 import { deploymentEntries, loadState, mergeWithDefaults, saveState, STORAGE_KEY, type ServerEntry } from '../../client/src/trickle-ice/store.js';
 import { computeVerdicts } from '../../client/src/trickle-ice/verdict.js';
+import { fragmentWithoutToken, storedToken, storeToken, tokenFromFragment, TOKEN_STORAGE_KEY } from '../../client/src/trickle-ice/testerToken.js';
 
 describe('parseIceUrl', () => {
   it('parses stun:, turn: and turns: with defaults', () => {
@@ -168,5 +169,29 @@ describe('saved state', () => {
     const r = buildReport({ servers: [dep('turn:x')], options: { policy: 'all', poolSize: 0, getUserMedia: false, timeoutS: 45 }, userAgent: 'ua', page: 'p' });
     expect(r.servers[0]).toEqual({ urls: ['turn:x'], username: 'new', credential: REDACTED, origin: 'deployment' });
     expect(JSON.stringify(r)).not.toContain('"c"');
+  });
+});
+
+describe('tester token', () => {
+  it('is read from #token= and removed from the fragment, other parameters kept', () => {
+    expect(tokenFromFragment('#token=abc%2B1')).toBe('abc+1');
+    expect(tokenFromFragment('#x=1&token=t0k')).toBe('t0k');
+    expect(tokenFromFragment('#token=')).toBeUndefined();
+    expect(tokenFromFragment('')).toBeUndefined();
+    expect(fragmentWithoutToken('#token=t0k')).toBe('');
+    expect(fragmentWithoutToken('#x=1&token=t0k')).toBe('#x=1');
+  });
+
+  it('is kept in (session) storage; an empty one is forgotten; a broken storage is survived', () => {
+    const m = new Map<string, string>();
+    const storage = { getItem: (k: string) => m.get(k) ?? null, setItem: (k: string, v: string) => void m.set(k, v), removeItem: (k: string) => void m.delete(k) };
+    storeToken(storage, 't0k');
+    expect(m.get(TOKEN_STORAGE_KEY)).toBe('t0k');
+    expect(storedToken(storage)).toBe('t0k');
+    storeToken(storage, undefined);
+    expect(storedToken(storage)).toBeUndefined();
+    const broken = { getItem: () => { throw new Error('denied'); }, setItem: () => { throw new Error('denied'); }, removeItem: () => { throw new Error('denied'); } };
+    expect(storedToken(broken)).toBeUndefined();
+    expect(() => storeToken(broken, 'x')).not.toThrow();
   });
 });

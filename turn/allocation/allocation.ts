@@ -19,7 +19,10 @@ export type { AllocationCounters, AllocationInfo };
 export class Allocation {
   readonly permissions = new Permissions();
   readonly channels = new Channels();
-  /** Kept by the JavaScript data path; the admin view asks the data path (`DataPath.allocationCounters`). */
+  /**
+   * Kept by the JavaScript data path (the native one copies its final values here when the allocation
+   * ends); the admin view asks the data path (`DataPath.allocationCounters`).
+   */
   readonly counters: AllocationCounters = { packetsToPeer: 0, bytesToPeer: 0, packetsFromPeer: 0, bytesFromPeer: 0 };
   readonly createdAt = Date.now();
   /** Expiry, unix ms. */

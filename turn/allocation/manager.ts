@@ -5,6 +5,7 @@
  * {@link AllocationObserver} — the data path — so it never has to poll or read the clock.
  */
 import { randomBytes } from 'node:crypto';
+import type { AllocationEndReason } from '../../contracts/relay.js';
 import type { RelaySocket, RelaySocketBinder } from '../dataPath.js';
 import type { TransportAddress } from '../stun/address.js';
 import type { ClientConnection } from '../transport/connection.js';
@@ -40,7 +41,7 @@ export interface AllocationObserver {
 }
 
 /** Why an allocation ended (for stats and logs). */
-export type EndReason = 'expired' | 'deleted' | 'connection_closed' | 'admin' | 'revoked' | 'stopped';
+export type EndReason = AllocationEndReason;
 
 /** Thrown by {@link AllocationManager.create} when a quota is reached: `code` 486 (user) or 508 (total). */
 export class QuotaError extends Error {

@@ -32,9 +32,11 @@ export type AuthResult =
 /**
  * Candidate keys for `username` (16-byte MD5 keys): the static user's, then one per REST secret when
  * the username is a valid, unexpired REST username.
+ * @param acceptExpired  also give the REST keys of an expired username: the request is on an
+ *   allocation created with this very username (see {@link authenticate}).
  * @returns keys and whether a REST username was expired.
  */
-export function candidateKeys(username: string, sources: CredentialSources, nowS = Math.floor(Date.now() / 1000)): { keys: Buffer[]; expired: boolean } {
+export function candidateKeys(username: string, sources: CredentialSources, nowS = Math.floor(Date.now() / 1000), acceptExpired = false): { keys: Buffer[]; expired: boolean } {
   const keys: Buffer[] = [];
   const staticKey = sources.users?.userKey(username);
   if (staticKey) keys.push(staticKey);
@@ -42,7 +44,7 @@ export function candidateKeys(username: string, sources: CredentialSources, nowS
   const expiry = restUsernameExpiry(username);
   if (expiry !== undefined) {
     if (expiry < nowS) expired = true;
-    else for (const secret of sources.secrets()) keys.push(longTermKey(username, sources.realm, restPassword(secret, username)));
+    if (!expired || acceptExpired) for (const secret of sources.secrets()) keys.push(longTermKey(username, sources.realm, restPassword(secret, username)));
   }
   return { keys, expired };
 }
@@ -54,9 +56,19 @@ export function candidateKeys(username: string, sources: CredentialSources, nowS
  * 3. NONCE not valid (expired or not ours) → 438;
  * 4. REALM not ours, unknown user or expired REST username → 401;
  * 5. MESSAGE-INTEGRITY does not verify with any candidate key → 401.
+ *
+ * The REST expiry is checked when an allocation is created, not for the rest of its life: a request
+ * whose USERNAME equals `allocationUsername` (the username the requester's allocation was created
+ * with — Refresh, CreatePermission, ChannelBind on it) is verified with that username's keys even
+ * after its timestamp has passed, as coturn does (it keeps the session's key once the Allocate
+ * succeeded and does not look the user up again). RFC 8656 §7.3, §9.2, §11.2 ask only that these
+ * requests use the same credentials as the Allocate (441 otherwise), and browsers keep refreshing
+ * with the credentials they allocated with. A removed secret still stops them (keys come from the
+ * current secret set), and the admin API can end the allocation.
  * @param clientIp source IP of the request (nonces are bound to it).
+ * @param allocationUsername username of the allocation on the request's five-tuple, if any (not for Allocate).
  */
-export function authenticate(msg: StunMessage, sources: CredentialSources, nonces: NonceManager, clientIp: string, nowMs = Date.now()): AuthResult {
+export function authenticate(msg: StunMessage, sources: CredentialSources, nonces: NonceManager, clientIp: string, nowMs = Date.now(), allocationUsername?: string): AuthResult {
   if (!msg.has(AttributeType.MESSAGE_INTEGRITY) && !msg.has(AttributeType.MESSAGE_INTEGRITY_SHA256)) return { ok: false, code: 401, reason: 'no_credentials' };
   const username = msg.getString(AttributeType.USERNAME);
   const realm = msg.getString(AttributeType.REALM);
@@ -65,7 +77,7 @@ export function authenticate(msg: StunMessage, sources: CredentialSources, nonce
   const nonceState = nonces.check(nonce, clientIp, nowMs);
   if (nonceState !== 'valid') return { ok: false, code: 438, reason: nonceState === 'expired' ? 'stale_nonce' : 'bad_nonce' };
   if (realm !== sources.realm) return { ok: false, code: 401, reason: 'wrong_realm' };
-  const { keys, expired } = candidateKeys(username, sources, Math.floor(nowMs / 1000));
+  const { keys, expired } = candidateKeys(username, sources, Math.floor(nowMs / 1000), allocationUsername === username);
   if (keys.length === 0) return { ok: false, code: 401, reason: expired ? 'expired_credentials' : 'unknown_user' };
   for (const key of keys) {
     const algorithm = msg.verifyIntegrity(key);

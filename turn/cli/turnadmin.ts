@@ -160,7 +160,7 @@ function buildProgram(): Command {
 
   sub('mint', 'print a TURN REST credential {username, password, ttl} as JSON, signed exactly as GET /api/ice-servers signs')
     .option('-u, --user <userid>', 'user id (no ":"; default: 12 random hex digits, as the web server)')
-    .option('-t, --ttl <seconds>', 'lifetime in seconds (default: TURN_CREDENTIAL_TTL, else 86400)', intArg(1, 10 * 365 * 86_400))
+    .option('-t, --ttl <seconds>', 'lifetime in seconds (default: TURN_CREDENTIAL_TTL, else 600)', intArg(1, 10 * 365 * 86_400))
     .option('-s, --secret <secret>', 'sign with this secret (default: the newest secret in use)')
     .action((o: { user?: string; ttl?: number; secret?: string }, cmd: Command) => console.log(JSON.stringify(mint(context(cmd), o.user, o.ttl, o.secret))));
 

@@ -105,5 +105,6 @@ async function onAllocate(ctx: RequestContext): Promise<void> {
   const attrs = [Attr.xorRelayedAddress(allocation.advertised, msg.transactionId), Attr.lifetime(lifetime), Attr.xorMappedAddress(conn.remote, msg.transactionId)];
   if (allocation.reservationToken) attrs.push(Attr.raw(AttributeType.RESERVATION_TOKEN, allocation.reservationToken));
   allocation.allocateResponse = ctx.success(attrs);
+  relay.allocationStarted(allocation, lifetime);
   relay.log.debug(`allocation ${allocation.id} for ${auth.username} on ${conn.label}: relay ${allocation.relayed.address}:${allocation.relayed.port}, ${lifetime} s`);
 }

@@ -14,7 +14,7 @@ import type { TurnLogger } from '../logger.js';
 import type { ResolvedTurnOptions } from '../options.js';
 import type { PeerAddressPolicy } from '../policy/peerAddress.js';
 import { Attr, AttributeType, isComprehensionRequired, type OutgoingAttribute } from '../stun/attributes.js';
-import { StunClass, encodeMessage, type StunMessage } from '../stun/message.js';
+import { StunClass, StunMethod, encodeMessage, type StunMessage } from '../stun/message.js';
 import type { ClientConnection } from '../transport/connection.js';
 
 /** A successful long-term credential check. */
@@ -39,6 +39,8 @@ export interface RelayServices {
   isRunning(): boolean;
   /** Keep `work` until it settles (`stop()` waits for it); a rejection counts as an internal error. */
   track(work: Promise<void>): void;
+  /** An allocation was created and answered, granted `lifetimeS` seconds (notifies `allocationEvents`). */
+  allocationStarted(allocation: Allocation, lifetimeS: number): void;
 }
 
 /**
@@ -140,7 +142,9 @@ export class RequestContext {
    */
   authenticate(): boolean {
     const { relay, conn, msg } = this;
-    const res = authenticate(msg, relay.credentials, relay.nonces, conn.remote.address);
+    // An allocation's own requests keep working after its REST username's timestamp passed (see authenticate()).
+    const allocation = msg.method === StunMethod.Allocate ? undefined : conn.getAllocation();
+    const res = authenticate(msg, relay.credentials, relay.nonces, conn.remote.address, Date.now(), allocation?.username);
     if (res.ok) {
       relay.counters.authSuccess++;
       this.auth = res;

@@ -213,6 +213,8 @@ export class NativeDataPathAdapter implements DataPath {
   allocationEnded(a: Allocation): void {
     const h = this.handles.get(a);
     if (h === undefined) return;
+    // The addon forgets the allocation's counters with it: keep the last values for the end report.
+    Object.assign(a.counters, this.allocationCounters(a));
     this.dp.endAllocation(h);
     this.handles.delete(a);
     this.byHandle.delete(h);
@@ -273,7 +275,8 @@ export class NativeDataPathAdapter implements DataPath {
   allocationCounters(a: Allocation): AllocationCounters {
     const h = this.handles.get(a);
     const c = h === undefined ? undefined : this.dp.allocationCounters(h);
-    if (!c) return { packetsToPeer: 0, bytesToPeer: 0, packetsFromPeer: 0, bytesFromPeer: 0 };
+    // Ended (or never created): the values kept at the end, else zeros.
+    if (!c) return { ...a.counters };
     return { packetsToPeer: c.packetsToPeer, bytesToPeer: c.bytesToPeer, packetsFromPeer: c.packetsFromPeer, bytesFromPeer: c.bytesFromPeer };
   }
 }

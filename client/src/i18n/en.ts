@@ -27,6 +27,9 @@ export const en = {
     trickleIceLink: 'Trickle ICE test',
     roomLabel: 'Room number',
     roomPlaceholder: 'e.g. 1234',
+    passcodeLabel: 'Passcode (optional)',
+    passcodePlaceholder: 'Set by whoever opens the room',
+    passcodeTitle: 'The first person in the room sets it; everyone after must type the same one. Leave empty for none.',
     shareDesktop: 'Share desktop',
     join: 'Join',
     leave: 'Leave',
@@ -61,7 +64,8 @@ export const en = {
     stateSharing: 'Sharing screen',
     relayOnly: 'Relay only (?relay=1): the call goes through the TURN server.',
     joinFirst: 'Join a room first.',
-    devicesTitle: 'Choose the microphone, camera and speaker',
+    moreTitle: 'Devices, safety number, files, recording and quality',
+    more: 'More',
   },
 
   chat: {
@@ -244,7 +248,7 @@ export const en = {
     theyVerified: 'The other person marked this number as verified.',
     theyNotYet: 'The other person has not marked this number as verified yet.',
     theyDiffer: 'The other person marked a different number as verified. Compare the numbers aloud again.',
-    changed: 'The safety number changed because the connection was rebuilt, and both marks were cleared. Compare the new number aloud again.',
+    changed: 'The safety number changed because the connection was made again with a new certificate (for example after a reload), and both marks were cleared. Compare the new number aloud again.',
   },
 
   /** Server refusals, by the stable `code` of contracts/signaling.ts (SignalingError). */
@@ -254,6 +258,8 @@ export const en = {
     'not-a-member': 'The server no longer counts this page as a member of the room. Leave and Join again.',
     'already-joined': 'This page has already joined the room.',
     'rate-limited': 'Too many requests to the server. Wait a moment and try again.',
+    'wrong-passcode': 'Wrong passcode: this room is protected. Check the passcode (or open the link you were sent) and press Join again.',
+    joinRateLimited: 'Too many attempts to join rooms from your network. Wait a minute and try again.',
     'server-shutdown': 'The server is shutting down. Try again in a moment.',
   },
 
@@ -326,6 +332,11 @@ export const en = {
     remove: 'Remove server',
     reset: 'Reset to defaults',
     storageHint: "The list and passwords you type are kept in this browser's localStorage. This deployment's entries get fresh, short-lived credentials on every load.",
+    token: {
+      label: 'Tester token (ICE_TOKEN)',
+      use: "Load this deployment's servers",
+      hint: 'This deployment gives TURN credentials to people in a call, and to testers with its token. Ask the operator for it, or open this page as /trickle-ice.html#token=… (kept only in this tab).',
+    },
     optionsHeading: 'Options',
     policyLabel: 'ICE transport policy',
     poolLabel: 'ICE candidate pool size',
@@ -389,6 +400,9 @@ export const en = {
       loadedMinutes_other: "Loaded this deployment's servers from /api/ice-servers; TURN credentials valid for {{count}} minutes.",
       failedSaved: "Could not load this deployment's servers from /api/ice-servers ({{detail}}); showing the saved list (deployment credentials may have expired).",
       failed: "Could not load this deployment's servers from /api/ice-servers ({{detail}}); add servers below.",
+      tokenRequired: "This deployment gives its TURN credentials to testers only with its token: enter it above (or open the page as /trickle-ice.html#token=…), or add servers below.",
+      wrongToken: 'The tester token was refused: check it and try again, or add servers below.',
+      tokenUnset: "This deployment gives TURN credentials only to people in a call (no tester token is configured); add servers below.",
       notSaved: 'The list could not be saved to localStorage.',
     },
     form: {

@@ -20,6 +20,9 @@ export const zhCN: Catalog = {
     trickleIceLink: 'Trickle ICE 测试',
     roomLabel: '房间号',
     roomPlaceholder: '例如 1234',
+    passcodeLabel: '房间密码（可选）',
+    passcodePlaceholder: '由创建房间的人设置',
+    passcodeTitle: '第一个进入房间的人设置密码；之后进入的人必须输入相同的密码。留空表示不设密码。',
     shareDesktop: '共享桌面',
     join: '加入',
     leave: '离开',
@@ -54,7 +57,8 @@ export const zhCN: Catalog = {
     stateSharing: '正在共享屏幕',
     relayOnly: '仅中继（?relay=1）：通话全部经过 TURN 服务器。',
     joinFirst: '请先加入房间。',
-    devicesTitle: '选择麦克风、摄像头和扬声器',
+    moreTitle: '设备、安全码、文件、录制和画质',
+    more: '更多',
   },
 
   chat: {
@@ -236,7 +240,7 @@ export const zhCN: Catalog = {
     theyVerified: '对方已把这个号码标记为已核对。',
     theyNotYet: '对方还没有把这个号码标记为已核对。',
     theyDiffer: '对方标记为已核对的是另一个号码。请再次大声核对号码。',
-    changed: '连接已重建，安全码随之改变，双方的核对标记都已清除。请重新大声核对新的号码。',
+    changed: '连接已用新证书重新建立（例如对方刷新了页面），安全码随之改变，双方的核对标记都已清除。请重新大声核对新的号码。',
   },
 
   signaling: {
@@ -245,6 +249,8 @@ export const zhCN: Catalog = {
     'not-a-member': '服务器已不再把此页面算作房间成员。请离开后重新加入。',
     'already-joined': '此页面已经加入了该房间。',
     'rate-limited': '发往服务器的请求过多。请稍候再试。',
+    'wrong-passcode': '密码错误：此房间受密码保护。请检查密码（或打开对方发给你的链接），然后再点击加入。',
+    joinRateLimited: '你所在网络加入房间的尝试次数过多。请等一分钟再试。',
     'server-shutdown': '服务器正在关闭。请稍后再试。',
   },
 
@@ -317,6 +323,11 @@ export const zhCN: Catalog = {
     remove: '删除服务器',
     reset: '恢复默认',
     storageHint: '列表和你输入的密码保存在此浏览器的 localStorage 中。本部署的条目每次加载都会获得新的短期凭据。',
+    token: {
+      label: '测试令牌（ICE_TOKEN）',
+      use: '加载本部署的服务器',
+      hint: '本部署向通话中的人、以及持有令牌的测试者提供 TURN 凭据。请向运维人员索取令牌，或以 /trickle-ice.html#token=… 打开本页（令牌只保存在此标签页中）。',
+    },
     optionsHeading: '选项',
     policyLabel: 'ICE 传输策略',
     poolLabel: 'ICE 候选池大小',
@@ -378,6 +389,9 @@ export const zhCN: Catalog = {
       loadedMinutes_other: '已从 /api/ice-servers 加载本部署的服务器；TURN 凭据有效期 {{count}} 分钟。',
       failedSaved: '无法从 /api/ice-servers 加载本部署的服务器（{{detail}}）；显示已保存的列表（本部署的凭据可能已过期）。',
       failed: '无法从 /api/ice-servers 加载本部署的服务器（{{detail}}）；请在下方添加服务器。',
+      tokenRequired: '本部署只向持有测试令牌的测试者提供 TURN 凭据：请在上方输入令牌（或以 /trickle-ice.html#token=… 打开本页），或在下方添加服务器。',
+      wrongToken: '测试令牌被拒绝：请检查后重试，或在下方添加服务器。',
+      tokenUnset: '本部署只向通话中的人提供 TURN 凭据（未配置测试令牌）；请在下方添加服务器。',
       notSaved: '列表无法保存到 localStorage。',
     },
     form: {

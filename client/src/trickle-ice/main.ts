@@ -6,7 +6,8 @@
 import './trickle-ice.css';
 import { setText, startPageLanguage } from '../i18n/dom.js';
 import { msg, onLanguageChange, render, t, type Msg } from '../i18n/index.js';
-import { fetchFailureReason, httpIceServersSource } from '../iceServers.js';
+import { fetchFailureReason, httpIceServersSource, IceServersHttpError } from '../iceServers.js';
+import { fragmentWithoutToken, storedToken, storeToken, tokenFromFragment } from './testerToken.js';
 import type { CandidateErrorRow, CandidateRow } from './candidates.js';
 import { startGathering, type EntryProgress, type GatherRun } from './gather.js';
 import { parseIceUrl, splitUrls, tryParseIceUrl, validateServerEntry } from './iceUrl.js';
@@ -59,7 +60,24 @@ const ui = {
   relayUrl: el<HTMLSelectElement>('relayUrl'),
   testRelay: el<HTMLButtonElement>('testRelay'),
   relayResult: el<HTMLElement>('relayResult'),
+  tokenForm: el<HTMLFormElement>('tokenForm'),
+  iceToken: el<HTMLInputElement>('iceToken'),
 };
+
+/** The tester token (ICE_TOKEN) for /api/ice-servers: from `#token=…` (then removed from the address bar), else this tab's stored one. */
+let token: string | undefined = storedToken(sessionStorage);
+ui.iceToken.value = token ?? '';
+
+/** Take a token from `#token=…` out of the address bar; true when there was one. */
+function takeTokenFromFragment(): boolean {
+  const fromUrl = tokenFromFragment(location.hash);
+  if (!fromUrl) return false;
+  token = fromUrl;
+  storeToken(sessionStorage, token);
+  ui.iceToken.value = token;
+  history.replaceState(history.state, '', `${location.pathname}${location.search}${fragmentWithoutToken(location.hash)}`);
+  return true;
+}
 
 let servers: ServerEntry[] = [];
 let options: Options = { ...DEFAULT_OPTIONS };
@@ -155,7 +173,7 @@ function fillForm(): void {
 
 /** This deployment's servers (`GET /api/ice-servers`). @throws Error saying why they could not be fetched. */
 async function fetchDefaults(): Promise<{ entries: ServerEntry[]; ttl: number | null }> {
-  const { iceServers, ttl } = await httpIceServersSource().get();
+  const { iceServers, ttl } = await httpIceServersSource(undefined, undefined, token).get();
   return { entries: deploymentEntries(iceServers), ttl: ttl || null };
 }
 
@@ -165,18 +183,35 @@ function describeDefaults(entries: ServerEntry[], ttl: number | null): Msg {
   return ttl >= 7200 ? msg('trickle.defaults.loadedHours', { count: Math.round(ttl / 3600) }) : msg('trickle.defaults.loadedMinutes', { count: Math.round(ttl / 60) });
 }
 
-async function loadDefaults(saved: ServerEntry[] | undefined): Promise<void> {
+/** Why the deployment's servers could not be loaded, in words (the tester token, or a generic failure). */
+function defaultsFailure(err: unknown, saved: ServerEntry[] | undefined): Msg {
+  if (err instanceof IceServersHttpError) {
+    if (err.code === 'token-required') return msg('trickle.defaults.tokenRequired');
+    if (err.code === 'wrong-token') return msg('trickle.defaults.wrongToken');
+    if (err.code === 'ice-token-unset') return msg('trickle.defaults.tokenUnset');
+  }
+  const detail = fetchFailureReason(err);
+  return saved ? msg('trickle.defaults.failedSaved', { detail }) : msg('trickle.defaults.failed', { detail });
+}
+
+/**
+ * Load this deployment's servers into the list.
+ * @param saved     the list to merge them into (see mergeWithDefaults); undefined: defaults only.
+ * @param ensureIn  put them first when `saved` has none (a token was just given: the list saved
+ *                  while they were refused has no deployment entries).
+ */
+async function loadDefaults(saved: ServerEntry[] | undefined, ensureIn = false): Promise<void> {
   ui.defaultsStatus.dataset.state = 'loading';
   showDefaultsStatus([msg('trickle.defaults.loading')]);
   try {
     const { entries, ttl } = await fetchDefaults();
-    servers = mergeWithDefaults(saved, entries);
+    const missing = ensureIn && saved !== undefined && !saved.some((e) => e.origin === 'deployment');
+    servers = missing ? [...entries, ...saved] : mergeWithDefaults(saved, entries);
     showDefaultsStatus([describeDefaults(entries, ttl)]);
     ui.defaultsStatus.dataset.state = 'loaded';
   } catch (err) {
     servers = mergeWithDefaults(saved, undefined);
-    const detail = fetchFailureReason(err);
-    showDefaultsStatus([saved ? msg('trickle.defaults.failedSaved', { detail }) : msg('trickle.defaults.failed', { detail })]);
+    showDefaultsStatus([defaultsFailure(err, saved)]);
     ui.defaultsStatus.dataset.state = 'error';
   }
   renderServers(0);
@@ -221,6 +256,14 @@ ui.remove.addEventListener('click', () => {
 
 ui.reset.addEventListener('click', () => {
   void loadDefaults(undefined);
+});
+
+// #useToken is the token form's submit button: load the deployment's servers with the token typed.
+ui.tokenForm.addEventListener('submit', (ev) => {
+  ev.preventDefault();
+  token = ui.iceToken.value.trim() || undefined;
+  storeToken(sessionStorage, token);
+  void loadDefaults(servers, true);
 });
 
 /** The first problem of the URLs typed so far (live check while typing). */
@@ -535,4 +578,9 @@ showFormError([]);
 setGatherStatus('idle', [msg('trickle.gathering.idle')]);
 servers = saved?.servers ?? [];
 renderServers(0);
-void loadDefaults(saved?.servers);
+const tokenInUrl = takeTokenFromFragment();
+void loadDefaults(saved?.servers, tokenInUrl);
+// A link with #token=… opened in a tab that already shows this page changes only the fragment.
+window.addEventListener('hashchange', () => {
+  if (takeTokenFromFragment()) void loadDefaults(servers, true);
+});

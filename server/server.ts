@@ -23,7 +23,7 @@ import { ConfigError, type Env } from '../contracts/config.js';
 import { buildIceServers, iceServerWarnings, normalizeHost, validateTurnUrls } from './iceServers.js';
 import { configureLogging, getLogger, isLoggingConfigured } from './logger.js';
 import { createMetrics, credentialMetrics, type Metrics } from './metrics.js';
-import { TurnCredentials } from './turnCredentials.js';
+import { seatUserId, TurnCredentials } from './turnCredentials.js';
 import { RelaySupervisor, relayPort } from './relaySupervisor.js';
 import { MIN_SECRET_LENGTH, SecretStore, weakSecrets } from '../turn/index.js';
 import { createSignalingServer, type SignalingServer } from './signaling/signalingServer.js';
@@ -225,6 +225,11 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     graceMs: config.SEAT_GRACE_MS,
     logger: getLogger('signaling'),
     turnCredentials: credentials,
+    // A member who left keeps no relay allocation: credentials stop being renewed, but an existing
+    // allocation may be refreshed past their expiry (see turn/README.md), so it is ended here.
+    seatReleased: (room, seatKey) => {
+      relay?.request('end-rest-user', { userId: seatUserId(room, seatKey) }).catch(() => undefined);
+    },
     ...(cluster ? { seats: cluster.seats, adapter: cluster.adapter } : {}),
     ...(hooks ? { onRoomEvent: (e) => emitRoomEvent(e, (type, data, at) => hooks.emit(type, data, at)) } : {}),
     allowRequest: origins.allowRequest(),

@@ -7,18 +7,21 @@
  * metrics, for the event-loop delay), so the same load can be run against it: the gap between the
  * two runs is what the signaling server itself costs; what both share is Socket.IO + TLS on this
  * machine.
- * Environment: HTTPS_HOST, HTTPS_PORT, CERTS_DIR (as the real server).
+ * Environment: HTTPS_HOST, HTTPS_PORT, CERTS_DIR, PROXY_HTTP_PORT (as the real server: the same
+ * Socket.IO server on plain HTTP too, on 127.0.0.1).
  */
+import { createServer as createHttpServer, type RequestListener } from 'node:http';
 import { createServer } from 'node:https';
 import { Server } from 'socket.io';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { generateSelfSigned } from '../server/certs.js';
+import { attachSocketIo } from '../server/proxyListener.js';
 
 const tls = await generateSelfSigned(process.env.CERTS_DIR ?? 'certs');
 const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'webrtc_' });
 
-const https = createServer({ cert: tls.cert, key: tls.key }, (req, res) => {
+const handler: RequestListener = (req, res) => {
   if (req.url === '/readyz') {
     res.end('ok');
   } else if (req.url === '/metrics') {
@@ -27,7 +30,8 @@ const https = createServer({ cert: tls.cert, key: tls.key }, (req, res) => {
     res.statusCode = 404;
     res.end();
   }
-});
+};
+const https = createServer({ cert: tls.cert, key: tls.key }, handler);
 const io = new Server(https, { serveClient: false });
 io.on('connection', (socket) => {
   socket.on('join', (room: string) => {
@@ -40,7 +44,17 @@ io.on('connection', (socket) => {
     socket.to(room).emit('message', room, data);
   });
 });
-https.listen(Number(process.env.HTTPS_PORT ?? 8443), process.env.HTTPS_HOST ?? '127.0.0.1');
+const listenHttps = () => https.listen(Number(process.env.HTTPS_PORT ?? 8443), process.env.HTTPS_HOST ?? '127.0.0.1');
+// The bench waits for /readyz on HTTPS: listen there once the plain listener is ready.
+if (process.env.PROXY_HTTP_PORT) {
+  const plain = createHttpServer(handler);
+  plain.listen(Number(process.env.PROXY_HTTP_PORT), '127.0.0.1', () => {
+    attachSocketIo(io, plain);
+    listenHttps();
+  });
+} else {
+  listenHttps();
+}
 process.on('SIGTERM', () => {
   io.close();
   process.exit(0);

@@ -122,7 +122,8 @@ function connect(url: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const s = ioClient(url, { transports: ['websocket'], rejectUnauthorized: false, forceNew: true, reconnection: false, timeout: 60_000,
       // Typed `string | boolean` by engine.io-client; its Node WebSocket transport passes it to ws as an https.Agent.
-      agent: agentFor(url) as unknown as string,
+      // Plain HTTP (the proxy listener): ws's default agent.
+      ...(url.startsWith('https:') ? { agent: agentFor(url) as unknown as string } : {}),
     });
     s.once('connect', () => resolve(s));
     s.once('connect_error', (err) => {

@@ -87,7 +87,10 @@ export async function scrape(url: string): Promise<ServerMetrics> {
 
 /** A running server node. */
 export interface Node {
+  /** `https://127.0.0.1:PORT`: readiness, /metrics. */
   url: string;
+  /** Where the load generators connect: {@link url}, or `http://127.0.0.1:PORT` of the proxy listener (`plain`). */
+  clientUrl: string;
   proc: ChildProcess;
   dir: string;
   output: () => string;
@@ -102,6 +105,11 @@ export interface NodeOptions {
   env: Record<string, string>;
   /** Run the bare Socket.IO reference server (`signaling-bare.ts`) instead of the real one. */
   bare?: boolean;
+  /**
+   * Also listen on plain HTTP (PROXY_HTTP_PORT, as behind a TLS-terminating reverse proxy) and
+   * have the clients connect there.
+   */
+  plain?: boolean;
 }
 
 /**
@@ -113,6 +121,7 @@ export async function startNode(options: NodeOptions): Promise<Node> {
   const dir = mkdtempSync(path.join(tmpdir(), 'webrtc-call-bench-'));
   tempDirs.add(dir);
   const port = await freeTcpPort();
+  const plainPort = options.plain ? await freeTcpPort() : undefined;
   const env = {
     PATH: process.env.PATH,
     HTTPS_HOST: '127.0.0.1',
@@ -125,6 +134,7 @@ export async function startNode(options: NodeOptions): Promise<Node> {
     // Every load-generator socket comes from 127.0.0.1: the per-address join limit would refuse
     // all but the first JOIN_RATE_BURST joins of a run.
     JOIN_RATE_BURST: '0',
+    ...(plainPort !== undefined ? { PROXY_HTTP_PORT: String(plainPort), PROXY_HTTP_HOST: '127.0.0.1' } : {}),
     ...options.env,
   };
   const proc = spawnWithFds([process.execPath, ...options.nodeArgs, options.bare ? BARE_MAIN : SERVER_MAIN], env);
@@ -141,7 +151,8 @@ export async function startNode(options: NodeOptions): Promise<Node> {
     if (proc.exitCode !== null || Date.now() > deadline) throw new Error(`server did not start:\n${out}`);
     await new Promise((r) => setTimeout(r, 200));
   }
-  return { url, proc, dir, output: () => out };
+  const clientUrl = plainPort !== undefined ? `http://127.0.0.1:${plainPort}` : url;
+  return { url, clientUrl, proc, dir, output: () => out };
 }
 
 /**

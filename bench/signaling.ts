@@ -15,7 +15,9 @@
  *
  * Run: `npm run bench:signaling -- [--rooms 1000,5000,10000] [--redis] [--duration 20]
  *      [--interval 30] [--candidates 5] [--clients 2] [--batch 250]
- *      [--server-node-args "--max-semi-space-size=64 --cpu-prof"] [--heap-snapshot /tmp/heap] [--bare]`
+ *      [--server-node-args "--max-semi-space-size=64 --cpu-prof"] [--heap-snapshot /tmp/heap] [--bare] [--plain]`
+ * `--plain` has the load generators connect to the plain-HTTP listener for a TLS-terminating reverse
+ * proxy (PROXY_HTTP_PORT) instead of HTTPS: what a node behind nginx costs, without TLS.
  * `--bare` runs the same load against plain Socket.IO over the same HTTPS stack
  * (`bench/signaling-bare.ts`): the floor this machine gives any Socket.IO server. `--heap-snapshot`
  * pauses the server for seconds after setup (clients may time out): read only its memory figures.
@@ -70,6 +72,7 @@ const program = new Command()
     PRODUCTION_NODE_ARGS,
   )
   .option('--bare', 'run the bare Socket.IO reference server (bench/signaling-bare.ts: HTTPS, no validation, seats or limits) instead of the real one', false)
+  .option('--plain', 'load generators connect to the plain-HTTP listener for a reverse proxy (PROXY_HTTP_PORT) instead of HTTPS: no TLS on the measured path', false)
   .option('--heap-snapshot <dir>', 'write a heap snapshot of each server into <dir> after setup, before the load (pauses the server for seconds)', '')
   .parse();
 const opts = program.opts<{
@@ -85,6 +88,7 @@ const opts = program.opts<{
   serverOutput: string;
   heapSnapshot: string;
   bare: boolean;
+  plain: boolean;
 }>();
 if (opts.bare && opts.redis) {
   console.error('bench:signaling: --bare runs one node only (no --redis)');
@@ -178,11 +182,11 @@ async function runOnce(rooms: number): Promise<Row> {
   const redis = opts.redis ? await startRedis() : undefined;
   const clusterEnv: Record<string, string> = redis ? { REDIS_URL: redis.url, REDIS_PREFIX: `bench-${Date.now()}` } : {};
   const nodes: Node[] = await Promise.all(
-    (redis ? [1, 2] : [1]).map(() => startNode({ nodeArgs, outputFile: opts.serverOutput, env: clusterEnv, bare: opts.bare })),
+    (redis ? [1, 2] : [1]).map(() => startNode({ nodeArgs, outputFile: opts.serverOutput, env: clusterEnv, bare: opts.bare, plain: opts.plain })),
   );
   const idleRss = nodes.map((n) => rssOf(n.proc.pid!).now);
-  const urlA = nodes[0]!.url;
-  const urlB = (nodes[1] ?? nodes[0])!.url;
+  const urlA = nodes[0]!.clientUrl;
+  const urlB = (nodes[1] ?? nodes[0])!.clientUrl;
   const nClients = Math.max(1, Math.min(Number(opts.clients), rooms));
   const clients: ChildProcess[] = [];
   try {
@@ -284,7 +288,7 @@ async function main(): Promise<void> {
     );
   }
   console.log(
-    `bench:signaling — ${opts.redis ? 'TWO nodes on Redis (peer A on node 1, peer B on node 2)' : opts.bare ? 'BARE Socket.IO reference server (no validation, seats or limits), one node' : 'one node'}; each room: offer + answer + ${opts.candidates}+${opts.candidates} candidates every ${opts.interval} s; ${opts.duration} s measured; ${opts.clients} load-generator process(es) on the same machine${nodeArgs.length ? `; server node args: ${nodeArgs.join(' ')}` : ''}`,
+    `bench:signaling — ${opts.redis ? 'TWO nodes on Redis (peer A on node 1, peer B on node 2)' : opts.bare ? 'BARE Socket.IO reference server (no validation, seats or limits), one node' : 'one node'}, clients over ${opts.plain ? 'PLAIN HTTP (the proxy listener, PROXY_HTTP_PORT)' : 'HTTPS'}; each room: offer + answer + ${opts.candidates}+${opts.candidates} candidates every ${opts.interval} s; ${opts.duration} s measured; ${opts.clients} load-generator process(es) on the same machine${nodeArgs.length ? `; server node args: ${nodeArgs.join(' ')}` : ''}`,
   );
   const rows: Row[] = [];
   for (const rooms of counts) {

@@ -18,6 +18,14 @@ const positiveInt = z.coerce.number().int().positive();
 
 const ipAddress = z.string().refine((v) => isIP(v) !== 0, { message: 'must be an IPv4 or IPv6 address' });
 
+/** True for an IPv4 loopback address (127.0.0.0/8), `::1` or an IPv4-mapped loopback (`::ffff:127.x.y.z`). */
+export function isLoopbackAddress(address: string): boolean {
+  const a = address.toLowerCase();
+  const v4 = a.startsWith('::ffff:') ? a.slice(7) : a;
+  if (isIP(v4) === 4) return v4.startsWith('127.');
+  return isIP(a) === 6 && /^(0{0,4}:){1,7}0{0,3}1$|^::1$/.test(a);
+}
+
 /** A comma-separated list; empty entries are dropped. */
 const csv = z.string().transform((v) =>
   v
@@ -138,6 +146,15 @@ export const EnvSchema = z
      * disables it; unset: 80 when ACME_DOMAIN is set, otherwise off.
      */
     HTTP_PORT: z.union([z.literal('off'), port]).optional(),
+    /**
+     * Plain-HTTP listener for a TLS-terminating reverse proxy on the same host (nginx): the same
+     * pages, API and Socket.IO signaling as HTTPS, without TLS. Unset: off.
+     */
+    PROXY_HTTP_PORT: port.optional(),
+    /** Its address: loopback only unless PROXY_HTTP_ALLOW_REMOTE (plain HTTP must never face the internet). */
+    PROXY_HTTP_HOST: ipAddress.default('127.0.0.1'),
+    /** Allow a non-loopback PROXY_HTTP_HOST (a proxy on another host of a private network you trust). */
+    PROXY_HTTP_ALLOW_REMOTE: bool.default(false),
 
     // Webhooks: signed JSON events POSTed to the operator (README "Webhooks")
     /** Receiver of the events (http:// or https://); unset: no webhooks. */
@@ -246,6 +263,13 @@ export const EnvSchema = z
     }
     if (env.WEBHOOK_URL && !env.WEBHOOK_SECRET) ctx.addIssue({ code: 'custom', path: ['WEBHOOK_SECRET'], message: 'must be set with WEBHOOK_URL (every event is signed)' });
     if (env.ACME_DOMAIN?.length === 0) ctx.addIssue({ code: 'custom', path: ['ACME_DOMAIN'], message: 'names no domain' });
+    if (!env.PROXY_HTTP_ALLOW_REMOTE && !isLoopbackAddress(env.PROXY_HTTP_HOST)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PROXY_HTTP_HOST'],
+        message: 'must be a loopback address (127.0.0.0/8 or ::1): the proxy listener speaks plain HTTP and trusts X-Forwarded-Proto; set PROXY_HTTP_ALLOW_REMOTE=true only for a proxy on a private network',
+      });
+    }
     if (env.TURN_MIN_PORT > env.TURN_MAX_PORT) {
       ctx.addIssue({ code: 'custom', path: ['TURN_MIN_PORT'], message: `must not exceed TURN_MAX_PORT (${env.TURN_MAX_PORT})` });
     }

@@ -16,13 +16,14 @@ import { connectCluster, type Cluster } from './cluster.js';
 import { createApp, type ReadinessChecks } from './app.js';
 import { AcmeManager } from './acme.js';
 import { createHttpApp } from './acmeHttp.js';
+import { attachSocketIo, createProxyServer } from './proxyListener.js';
 import { TlsService } from './tlsService.js';
 import { tlsMetrics } from './tlsMetrics.js';
 import { ConfigError, type Env } from '../contracts/config.js';
 import { buildIceServers, iceServerWarnings, normalizeHost, validateTurnUrls } from './iceServers.js';
 import { configureLogging, getLogger, isLoggingConfigured } from './logger.js';
 import { createMetrics, credentialMetrics, type Metrics } from './metrics.js';
-import { TurnCredentials } from './turnCredentials.js';
+import { seatUserId, TurnCredentials } from './turnCredentials.js';
 import { RelaySupervisor, relayPort } from './relaySupervisor.js';
 import { MIN_SECRET_LENGTH, SecretStore, weakSecrets } from '../turn/index.js';
 import { createSignalingServer, type SignalingServer } from './signaling/signalingServer.js';
@@ -67,6 +68,10 @@ export interface RunningServer {
   http: HttpServer | undefined;
   /** Bound HTTP port, if any. */
   httpPort: number | undefined;
+  /** The plain-HTTP listener for a TLS-terminating reverse proxy (PROXY_HTTP_PORT), if any. */
+  proxyHttp: HttpServer | undefined;
+  /** Its bound port, if any. */
+  proxyHttpPort: number | undefined;
   signaling: SignalingServer;
   relay: RelaySupervisor | undefined;
   metrics: Metrics;
@@ -220,6 +225,11 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     graceMs: config.SEAT_GRACE_MS,
     logger: getLogger('signaling'),
     turnCredentials: credentials,
+    // A member who left keeps no relay allocation: credentials stop being renewed, but an existing
+    // allocation may be refreshed past their expiry (see turn/README.md), so it is ended here.
+    seatReleased: (room, seatKey) => {
+      relay?.request('end-rest-user', { userId: seatUserId(room, seatKey) }).catch(() => undefined);
+    },
     ...(cluster ? { seats: cluster.seats, adapter: cluster.adapter } : {}),
     ...(hooks ? { onRoomEvent: (e) => emitRoomEvent(e, (type, data, at) => hooks.emit(type, data, at)) } : {}),
     allowRequest: origins.allowRequest(),
@@ -272,6 +282,24 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     http = plain;
   }
   const httpPort = http ? (http.address() as AddressInfo).port : undefined;
+
+  // Plain HTTP for a reverse proxy that terminates TLS (PROXY_HTTP_PORT): the same app and Socket.IO.
+  let proxyHttp: HttpServer | undefined;
+  if (config.PROXY_HTTP_PORT !== undefined) {
+    const server = createProxyServer(app);
+    await listenDualStack(server, config.PROXY_HTTP_PORT, config.PROXY_HTTP_HOST, log).catch(async (err: Error) => {
+      https.close();
+      http?.close();
+      secrets?.stop();
+      await signaling?.close('start failed');
+      await cluster?.close();
+      throw new Error(`PROXY_HTTP_PORT ${config.PROXY_HTTP_PORT}: ${err.message}`);
+    });
+    attachSocketIo(signaling.io, server);
+    server.on('error', (err) => log.error(`proxy http: ${err.message}`));
+    proxyHttp = server;
+  }
+  const proxyHttpPort = proxyHttp ? (proxyHttp.address() as AddressInfo).port : undefined;
   tls.start();
   acme?.start();
 
@@ -280,7 +308,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   https.on('tlsClientError', (err) => getLogger('http').debug(`TLS handshake failed: ${err.message}`));
   const host = ['0.0.0.0', '::', ''].includes(listenHost) ? '127.0.0.1' : listenHost;
   const url = `https://${formatHostPort(host, port)}`;
-  log.info(`listening on ${formatHostPort(listenHost, port)}${listenHost === '::' ? ' (IPv6 and IPv4)' : ''} (${url})${httpPort !== undefined ? `; plain HTTP on ${httpPort}${acme ? ' (ACME challenges, redirect)' : ' (redirect)'}` : ''}`);
+  log.info(`listening on ${formatHostPort(listenHost, port)}${listenHost === '::' ? ' (IPv6 and IPv4)' : ''} (${url})${httpPort !== undefined ? `; plain HTTP on ${httpPort}${acme ? ' (ACME challenges, redirect)' : ' (redirect)'}` : ''}${proxyHttp ? `; plain HTTP for a reverse proxy on ${formatHostPort(config.PROXY_HTTP_HOST, proxyHttpPort!)}` : ''}`);
 
   if (relay) {
     relay.start();
@@ -303,7 +331,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
       https.closeAllConnections();
       const httpClosed = new Promise<void>((resolve) => (http ? http.close(() => resolve()) : resolve()));
       http?.closeAllConnections();
-      await Promise.all([httpsClosed, httpClosed, relay?.stop()]);
+      const proxyClosed = new Promise<void>((resolve) => (proxyHttp ? proxyHttp.close(() => resolve()) : resolve()));
+      proxyHttp?.closeAllConnections();
+      await Promise.all([httpsClosed, httpClosed, proxyClosed, relay?.stop()]);
       // After signaling and the relay: their last events (leaves, allocations ended) get a chance.
       await webhooks?.close();
       await cluster?.close();
@@ -314,7 +344,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
     return closing;
   };
 
-  return { url, port, https, http, httpPort, signaling, relay, metrics, tls, acme, webhooks, readiness, close };
+  return { url, port, https, http, httpPort, proxyHttp, proxyHttpPort, signaling, relay, metrics, tls, acme, webhooks, readiness, close };
 }
 
 /**

@@ -101,6 +101,12 @@ export interface SignalingOptions {
   allowRequest?: ServerOptions['allowRequest'];
   /** TURN credentials for seated members (`joined` info, `ice-servers`); none handed out without. */
   turnCredentials?: Pick<TurnCredentials, 'forSeat' | 'refused'>;
+  /**
+   * A seat was freed for good (leave, a disconnect without grace period, the end of a grace
+   * period seen by this node): `seatKey` names it as in its TURN REST user id, so the relay
+   * allocations made with its credentials can be ended. Must not throw.
+   */
+  seatReleased?: (room: string, seatKey: string) => void;
 }
 
 /** A running signaling server. */
@@ -152,6 +158,17 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
   const seats: SeatStore = options.seats ?? new MemorySeatStore();
   const counters = createSignalingCounters();
   const listener = options.onRoomEvent;
+  /** Seats held for a grace period on this node: socket id → its room and seat key (for `seatReleased`). */
+  const held = new Map<string, { room: string; seatKey: string }>();
+
+  function released(room: string, seatKey: string | undefined): void {
+    if (!options.seatReleased || seatKey === undefined) return;
+    try {
+      options.seatReleased(room, seatKey);
+    } catch (err) {
+      logger.warn(`seatReleased listener failed: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
   /** Report a room event; the listener can neither throw into nor slow down the handler beyond its own call. */
   function notify(e: RoomEvent): void {
     if (!listener) return;
@@ -239,6 +256,7 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
     if (!socket.connected) return;
     void socket.join(ioRoom(room));
     if (!result.rejoin) socket.data.seatKey = seatKey;
+    if (result.resumed) for (const [id, h] of held) if (h.room === room && h.seatKey === seatKey) held.delete(id);
     const polite = result.seat.polite;
     if (result.rejoin) counters.rejoins++;
     else if (result.resumed) counters.resumes++;
@@ -279,6 +297,7 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
     socket.emit('leaved', room, socket.id);
     if (ack) safeAck(ack, { ok: true });
     if (listener) notify(freedEvent('leave', socket.id, freed, room));
+    released(room, socket.data.seatKey);
   }
 
   /** The `leave` room event of a freed seat (`fallbackRoom` when the store reported nothing). */
@@ -337,11 +356,13 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
       counters.holds++;
       if (logger.isInfoEnabled()) logger.info(`disconnected room=${r.room} socket=${socket.id} (${reason}); seat held ${graceMs} ms`);
       io.to(ioRoom(r.room)).emit('otherreconnecting', r.room, socket.id, graceMs);
+      if (socket.data.seatKey !== undefined) held.set(socket.id, { room: r.room, seatKey: socket.data.seatKey });
     } else {
       counters.disconnectLeaves++;
       if (logger.isInfoEnabled()) logger.info(`disconnected room=${r.room} socket=${socket.id} (${reason}); seat freed`);
       io.to(ioRoom(r.room)).emit('bye', r.room, socket.id);
       if (listener) notify(freedEvent('disconnect', socket.id, r, r.room));
+      released(r.room, socket.data.seatKey);
     }
   }
 
@@ -387,6 +408,9 @@ export function createSignalingServer(httpsServer: HttpsServer, options: Signali
       if (logger.isInfoEnabled()) logger.info(`grace period ended room=${freed.room} socket=${freed.seat.socketId}`);
       io.to(ioRoom(freed.room)).emit('bye', freed.room, freed.seat.socketId);
       if (listener) notify(freedEvent('grace-expired', freed.seat.socketId, freed, freed.room));
+      const h = held.get(freed.seat.socketId);
+      held.delete(freed.seat.socketId);
+      if (h) released(h.room, h.seatKey);
     },
     seatLost(lost) {
       if (lost.held) {

@@ -53,8 +53,11 @@ describe('ACME HTTP-01 behind the deployment files', () => {
   it('nginx forwards the challenge path on port 80 to the app; the web server unit says how HTTP_PORT fits', () => {
     const nginx = readFileSync(path.join(ROOT, 'deploy/nginx.conf'), 'utf8');
     const port80 = nginx.slice(nginx.indexOf('listen 80;'), nginx.indexOf('listen 443'));
-    expect(port80).toMatch(/location \/\.well-known\/acme-challenge\/ \{\s*proxy_pass https:\/\/webrtc_call;/);
+    expect(port80).toMatch(/location \/\.well-known\/acme-challenge\/ \{\s*proxy_pass https?:\/\/webrtc_call;/);
     expect(nginx).toMatch(/HTTP_PORT=off/);
+    // The upstream is the web server's plain-HTTP listener for a proxy, which the file tells to enable.
+    expect(nginx).toMatch(/server 127\.0\.0\.1:8080;/);
+    expect(nginx).toMatch(/PROXY_HTTP_PORT=8080/);
     const unit = readFileSync(path.join(ROOT, 'deploy/webrtc-call.service'), 'utf8');
     expect(unit).toMatch(/HTTP_PORT=off/);
     expect(unit).toMatch(/HTTP_PORT \(the/);

@@ -197,6 +197,39 @@ describe.skipIf(!built)('web server + real relay child', () => {
     }
   });
 
+  it("a member who leaves keeps no allocation: the seat's allocations end; the other member's stay", async () => {
+    const auth = { authorization: `Bearer ${ADMIN}` };
+    const join = async (room: string) => {
+      const s = await t.connect();
+      const joined = nextEvent<[string, string, JoinedInfo]>(s, 'joined');
+      s.emit('join', room);
+      const turn = (await joined)[2].ice!.iceServers.find((e) => (e.urls as string[]).some((u) => u.startsWith('turn:')))!;
+      return { s, client: await TestClient.open(turnPort, { username: turn.username!, password: turn.credential! }) };
+    };
+    const leaver = await join('1005');
+    const stayer = await join('1005');
+    try {
+      await leaver.client.allocateRelayed();
+      await stayer.client.allocateRelayed();
+      expect(await metric('webrtc_turn_allocations')).toBe(2);
+      const leaved = nextEvent(leaver.s, 'leaved');
+      leaver.s.emit('leave', '1005');
+      await leaved;
+      const deadline = Date.now() + 5000;
+      while ((await metric('webrtc_turn_allocations')) !== 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      const list = (await httpsGet(`${t.server.url}/api/admin/relay/allocations`, auth)).json<{ allocations: Array<{ username: string }> }>();
+      expect(list.allocations.map((x) => x.username)).toEqual([stayer.client.credentials!.username]);
+      expect((await leaver.client.refresh()).getErrorCode()?.code).toBe(437);
+      expect((await stayer.client.refresh()).cls).toBe(StunClass.SuccessResponse);
+      await stayer.client.refresh(0);
+    } finally {
+      leaver.client.close();
+      stayer.client.close();
+      leaver.s.disconnect();
+      stayer.s.disconnect();
+    }
+  });
+
   it('revoking a static user: the relay edits the users file and ends its allocation; it cannot allocate again', async () => {
     const auth = { authorization: `Bearer ${ADMIN}` };
     const carol = await TestClient.open(turnPort, { username: 'carol', password: 'pw' });

@@ -22,7 +22,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { Command } from 'commander';
 import type { TurnStats } from '../contracts/relay.js';
 import { hmacKey, relayNodeFlags } from '../turn/index.js';
 import { freeTcpPort } from '../test/helpers/ports.js';
@@ -254,7 +254,14 @@ function report(runs: Run[], rounds: number): void {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, only: { type: 'string' }, 'node-flags': { type: 'string' } } });
+  const values = new Command()
+    .name('bench:turn')
+    .description('our relay (native and JavaScript data paths) against coturn under the same turnutils_uclient load')
+    .option('--rounds <n>', 'rounds (each runs every relay once)', '5')
+    .option('--only <list>', 'our data paths to run, comma-separated: native,js (coturn always runs)')
+    .option('--node-flags <flags>', "node flags of our relay's process, replacing the default")
+    .parse()
+    .opts<{ rounds: string; only?: string; nodeFlags?: string }>();
   const rounds = Number(values.rounds);
   if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) throw new RangeError('--rounds 1-20');
   const only = values.only ? (values.only.split(',') as RelayName[]) : undefined;
@@ -265,7 +272,7 @@ async function main(): Promise<void> {
   writeFileSync(usersFile, JSON.stringify({ version: 1, users: [{ name: USER, realm: REALM, key: hmacKey(USER, REALM, PASSWORD) }], secrets: [] }));
   const peerPort = await freeTcpPort();
   const peer = spawn('turnutils_peer', ['-L', '127.0.0.1', '-p', String(peerPort)], { stdio: 'ignore' });
-  const nodeFlags = values['node-flags']?.split(' ').filter(Boolean);
+  const nodeFlags = values.nodeFlags?.split(' ').filter(Boolean);
   const env: Env = { relayMain: path.resolve(here, '../turn/main.js'), dir, usersFile, peerPort, nodeFlags };
   const runs: Run[] = [];
   try {

@@ -9,38 +9,22 @@
  *   `refused_flood` (`room.refused` beyond 20 per second, burst 100: a flood of bad joins);
  * - `webrtc_webhook_queue_length` (gauge): events waiting, in flight or waiting for a retry.
  */
-import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { pullCounter, pullGauge, type Sample } from '../../common/pullMetrics.js';
 import type { Webhooks } from './webhooks.js';
 
 /** @returns a function registering the collectors on a registry (pass it to `createMetrics`). */
 export function webhookMetrics(webhooks: Webhooks): (registry: Registry) => void {
   const c = webhooks.queue.counters;
   return (registry) => {
-    const counter = (name: string, help: string, labelNames: string[], read: () => Array<[Record<string, string>, number]>) =>
-      new Counter({
-        name,
-        help,
-        labelNames,
-        registers: [registry],
-        collect() {
-          this.reset();
-          for (const [labels, v] of read()) this.inc(labels, v);
-        },
-      });
-    counter('webrtc_webhook_events_total', 'Webhook events emitted, by type', ['type'], () => [...webhooks.emitted].map(([type, n]) => [{ type }, n]));
+    const counter = (name: string, help: string, labelNames: string[], read: () => Sample[]) => pullCounter(registry, name, help, labelNames, read);
+    counter('webrtc_webhook_events_total', 'Webhook events emitted, by type', ['type'], () => [...webhooks.emitted].map(([type, n]): Sample => [{ type }, n]));
     counter('webrtc_webhook_delivered_total', 'Webhook events delivered (2xx)', [], () => [[{}, c.delivered]]);
     counter('webrtc_webhook_failed_attempts_total', 'Webhook tries that did not deliver (error, timeout, non-2xx)', [], () => [[{}, c.failedAttempts]]);
     counter('webrtc_webhook_dropped_total', 'Webhook events given up, by reason', ['reason'], () => [
-      ...Object.entries(c.dropped).map(([reason, n]): [Record<string, string>, number] => [{ reason }, n]),
+      ...Object.entries(c.dropped).map(([reason, n]): Sample => [{ reason }, n]),
       [{ reason: 'refused_flood' }, webhooks.refusedFlood],
     ]);
-    new Gauge({
-      name: 'webrtc_webhook_queue_length',
-      help: 'Webhook events waiting, in flight or waiting for a retry',
-      registers: [registry],
-      collect() {
-        this.set(webhooks.queue.length);
-      },
-    });
+    pullGauge(registry, 'webrtc_webhook_queue_length', 'Webhook events waiting, in flight or waiting for a retry', [], () => [[{}, webhooks.queue.length]]);
   };
 }

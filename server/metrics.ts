@@ -19,7 +19,7 @@
  * Process: prom-client default metrics with prefix `webrtc_` (CPU, memory, event loop lag, fds...).
  */
 import type express from 'express';
-import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { Registry, collectDefaultMetrics } from 'prom-client';
 import { pullCounter, pullGauge, type Sample } from '../common/pullMetrics.js';
 import type { TurnStats } from '../contracts/relay.js';
 import { registerRelayMetrics } from '../common/relayMetrics.js';
@@ -142,25 +142,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
  */
 export function credentialMetrics(c: CredentialCounters): (registry: Registry) => void {
   return (registry) => {
-    new Counter({
-      name: 'webrtc_ice_credentials_issued_total',
-      help: 'ICE servers with TURN REST credentials handed out, by channel (joined, renewal over signaling, http to testers)',
-      labelNames: ['via'],
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const [via, v] of Object.entries(c.issued)) this.inc({ via }, v);
-      },
-    });
-    new Counter({
-      name: 'webrtc_ice_credentials_refused_total',
-      help: 'TURN credential requests refused, by reason',
-      labelNames: ['reason'],
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const [reason, v] of Object.entries(c.refused)) this.inc({ reason }, v);
-      },
-    });
+    pullCounter(registry, 'webrtc_ice_credentials_issued_total', 'ICE servers with TURN REST credentials handed out, by channel (joined, renewal over signaling, http to testers)', ['via'], () => Object.entries(c.issued).map(([via, v]): Sample => [{ via }, v]));
+    pullCounter(registry, 'webrtc_ice_credentials_refused_total', 'TURN credential requests refused, by reason', ['reason'], () => Object.entries(c.refused).map(([reason, v]): Sample => [{ reason }, v]));
   };
 }

@@ -20,7 +20,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { RequestHandler } from 'express';
 import type { Logger } from 'log4js';
-import { Counter, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { pullCounter, type Sample } from '../common/pullMetrics.js';
 
 /** Where a refused request arrived. */
 export type OriginSurface = 'socketio' | 'api';
@@ -110,16 +111,9 @@ export class OriginPolicy {
   collector(): (registry: Registry) => void {
     return (registry) => {
       const refused = this.refused;
-      new Counter({
-        name: 'webrtc_origin_refused_total',
-        help: 'Requests refused because of their Origin (ALLOWED_ORIGINS), by surface (socketio handshake, /api)',
-        labelNames: ['surface'],
-        registers: [registry],
-        collect() {
-          this.reset();
-          for (const [surface, v] of Object.entries(refused)) this.inc({ surface }, v);
-        },
-      });
+      pullCounter(registry, 'webrtc_origin_refused_total', 'Requests refused because of their Origin (ALLOWED_ORIGINS), by surface (socketio handshake, /api)', ['surface'], () =>
+        Object.entries(refused).map(([surface, v]): Sample => [{ surface }, v]),
+      );
     };
   }
 }

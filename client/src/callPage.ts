@@ -8,6 +8,7 @@ import type { CallView, StatusKind } from './callView.js';
 import { setAttr, setText } from './i18n/dom.js';
 import { language, msg, render, type Key, type Msg } from './i18n/index.js';
 import type { LocalMediaState } from './localMedia.js';
+import type { PreJoinElements } from './prejoin.js';
 
 /** Look up an element by id. @throws Error when the page lacks it (a build/markup mistake). */
 export function byId<T extends HTMLElement>(id: string): T {
@@ -17,17 +18,9 @@ export function byId<T extends HTMLElement>(id: string): T {
 }
 
 /** Every element the page scripts use (ids documented at the top of index.html). */
-export interface Elements {
+export interface Elements extends PreJoinElements {
   app: HTMLElement;
   lang: HTMLSelectElement;
-  preview: HTMLElement;
-  previewVideo: HTMLVideoElement;
-  previewState: HTMLElement;
-  micLevel: HTMLMeterElement;
-  mediaProblem: HTMLElement;
-  retryMedia: HTMLButtonElement;
-  joinMuted: HTMLInputElement;
-  joinCameraOff: HTMLInputElement;
   joinForm: HTMLFormElement;
   room: HTMLInputElement;
   passcode: HTMLInputElement;
